@@ -1,0 +1,43 @@
+//! The backend contract of [kiribi](https://docs.rs/kiribi): the [`Storage`] trait
+//! that every database backend implements, the records it stores, the errors every
+//! kiribi call returns, and the retry math.
+//!
+//! Users depend on `kiribi`, which re-exports everything here. Backend authors
+//! implement [`Storage`] and run kiribi's conformance suite against it.
+//!
+//! ```
+//! use std::time::Duration;
+//! use kiribi_core::{Backoff, EnqueueOptions, NewJob, RetryPolicy};
+//!
+//! let job = NewJob::new("send_welcome", serde_json::json!({ "user_id": 7 }))
+//!     .with_options(&EnqueueOptions::new().queue("mail").priority(3));
+//! assert_eq!((job.queue.as_str(), job.priority), ("mail", 3));
+//!
+//! let policy = RetryPolicy::new(Backoff::Linear, Duration::from_secs(2));
+//! assert_eq!(policy.delay_after(2), Duration::from_secs(4));
+//! ```
+
+mod error;
+mod filter;
+mod id;
+mod job;
+mod options;
+mod record;
+mod retry;
+mod status;
+mod storage;
+
+pub use error::{BoxError, Error, JobError, Result};
+pub use filter::JobFilter;
+pub use id::{JobId, ParseJobIdError};
+pub use job::{ClaimRequest, ClaimedJob, Lease, NewJob, Outcome};
+pub use options::EnqueueOptions;
+#[doc(hidden)]
+pub use record::build;
+pub use record::{AttemptRecord, JobRecord};
+pub use retry::{Backoff, ParseBackoffError, RetryPolicy};
+pub use status::{JobStatus, ParseJobStatusError};
+pub use storage::Storage;
+
+/// Re-exported so that backends and users name the same `async_trait`.
+pub use async_trait::async_trait;

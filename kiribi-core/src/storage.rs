@@ -1,0 +1,100 @@
+//! The `Storage` trait: the primitives every backend provides.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::{
+    AttemptRecord, ClaimRequest, ClaimedJob, JobFilter, JobId, JobRecord, Lease, NewJob,
+    Outcome, Result,
+};
+
+/// The primitives a kiribi backend provides. Everything else is built on them.
+///
+/// Implemented by `kiribi_sqlite::SqliteStorage` (and, later, PostgreSQL); the
+/// `kiribi::Kiribi` handle holds one as `Arc<dyn Storage>`.
+///
+/// # Contract
+///
+/// Every backend passes the same conformance suite (`tests/` of the kiribi
+/// workspace); it checks what follows.
+///
+/// - **Clock.** "Now" is the database's clock where the backend has one shared by all
+///   processes; delays (`NewJob::delay`, `Outcome::Retry::delay`, leases) are added to it.
+/// - **Enqueue.** [`enqueue`](Storage::enqueue) inserts all jobs or none and returns
+///   their ids in input order. Ids are positive, increase with insertion order and are
+///   never reused, even after a delete. A new job is `Pending` with 0 attempts.
+/// - **Claim atomicity.** [`claim`](Storage::claim) moves up to `limit` ready jobs
+///   (`Pending` or `Retrying`, `run_at` ≤ now, name in `names`, queue in `queues` when
+///   given) to `Running` in one atomic step, increments their `attempts`, records
+///   `started_at`, the lease owner and `lease_expires_at` = now + lease, and opens an
+///   attempt record. No job is handed to two claims at once, across connections,
+///   processes and machines.
+/// - **Ordering.** Among ready jobs, higher `priority` first, then earlier `run_at`,
+///   then lower id.
+/// - **Lease exclusivity.** While its lease has not expired, a `Running` job belongs to
+///   its owner: only [`reap_expired`](Storage::reap_expired) takes a job back, and only
+///   after `lease_expires_at` has passed.
+/// - **Fenced writes.** [`complete`](Storage::complete) and [`release`](Storage::release)
+///   apply only to a job that is still `Running` in the attempt named by the
+///   [`Lease`]. A worker whose lease was lost (the job was reaped, re-claimed,
+///   cancelled or deleted) cannot overwrite the job's new state: the call changes
+///   nothing and reports `false`.
+/// - **History.** Every attempt keeps its number, worker, start, end and error.
+///   A released attempt is removed from the history (it was not charged).
+/// - **Not found.** Operations on an unknown id return `None`/`false`, never an error.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// The backend's name in errors and logs: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Inserts jobs in one round trip and returns their ids in input order.
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<Vec<JobId>>;
+
+    /// Inserts one job that is `Running` from the start, with one attempt open and its
+    /// lease held by `worker` for `lease`: the record of an inline (`run_now`) run.
+    async fn enqueue_running(&self, job: NewJob, worker: &str, lease: Duration)
+    -> Result<ClaimedJob>;
+
+    /// Atomically claims up to `request.limit` ready jobs for `request.worker`.
+    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>>;
+
+    /// Extends, to now + `lease`, the lease of every `Running` job owned by `worker`.
+    /// Returns how many jobs it extended.
+    async fn renew_leases(&self, worker: &str, lease: Duration) -> Result<u64>;
+
+    /// Records how an attempt ended. Returns `false` (and changes nothing) when the
+    /// lease no longer holds.
+    async fn complete(&self, lease: Lease, outcome: Outcome) -> Result<bool>;
+
+    /// Gives claimed jobs back without charging the attempt: the attempt count
+    /// goes back down, the attempt record is removed and the job is ready again.
+    /// Jobs whose lease no longer holds are skipped. Returns how many were released.
+    async fn release(&self, leases: &[Lease]) -> Result<u64>;
+
+    /// Takes back `Running` jobs whose lease has expired: the attempt is closed with an
+    /// error saying the worker was lost, and the job becomes `Retrying` (ready now)
+    /// or, when it has no attempts left, `Failed`. Returns how many it took back.
+    async fn reap_expired(&self) -> Result<u64>;
+
+    /// Reads one job.
+    async fn get(&self, id: JobId) -> Result<Option<JobRecord>>;
+
+    /// Lists jobs matching `filter`, newest (highest id) first.
+    async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>>;
+
+    /// Reads a job's attempts, oldest first.
+    async fn attempts(&self, id: JobId) -> Result<Vec<AttemptRecord>>;
+
+    /// `Pending` or `Retrying` → `Cancelled`. `false` for any other state.
+    async fn cancel(&self, id: JobId) -> Result<bool>;
+
+    /// `Failed`, `Cancelled` or `Retrying` → ready now (`Pending` if it never ran,
+    /// else `Retrying`), granting one more attempt when none are left.
+    /// `false` for any other state.
+    async fn retry(&self, id: JobId) -> Result<bool>;
+
+    /// Deletes a job that is not `Running`, with its history. `false` if it is running
+    /// or does not exist.
+    async fn delete(&self, id: JobId) -> Result<bool>;
+}

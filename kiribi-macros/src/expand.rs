@@ -1,0 +1,460 @@
+//! A validated [`JobDef`] → the payload struct, its `Job` impl, its methods and its
+//! registration.
+//!
+//! Generated code names only `::kiribi::…`, `::core::…` and `::std::…`, so it compiles
+//! whatever the user has shadowed (`Result`, `Box`, `Send` …) and without a `serde`
+//! dependency. Locals use mixed-site spans, so they cannot clash with the user's names.
+
+use std::time::Duration;
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::parse::{Backoff, Config, JobDef, Param};
+
+/// Everything `#[job]` adds next to the fn.
+pub(crate) fn expand(def: &JobDef) -> TokenStream {
+    let cfgs = &def.cfg_attrs;
+    let items = [
+        payload_struct(def),
+        checks(def),
+        job_impl(def),
+        methods(def),
+        registration(def),
+    ];
+    items
+        .into_iter()
+        .map(|item| quote! { #(#cfgs)* #item })
+        .collect()
+}
+
+/// `pub struct Resize { pub path: String, pub width: u32 }`, or a unit struct.
+fn payload_struct(def: &JobDef) -> TokenStream {
+    let JobDef {
+        vis,
+        fn_ident,
+        struct_ident,
+        ..
+    } = def;
+    let fn_name = fn_ident.to_string();
+    let doc = format!(
+        "Arguments of the [`{fn_name}`] job; enqueue with [`{struct_ident}::enqueue`]."
+    );
+    let derives = quote! {
+        #[derive(
+            ::kiribi::__private::serde::Serialize,
+            ::kiribi::__private::serde::Deserialize,
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+        )]
+        #[serde(crate = "::kiribi::__private::serde")]
+    };
+    let fields: Vec<TokenStream> = payload(def)
+        .map(|(ident, ty)| {
+            let doc = format!("The `{ident}` argument of [`{fn_name}`].");
+            quote! {
+                #[doc = #doc]
+                #vis #ident: #ty
+            }
+        })
+        .collect();
+    if fields.is_empty() {
+        quote! {
+            #[doc = #doc]
+            #derives
+            #vis struct #struct_ident;
+        }
+    } else {
+        quote! {
+            #[doc = #doc]
+            #derives
+            #vis struct #struct_ident {
+                #(#fields,)*
+            }
+        }
+    }
+}
+
+/// Trait-bound checks spanned at the user's types, so that a missing `Serialize`
+/// is reported on `width: Dimensions`, not on the attribute.
+fn checks(def: &JobDef) -> TokenStream {
+    let payload_checks = payload(def).map(|(_, ty)| {
+        quote_spanned! {ty.span()=>
+            ::kiribi::__private::assert_payload::<#ty>();
+        }
+    });
+    let ret = &def.ret;
+    let output_check = quote_spanned! {ret.span()=>
+        __kiribi_assert_output::<<#ret as ::kiribi::__private::JobReturn>::Output>();
+    };
+    quote! {
+        const _: () = {
+            const fn __kiribi_assert_output<T: ::kiribi::__private::JobOutput>() {}
+            #(#payload_checks)*
+            #output_check
+        };
+    }
+}
+
+/// `impl ::kiribi::Job for Resize`.
+fn job_impl(def: &JobDef) -> TokenStream {
+    let JobDef {
+        fn_ident,
+        struct_ident,
+        ret,
+        ..
+    } = def;
+    let ctx = Ident::new("__kiribi_ctx", Span::mixed_site());
+    let config = config(&def.config);
+
+    // `let Self { path: __kiribi_arg0, .. } = self;`
+    let mut field_bindings = Vec::new();
+    // `let __kiribi_arg1 = <State<Db> as FromContext>::from_context(&ctx)?;`
+    let mut extractions = Vec::new();
+    // The call's arguments, in the fn's order.
+    let mut call_args = Vec::new();
+    for (index, param) in def.params.iter().enumerate() {
+        let local = Ident::new(&format!("__kiribi_arg{index}"), Span::mixed_site());
+        match param {
+            Param::Payload { ident, .. } => field_bindings.push(quote! { #ident: #local }),
+            Param::Injected { ty } => {
+                let from_context = quote_spanned! {ty.span()=>
+                    <#ty as ::kiribi::__private::FromContext>::from_context
+                };
+                extractions.push(quote! {
+                    let #local = match #from_context(&#ctx) {
+                        ::core::result::Result::Ok(value) => value,
+                        ::core::result::Result::Err(error) => {
+                            return ::core::result::Result::Err(error);
+                        }
+                    };
+                });
+            }
+        }
+        call_args.push(local);
+    }
+    let destructure = if field_bindings.is_empty() {
+        quote! { let _ = self; }
+    } else {
+        quote! { let Self { #(#field_bindings,)* } = self; }
+    };
+    let output = quote_spanned! {ret.span()=>
+        <#ret as ::kiribi::__private::JobReturn>::Output
+    };
+    let result = Ident::new("__kiribi_result", Span::mixed_site());
+    let error = Ident::new("__kiribi_error", Span::mixed_site());
+    // Boxing into `BoxFuture` is what enforces `Send`: span it at the fn's name so a
+    // non-`Send` future is reported there rather than on the attribute.
+    let boxed = quote_spanned! {fn_ident.span()=>
+        ::std::boxed::Box::pin
+    };
+    quote! {
+        impl ::kiribi::Job for #struct_ident {
+            const CONFIG: ::kiribi::JobConfig = #config;
+
+            type Output = #output;
+
+            fn run(
+                self,
+                #ctx: ::kiribi::JobContext,
+            ) -> ::kiribi::__private::BoxFuture<
+                'static,
+                ::core::result::Result<Self::Output, ::kiribi::JobError>,
+            > {
+                #boxed(async move {
+                    #destructure
+                    #(#extractions)*
+                    match #fn_ident(#(#call_args),*).await {
+                        ::core::result::Result::Ok(#result) => ::core::result::Result::Ok(#result),
+                        ::core::result::Result::Err(#error) => ::core::result::Result::Err({
+                            use ::kiribi::__private::{ViaDisplay as _, ViaStdError as _};
+                            (&::kiribi::__private::Classify::new(#error)).__kiribi_classify()
+                        }),
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// `::kiribi::JobConfig::new("media.resize").queue("media")…`, only for given keys.
+fn config(config: &Config) -> TokenStream {
+    let Config {
+        name,
+        queue,
+        max_attempts,
+        backoff,
+        retry_delay,
+        timeout,
+        priority,
+    } = config;
+    let mut tokens = quote! { ::kiribi::JobConfig::new(#name) };
+    if let Some(queue) = queue {
+        tokens.extend(quote! { .queue(#queue) });
+    }
+    if let Some(max_attempts) = max_attempts {
+        tokens.extend(quote! { .max_attempts(#max_attempts) });
+    }
+    if let Some(backoff) = backoff {
+        let variant = match backoff {
+            Backoff::Exponential => quote!(Exponential),
+            Backoff::Fixed => quote!(Fixed),
+            Backoff::Linear => quote!(Linear),
+        };
+        tokens.extend(quote! { .backoff(::kiribi::Backoff::#variant) });
+    }
+    if let Some(retry_delay) = retry_delay {
+        let duration = duration(*retry_delay);
+        tokens.extend(quote! { .retry_delay(#duration) });
+    }
+    if let Some(timeout) = timeout {
+        let duration = duration(*timeout);
+        tokens.extend(quote! { .timeout(#duration) });
+    }
+    if let Some(priority) = priority {
+        tokens.extend(quote! { .priority(#priority) });
+    }
+    tokens
+}
+
+/// A `Duration` computed at compile time, in the most readable exact constructor.
+fn duration(duration: Duration) -> TokenStream {
+    let secs = duration.as_secs();
+    let nanos = duration.subsec_nanos();
+    if nanos == 0 {
+        quote! { ::kiribi::__private::Duration::from_secs(#secs) }
+    } else if nanos % 1_000_000 == 0
+        && let Ok(millis) = u64::try_from(duration.as_millis())
+    {
+        quote! { ::kiribi::__private::Duration::from_millis(#millis) }
+    } else {
+        quote! { ::kiribi::__private::Duration::new(#secs, #nanos) }
+    }
+}
+
+/// `Resize::enqueue`, `enqueue_with`, `enqueue_many` and `run_now`.
+fn methods(def: &JobDef) -> TokenStream {
+    let JobDef {
+        vis,
+        fn_ident,
+        struct_ident,
+        ..
+    } = def;
+    let job = format!("[`{fn_ident}`]");
+    let enqueue_doc = format!(
+        "Enqueues a {job} job with its declared defaults.\n\n\
+         `target` is a `&Kiribi`, a `&JobContext` (a follow-up job from inside a job) or a \
+         backend connection or transaction (`&mut *tx`: the job exists if and only if the \
+         transaction commits). Returns the new job's id.\n\n\
+         # Errors\n\n\
+         Fails if the arguments cannot be serialized or the job cannot be stored."
+    );
+    let enqueue_with_doc = format!(
+        "Enqueues a {job} job, with `options` (delay, queue, priority …) overriding its \
+         declared defaults.\n\n\
+         See [`{struct_ident}::enqueue`] for `target`.\n\n\
+         # Errors\n\n\
+         Fails if the arguments cannot be serialized or the job cannot be stored."
+    );
+    let enqueue_many_doc = format!(
+        "Enqueues many {job} jobs at once, with their declared defaults; returns their ids \
+         in order.\n\n\
+         See [`{struct_ident}::enqueue`] for `target`.\n\n\
+         # Errors\n\n\
+         Fails if any arguments cannot be serialized or the jobs cannot be stored; then \
+         none is enqueued."
+    );
+    let run_now_doc = format!(
+        "Runs a {job} job in the caller's task: exactly one attempt, with the job's \
+         timeout, recorded like any job but never handed to a worker. Returns the job's \
+         output.\n\n\
+         # Errors\n\n\
+         Fails if the job fails (its error is returned) or cannot be recorded."
+    );
+    quote! {
+        #[allow(dead_code, reason = "a job need not use every generated method")]
+        impl #struct_ident {
+            #[doc = #enqueue_doc]
+            #vis fn enqueue<'a, E: ::kiribi::Enqueue + 'a>(
+                target: E,
+                job: Self,
+            ) -> ::kiribi::__private::BoxFuture<
+                'a,
+                ::core::result::Result<::kiribi::JobId, ::kiribi::Error>,
+            > {
+                ::kiribi::__private::enqueue(target, job)
+            }
+
+            #[doc = #enqueue_with_doc]
+            #vis fn enqueue_with<'a, E: ::kiribi::Enqueue + 'a>(
+                target: E,
+                job: Self,
+                options: ::kiribi::EnqueueOptions,
+            ) -> ::kiribi::__private::BoxFuture<
+                'a,
+                ::core::result::Result<::kiribi::JobId, ::kiribi::Error>,
+            > {
+                ::kiribi::__private::enqueue_with(target, job, options)
+            }
+
+            #[doc = #enqueue_many_doc]
+            #vis fn enqueue_many<'a, E, I>(
+                target: E,
+                jobs: I,
+            ) -> ::kiribi::__private::BoxFuture<
+                'a,
+                ::core::result::Result<::std::vec::Vec<::kiribi::JobId>, ::kiribi::Error>,
+            >
+            where
+                E: ::kiribi::Enqueue + 'a,
+                I: ::core::iter::IntoIterator<Item = Self>,
+            {
+                ::kiribi::__private::enqueue_many(target, jobs)
+            }
+
+            #[doc = #run_now_doc]
+            #vis fn run_now(
+                kiribi: &::kiribi::Kiribi,
+                job: Self,
+            ) -> ::kiribi::__private::BoxFuture<
+                '_,
+                ::core::result::Result<<Self as ::kiribi::Job>::Output, ::kiribi::Error>,
+            > {
+                ::kiribi::__private::run_now(kiribi, job)
+            }
+        }
+    }
+}
+
+/// The `inventory` submission that workers find the job by.
+fn registration(def: &JobDef) -> TokenStream {
+    let struct_ident = &def.struct_ident;
+    // `line!()` at the fn's name: duplicate-name errors point at the fn.
+    let span = def.fn_ident.span();
+    let file = quote_spanned! {span=> ::core::file!() };
+    let line = quote_spanned! {span=> ::core::line!() };
+    quote! {
+        ::kiribi::__private::inventory::submit! {
+            ::kiribi::__private::Registration::new::<#struct_ident>(#file, #line)
+        }
+    }
+}
+
+/// The payload parameters, in order.
+fn payload(def: &JobDef) -> impl Iterator<Item = (&syn::Ident, &syn::Type)> {
+    def.params.iter().filter_map(|param| match param {
+        Param::Payload { ident, ty } => Some((ident, ty)),
+        Param::Injected { .. } => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand_str(attr: TokenStream, item: TokenStream) -> String {
+        let item: syn::ItemFn = syn::parse2(item).expect("a fn");
+        let def = crate::parse::parse(attr, &item).expect("valid");
+        expand(&def).to_string()
+    }
+
+    fn resize() -> TokenStream {
+        quote! {
+            pub async fn resize(ctx: JobContext, State(db): State<Db>, path: String, mut width: u32)
+                -> anyhow::Result<u64> { Ok(1) }
+        }
+    }
+
+    #[test]
+    fn config_has_a_call_per_given_key() {
+        let config = config(&Config {
+            name: "media.resize".into(),
+            queue: Some("media".into()),
+            max_attempts: Some(5),
+            backoff: Some(Backoff::Fixed),
+            retry_delay: Some(Duration::from_millis(2500)),
+            timeout: Some(Duration::from_secs(30)),
+            priority: Some(-3),
+        });
+        assert_eq!(
+            config.to_string(),
+            quote! {
+                ::kiribi::JobConfig::new("media.resize")
+                    .queue("media")
+                    .max_attempts(5u32)
+                    .backoff(::kiribi::Backoff::Fixed)
+                    .retry_delay(::kiribi::__private::Duration::from_millis(2500u64))
+                    .timeout(::kiribi::__private::Duration::from_secs(30u64))
+                    .priority(-3i32)
+            }
+            .to_string()
+        );
+        let defaults = super::config(&Config {
+            name: "ping".into(),
+            ..Config::default()
+        });
+        assert_eq!(defaults.to_string(), quote!(::kiribi::JobConfig::new("ping")).to_string());
+    }
+
+    #[test]
+    fn durations_are_exact() {
+        let text = |d| duration(d).to_string().replace(' ', "");
+        assert_eq!(text(Duration::from_secs(5)), "::kiribi::__private::Duration::from_secs(5u64)");
+        assert_eq!(text(Duration::from_millis(250)), "::kiribi::__private::Duration::from_millis(250u64)");
+        assert_eq!(text(Duration::new(1, 5)), "::kiribi::__private::Duration::new(1u64,5u32)");
+    }
+
+    #[test]
+    fn struct_has_the_payload_fields_in_order_without_mut() {
+        let out = expand_str(quote!(), resize());
+        let want = quote! {
+            pub struct Resize {
+                #[doc = "The `path` argument of [`resize`]."]
+                pub path: String,
+                #[doc = "The `width` argument of [`resize`]."]
+                pub width: u32,
+            }
+        };
+        assert!(out.contains(&want.to_string()), "{out}");
+    }
+
+    #[test]
+    fn fn_without_payload_gets_a_unit_struct() {
+        let out = expand_str(quote!(), quote! { async fn ping(ctx: JobContext) -> Result<(), String> { Ok(()) } });
+        assert!(out.contains(&quote!(struct Ping;).to_string()), "{out}");
+        assert!(out.contains(&quote!(let _ = self;).to_string()), "{out}");
+    }
+
+    #[test]
+    fn call_keeps_the_original_argument_order() {
+        let out = expand_str(quote!(), resize());
+        assert!(
+            out.contains("resize (__kiribi_arg0 , __kiribi_arg1 , __kiribi_arg2 , __kiribi_arg3) . await"),
+            "{out}"
+        );
+        assert!(out.contains("let Self { path : __kiribi_arg2 , width : __kiribi_arg3 , } = self ;"), "{out}");
+        assert!(out.contains("< State < Db > as :: kiribi :: __private :: FromContext > :: from_context"), "{out}");
+    }
+
+    #[test]
+    fn generated_paths_are_absolute() {
+        let out = expand_str(quote!(name = "x", timeout = "1s"), resize());
+        let tokens: Vec<&str> = out.split(' ').collect();
+        // Names a user may shadow only ever appear after `::`.
+        for (i, token) in tokens.iter().enumerate() {
+            if ["Ok", "Err", "Box", "Result", "Option", "Send", "Vec", "Duration"].contains(token) {
+                assert_eq!(tokens[i - 1], "::", "bare `{token}` in {out}");
+            }
+        }
+    }
+
+    #[test]
+    fn cfg_attributes_are_repeated_on_every_item() {
+        let out = expand_str(
+            quote!(),
+            quote! { #[cfg(feature = "mail")] async fn mail() -> Result<(), String> { Ok(()) } },
+        );
+        assert_eq!(out.matches("# [cfg (feature = \"mail\")]").count(), 5, "{out}");
+    }
+}

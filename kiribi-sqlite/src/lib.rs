@@ -1,0 +1,57 @@
+//! The SQLite backend of [kiribi](https://docs.rs/kiribi): [`SqliteStorage`] keeps
+//! jobs, their leases and the history of their attempts in one SQLite file.
+//!
+//! Users normally reach it through `kiribi::Kiribi::connect("sqlite://jobs.db")`; this
+//! crate is what that call opens. The file is created and migrated on connect; the
+//! schema lives in tables prefixed `kiribi_`, next to the application's own tables if
+//! it shares the file.
+//!
+//! ```
+//! use std::time::Duration;
+//! use kiribi_core::{ClaimRequest, JobStatus, NewJob, Outcome, Storage};
+//! use kiribi_sqlite::SqliteStorage;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let url = format!("sqlite://{}/jobs.db", dir.path().display());
+//! let storage = SqliteStorage::connect(&url).await?;
+//!
+//! let ids = storage
+//!     .enqueue(vec![NewJob::new("send_welcome", serde_json::json!({ "user_id": 7 }))])
+//!     .await?;
+//!
+//! let claimed = storage
+//!     .claim(&ClaimRequest {
+//!         worker: "worker-1".into(),
+//!         names: vec!["send_welcome".into()],
+//!         queues: None,
+//!         limit: 10,
+//!         lease: Duration::from_secs(30),
+//!     })
+//!     .await?;
+//! assert_eq!(claimed[0].id, ids[0]);
+//!
+//! let done = storage
+//!     .complete(claimed[0].lease(), Outcome::Succeeded { result: None })
+//!     .await?;
+//! assert!(done);
+//! let record = storage.get(ids[0]).await?.expect("the job exists");
+//! assert_eq!(record.status, JobStatus::Succeeded);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Several processes may share one file: claims are atomic, and writes wait for each
+//! other instead of failing with "database is locked". Within one process, all writes
+//! of a [`SqliteStorage`] go through a single connection, [`SqliteStorage::pool`].
+
+mod error;
+mod migrate;
+mod options;
+mod row;
+mod sql;
+mod storage;
+
+pub use options::SqliteStorageOptions;
+pub use storage::{SqliteStorage, enqueue_on};

@@ -1,0 +1,181 @@
+//! Decoding stored rows into kiribi's records, and kiribi's values into columns.
+//!
+//! A row that does not decode (a column holding what kiribi never writes) is a
+//! storage error naming the job and the column, never a panic.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use kiribi_core::build::{attempt_record, job_record};
+use kiribi_core::{AttemptRecord, ClaimedJob, JobId, JobRecord, JobStatus};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::error::CorruptRow;
+
+/// The current time in Unix epoch milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// A duration in whole milliseconds, saturating.
+pub(crate) fn duration_ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `at + duration`, saturating.
+pub(crate) fn after(at: i64, duration: Duration) -> i64 {
+    at.saturating_add(duration_ms(duration))
+}
+
+/// An attempt number as stored.
+pub(crate) fn attempt_column(attempt: u32) -> i64 {
+    i64::from(attempt)
+}
+
+/// Reads the columns of one table row, naming the row in every error.
+struct Columns<'r> {
+    row: &'r SqliteRow,
+    table: &'static str,
+    job_id: Option<i64>,
+}
+
+impl<'r> Columns<'r> {
+    fn new(row: &'r SqliteRow, table: &'static str, id_column: &'static str) -> Self {
+        let job_id = row.try_get::<i64, _>(id_column).ok();
+        Self { row, table, job_id }
+    }
+
+    fn corrupt(&self, column: &'static str, reason: impl Into<String>) -> sqlx::Error {
+        CorruptRow {
+            table: self.table,
+            job_id: self.job_id,
+            column,
+            reason: reason.into(),
+        }
+        .into_sqlx()
+    }
+
+    fn get<T>(&self, column: &'static str) -> Result<T, sqlx::Error>
+    where
+        T: for<'a> sqlx::Decode<'a, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    {
+        self.row.try_get(column)
+    }
+
+    fn id(&self, column: &'static str) -> Result<JobId, sqlx::Error> {
+        self.get::<i64>(column).map(JobId::from_i64)
+    }
+
+    fn count(&self, column: &'static str) -> Result<u32, sqlx::Error> {
+        let value: i64 = self.get(column)?;
+        u32::try_from(value).map_err(|_| self.corrupt(column, format!("holds {value}, not a count")))
+    }
+
+    fn priority(&self, column: &'static str) -> Result<i32, sqlx::Error> {
+        let value: i64 = self.get(column)?;
+        i32::try_from(value)
+            .map_err(|_| self.corrupt(column, format!("holds {value}, outside the i32 range")))
+    }
+
+    fn time(&self, column: &'static str) -> Result<DateTime<Utc>, sqlx::Error> {
+        let value: i64 = self.get(column)?;
+        DateTime::from_timestamp_millis(value)
+            .ok_or_else(|| self.corrupt(column, format!("holds {value}, not a time")))
+    }
+
+    fn optional_time(&self, column: &'static str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        match self.get::<Option<i64>>(column)? {
+            None => Ok(None),
+            Some(_) => self.time(column).map(Some),
+        }
+    }
+
+    fn json(&self, column: &'static str) -> Result<serde_json::Value, sqlx::Error> {
+        let text: String = self.get(column)?;
+        serde_json::from_str(&text)
+            .map_err(|error| self.corrupt(column, format!("is not valid JSON: {error}")))
+    }
+
+    fn optional_json(&self, column: &'static str) -> Result<Option<serde_json::Value>, sqlx::Error> {
+        match self.get::<Option<String>>(column)? {
+            None => Ok(None),
+            Some(_) => self.json(column).map(Some),
+        }
+    }
+
+    fn status(&self, column: &'static str) -> Result<JobStatus, sqlx::Error> {
+        let text: String = self.get(column)?;
+        text.parse()
+            .map_err(|error| self.corrupt(column, format!("{error}")))
+    }
+}
+
+/// A `kiribi_jobs` row selected with every column (`sql::job_columns!`).
+pub(crate) fn decode_job(row: &SqliteRow) -> Result<JobRecord, sqlx::Error> {
+    let c = Columns::new(row, "kiribi_jobs", "id");
+    Ok(job_record(
+        c.id("id")?,
+        c.get("name")?,
+        c.get("queue")?,
+        c.status("status")?,
+        c.priority("priority")?,
+        c.count("attempts")?,
+        c.count("max_attempts")?,
+        c.json("payload")?,
+        c.optional_json("result")?,
+        c.get("last_error")?,
+        c.time("created_at")?,
+        c.time("run_at")?,
+        c.optional_time("started_at")?,
+        c.optional_time("finished_at")?,
+        c.get("lease_owner")?,
+        c.optional_time("lease_expires_at")?,
+    ))
+}
+
+/// A job returned by a claim, with the keys that put claims back in claim order.
+pub(crate) struct Claimed {
+    /// The job as handed to the worker.
+    pub(crate) job: ClaimedJob,
+    /// Its priority (higher first).
+    pub(crate) priority: i32,
+    /// Its `run_at` before the claim (earlier first).
+    pub(crate) run_at: i64,
+}
+
+/// A row returned by `sql::CLAIM_JOBS`.
+pub(crate) fn decode_claimed(row: &SqliteRow) -> Result<Claimed, sqlx::Error> {
+    let c = Columns::new(row, "kiribi_jobs", "id");
+    Ok(Claimed {
+        job: ClaimedJob {
+            id: c.id("id")?,
+            name: c.get("name")?,
+            queue: c.get("queue")?,
+            payload: c.json("payload")?,
+            attempt: c.count("attempts")?,
+            max_attempts: c.count("max_attempts")?,
+        },
+        priority: c.priority("priority")?,
+        run_at: c.get("run_at")?,
+    })
+}
+
+/// A `kiribi_attempts` row.
+pub(crate) fn decode_attempt(row: &SqliteRow) -> Result<AttemptRecord, sqlx::Error> {
+    let c = Columns::new(row, "kiribi_attempts", "job_id");
+    Ok(attempt_record(
+        c.id("job_id")?,
+        c.count("attempt")?,
+        c.get("worker")?,
+        c.time("started_at")?,
+        c.optional_time("finished_at")?,
+        c.get("error")?,
+    ))
+}
+
+/// A row of `sql::EXPIRED_LEASES`: (id, attempt, lease owner).
+pub(crate) fn decode_expired(row: &SqliteRow) -> Result<(i64, i64, Option<String>), sqlx::Error> {
+    let c = Columns::new(row, "kiribi_jobs", "id");
+    Ok((c.get("id")?, c.get("attempts")?, c.get("lease_owner")?))
+}

@@ -1,0 +1,187 @@
+//! The SQL text of every statement the SQLite backend runs.
+//!
+//! Times are Unix epoch milliseconds, bound from Rust (SQLite's clock is the
+//! machine's clock, the same one every process on it reads). Lists of names, queues
+//! and ids are bound as one JSON array and unpacked with `json_each`, so every
+//! statement here is static text, prepared once and cached.
+
+/// Every column of `kiribi_jobs`, in the order `storage::decode_job` reads them.
+macro_rules! job_columns {
+    () => {
+        "id, name, queue, status, priority, attempts, max_attempts, payload, result, \
+         last_error, created_at, run_at, started_at, finished_at, lease_owner, \
+         lease_expires_at"
+    };
+}
+
+/// Columns bound per job by [`insert_jobs`].
+pub(crate) const INSERT_JOB_BINDS: usize = 7;
+
+/// One multi-row `INSERT` of `rows` new jobs, returning their ids.
+///
+/// Binds per row, in order: name, queue, priority, max_attempts, payload,
+/// created_at, run_at.
+pub(crate) fn insert_jobs(rows: usize) -> String {
+    const HEAD: &str = "INSERT INTO kiribi_jobs \
+        (name, queue, status, priority, max_attempts, payload, created_at, run_at) VALUES ";
+    const ROW: &str = "(?, ?, 'pending', ?, ?, ?, ?, ?)";
+    const TAIL: &str = " RETURNING id";
+    let mut sql = String::with_capacity(HEAD.len() + rows * (ROW.len() + 2) + TAIL.len());
+    sql.push_str(HEAD);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(ROW);
+    }
+    sql.push_str(TAIL);
+    sql
+}
+
+/// Inserts a job that runs inline from the start (`run_now`).
+///
+/// ?1 name, ?2 queue, ?3 priority, ?4 max_attempts, ?5 payload, ?6 now,
+/// ?7 lease owner, ?8 lease expiry.
+pub(crate) const INSERT_RUNNING_JOB: &str = "\
+    INSERT INTO kiribi_jobs (name, queue, status, priority, attempts, max_attempts, payload, \
+                             created_at, run_at, started_at, lease_owner, lease_expires_at) \
+    VALUES (?1, ?2, 'running', ?3, 1, ?4, ?5, ?6, ?6, ?6, ?7, ?8) \
+    RETURNING id";
+
+/// Opens one attempt record. ?1 job id, ?2 attempt, ?3 worker, ?4 started_at.
+pub(crate) const OPEN_ATTEMPT: &str = "\
+    INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at) VALUES (?1, ?2, ?3, ?4)";
+
+/// Moves up to ?6 ready jobs to `running` in claim order.
+///
+/// ?1 now, ?2 lease owner, ?3 lease expiry, ?4 names (JSON array), ?5 queues (JSON
+/// array, or NULL for every queue), ?6 limit. `RETURNING` order is unspecified, so
+/// it returns what the caller needs to sort the claimed jobs back into claim order.
+pub(crate) const CLAIM_JOBS: &str = "\
+    UPDATE kiribi_jobs \
+    SET status = 'running', attempts = attempts + 1, started_at = ?1, \
+        lease_owner = ?2, lease_expires_at = ?3 \
+    WHERE id IN ( \
+        SELECT id FROM kiribi_jobs \
+        WHERE status IN ('pending', 'retrying') AND run_at <= ?1 \
+          AND name IN (SELECT value FROM json_each(?4)) \
+          AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) \
+        ORDER BY priority DESC, run_at, id \
+        LIMIT ?6) \
+    RETURNING id, name, queue, payload, attempts, max_attempts, priority, run_at";
+
+/// Opens the attempt record of each job just claimed. ?1 the claimed ids (JSON array).
+///
+/// A released attempt's record is deleted, so the number is free again; the upsert
+/// only guards against a leftover record poisoning a job forever.
+pub(crate) const OPEN_CLAIMED_ATTEMPTS: &str = "\
+    INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at) \
+    SELECT id, attempts, lease_owner, started_at FROM kiribi_jobs \
+    WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'running' \
+    ON CONFLICT (job_id, attempt) DO UPDATE \
+    SET worker = excluded.worker, started_at = excluded.started_at, \
+        finished_at = NULL, error = NULL";
+
+/// Extends every lease of worker ?2 to ?1.
+pub(crate) const RENEW_LEASES: &str = "\
+    UPDATE kiribi_jobs SET lease_expires_at = ?1 WHERE status = 'running' AND lease_owner = ?2";
+
+/// Records an attempt's outcome on its job, fenced by (id, attempt).
+///
+/// ?1 new status, ?2 result, ?3 error (NULL keeps the previous one), ?4 next run_at
+/// (NULL keeps it), ?5 finished_at, ?6 id, ?7 attempt.
+pub(crate) const COMPLETE_JOB: &str = "\
+    UPDATE kiribi_jobs \
+    SET status = ?1, result = ?2, last_error = COALESCE(?3, last_error), \
+        run_at = COALESCE(?4, run_at), finished_at = ?5, \
+        lease_owner = NULL, lease_expires_at = NULL \
+    WHERE id = ?6 AND status = 'running' AND attempts = ?7";
+
+/// Closes an attempt record. ?1 finished_at, ?2 error, ?3 job id, ?4 attempt.
+pub(crate) const CLOSE_ATTEMPT: &str = "\
+    UPDATE kiribi_attempts SET finished_at = ?1, error = ?2 WHERE job_id = ?3 AND attempt = ?4";
+
+/// Gives a claimed job back uncharged, fenced by (?1 id, ?2 attempt): the attempt
+/// count and `started_at` go back to what they were before the claim.
+pub(crate) const RELEASE_JOB: &str = "\
+    UPDATE kiribi_jobs \
+    SET attempts = attempts - 1, \
+        status = CASE WHEN attempts - 1 = 0 THEN 'pending' ELSE 'retrying' END, \
+        started_at = (SELECT a.started_at FROM kiribi_attempts AS a \
+                      WHERE a.job_id = kiribi_jobs.id AND a.attempt = kiribi_jobs.attempts - 1), \
+        lease_owner = NULL, lease_expires_at = NULL \
+    WHERE id = ?1 AND status = 'running' AND attempts = ?2";
+
+/// Removes an attempt record. ?1 job id, ?2 attempt.
+pub(crate) const DELETE_ATTEMPT: &str = "\
+    DELETE FROM kiribi_attempts WHERE job_id = ?1 AND attempt = ?2";
+
+/// Running jobs whose lease ran out before ?1.
+pub(crate) const EXPIRED_LEASES: &str = "\
+    SELECT id, attempts, lease_owner FROM kiribi_jobs \
+    WHERE status = 'running' AND lease_expires_at < ?1";
+
+/// Takes back one job whose lease expired, fenced by (?3 id, ?4 attempt).
+///
+/// ?1 now, ?2 error. Ready at once while attempts remain, else failed.
+pub(crate) const REAP_JOB: &str = "\
+    UPDATE kiribi_jobs \
+    SET status = CASE WHEN attempts < max_attempts THEN 'retrying' ELSE 'failed' END, \
+        run_at = CASE WHEN attempts < max_attempts THEN ?1 ELSE run_at END, \
+        finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE ?1 END, \
+        last_error = ?2, lease_owner = NULL, lease_expires_at = NULL \
+    WHERE id = ?3 AND status = 'running' AND attempts = ?4 AND lease_expires_at < ?1";
+
+/// One job by ?1 id.
+pub(crate) const GET_JOB: &str = concat!("SELECT ", job_columns!(), " FROM kiribi_jobs WHERE id = ?1");
+
+/// The start of a listing; `storage::list` appends only fixed conditions.
+pub(crate) const LIST_JOBS: &str = concat!("SELECT ", job_columns!(), " FROM kiribi_jobs");
+
+/// The attempts of job ?1, oldest first.
+pub(crate) const LIST_ATTEMPTS: &str = "\
+    SELECT job_id, attempt, worker, started_at, finished_at, error FROM kiribi_attempts \
+    WHERE job_id = ?1 ORDER BY attempt";
+
+/// Cancels job ?2 if it waits. ?1 now.
+pub(crate) const CANCEL_JOB: &str = "\
+    UPDATE kiribi_jobs SET status = 'cancelled', finished_at = ?1 \
+    WHERE id = ?2 AND status IN ('pending', 'retrying')";
+
+/// Makes job ?2 ready at ?1 again, with at least one attempt left.
+pub(crate) const RETRY_JOB: &str = "\
+    UPDATE kiribi_jobs \
+    SET status = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
+        max_attempts = MAX(max_attempts, attempts + 1), \
+        run_at = ?1, finished_at = NULL \
+    WHERE id = ?2 AND status IN ('failed', 'cancelled', 'retrying')";
+
+/// Deletes job ?1 unless it runs; its attempts go with it (`ON DELETE CASCADE`).
+pub(crate) const DELETE_JOB: &str = "\
+    DELETE FROM kiribi_jobs WHERE id = ?1 AND status <> 'running'";
+
+/// The table that records applied migrations.
+pub(crate) const CREATE_MIGRATIONS_TABLE: &str = "\
+    CREATE TABLE IF NOT EXISTS kiribi_migrations ( \
+        version     INTEGER PRIMARY KEY, \
+        description TEXT    NOT NULL, \
+        applied_at  INTEGER NOT NULL)";
+
+/// The versions already applied.
+pub(crate) const APPLIED_MIGRATIONS: &str = "SELECT version FROM kiribi_migrations ORDER BY version";
+
+/// Records migration ?1 (?2 description) as applied at ?3.
+pub(crate) const RECORD_MIGRATION: &str = "\
+    INSERT INTO kiribi_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_jobs_binds_seven_values_per_row() {
+        let sql = insert_jobs(3);
+        assert_eq!(sql.matches('?').count(), 3 * INSERT_JOB_BINDS);
+        assert!(sql.ends_with(" RETURNING id"), "{sql}");
+    }
+}

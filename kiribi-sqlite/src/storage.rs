@@ -1,0 +1,628 @@
+//! `SqliteStorage`: kiribi's `Storage` contract on one SQLite file.
+//!
+//! Concurrency model. All writes of one `SqliteStorage` go through a pool of exactly
+//! one connection, so a process never contends with itself; other processes are
+//! waited for by SQLite's busy handler and, past that, by `retry_on_contention`.
+//! A write is either one statement or a `BEGIN IMMEDIATE` transaction: a deferred
+//! transaction that reads and then writes can fail with `SQLITE_BUSY` in WAL mode
+//! without ever waiting. A job row change and its attempt record are written in one
+//! such transaction rather than by triggers: the history rules stay in the Rust code
+//! next to the job rules (and match the PostgreSQL backend's), and the transaction
+//! costs nothing extra while this process holds the write lock anyway.
+
+use std::cmp::Reverse;
+use std::future::Future;
+use std::time::Duration;
+
+use kiribi_core::{
+    AttemptRecord, ClaimRequest, ClaimedJob, Error, JobFilter, JobId, JobRecord, Lease, NewJob,
+    Outcome, Storage,
+};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::SqlitePoolOptions;
+use sqlx::{AssertSqlSafe, Connection, Sqlite, SqliteConnection, SqlitePool};
+
+use crate::error::{BACKEND, retry_on_contention, storage_error};
+use crate::migrate::{self, Migrated};
+use crate::options::SqliteStorageOptions;
+use crate::row::{self, after, attempt_column, now_ms};
+use crate::sql;
+
+/// Jobs per `INSERT`: 7 bound values each stays far below SQLite's limit of 32766
+/// parameters per statement.
+const JOBS_PER_INSERT: usize = 1_000;
+const _: () = assert!(JOBS_PER_INSERT * sql::INSERT_JOB_BINDS < 32_766);
+
+/// How long a caller waits for the single write connection before giving up.
+const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// kiribi's job storage in a SQLite database.
+///
+/// Cheap to clone: clones share the same connections. See the
+/// [crate documentation](crate) for an example.
+#[derive(Debug, Clone)]
+pub struct SqliteStorage {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if missing) and migrates the database at `url`:
+    /// `sqlite://path/to/jobs.db`, `sqlite:jobs.db`, `sqlite:///absolute/jobs.db` or
+    /// `sqlite::memory:`.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidUrl`] for a malformed URL;
+    /// - [`Error::MissingDirectory`] if the file's directory does not exist;
+    /// - [`Error::SchemaTooNew`] if a newer kiribi migrated the database;
+    /// - [`Error::Storage`] if SQLite fails.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with(SqliteStorageOptions::from_url(url)?).await
+    }
+
+    /// Opens (creating if missing) and migrates the database described by `options`.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect), except [`Error::InvalidUrl`].
+    pub async fn connect_with(options: SqliteStorageOptions) -> Result<Self, Error> {
+        if let Some(path) = options.missing_directory() {
+            return Err(Error::MissingDirectory { path });
+        }
+        let connect = options.connect_options();
+        let writer_options = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(WRITER_ACQUIRE_TIMEOUT);
+        let writer_options = if options.is_in_memory() {
+            // The database lives as long as its one connection: never close it.
+            writer_options
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            writer_options
+        };
+        // Switching a new file to WAL takes a lock SQLite's busy handler does not
+        // wait for, so processes creating the same file at once retry here.
+        let writer = retry_on_contention(|| writer_options.clone().connect_with(connect.clone()))
+            .await
+            .map_err(storage_error)?;
+
+        let migrated = {
+            let writer = &writer;
+            retry_on_contention(|| async move {
+                let mut conn = writer.acquire().await?;
+                migrate::migrate(&mut conn).await
+            })
+            .await
+            .map_err(storage_error)?
+        };
+        if let Migrated::TooNew(found) = migrated {
+            writer.close().await;
+            return Err(Error::SchemaTooNew {
+                backend: BACKEND,
+                found,
+                supported: migrate::latest_version(),
+            });
+        }
+
+        let reader = if options.is_in_memory() {
+            writer.clone()
+        } else {
+            // `query_only` makes a write through a reader an error instead of a
+            // second writer that would contend with the first.
+            let reader_connect = connect.pragma("query_only", "ON");
+            let reader_options =
+                SqlitePoolOptions::new().max_connections(options.get_max_readers());
+            retry_on_contention(|| reader_options.clone().connect_with(reader_connect.clone()))
+                .await
+                .map_err(storage_error)?
+        };
+        Ok(Self { writer, reader })
+    }
+
+    /// The pool of the single connection every kiribi write of this storage goes
+    /// through.
+    ///
+    /// Begin your own transactions here (`pool().begin_with("BEGIN IMMEDIATE")`) when
+    /// they should enqueue jobs: they then take turns with kiribi's writes in this
+    /// process instead of contending with them for SQLite's write lock. Hold such a
+    /// transaction briefly: kiribi's workers wait for it.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// Runs one write (a statement or a `BEGIN IMMEDIATE` transaction) on the write
+    /// connection, retried while other processes hold the lock.
+    async fn write<T, F, Fut>(&self, operation: F) -> Result<T, Error>
+    where
+        F: Fn(PoolConnection<Sqlite>) -> Fut,
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
+        Self::run(&self.writer, &operation).await
+    }
+
+    /// Runs one read on a read connection.
+    async fn read<T, F, Fut>(&self, operation: F) -> Result<T, Error>
+    where
+        F: Fn(PoolConnection<Sqlite>) -> Fut,
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
+        Self::run(&self.reader, &operation).await
+    }
+
+    async fn run<T, F, Fut>(pool: &SqlitePool, operation: &F) -> Result<T, Error>
+    where
+        F: Fn(PoolConnection<Sqlite>) -> Fut,
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
+        retry_on_contention(|| async move { operation(pool.acquire().await?).await })
+            .await
+            .map_err(storage_error)
+    }
+}
+
+/// Inserts `jobs` through a caller's connection or transaction and returns their
+/// ids in input order: the job exists iff the caller's transaction commits.
+///
+/// This is the one write path of every enqueue: `SqliteStorage::enqueue` calls it
+/// too. Large batches are inserted in chunks of a few hundred rows, one statement
+/// each, inside a transaction (a savepoint if `conn` is already in one).
+///
+/// # Examples
+///
+/// ```
+/// use kiribi_core::NewJob;
+/// use kiribi_sqlite::{SqliteStorage, enqueue_on};
+/// use sqlx::Connection;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let storage = SqliteStorage::connect(&format!("sqlite://{}/jobs.db", dir.path().display())).await?;
+///
+/// let mut tx = storage.pool().begin_with("BEGIN IMMEDIATE").await?;
+/// // … the caller's own writes …
+/// let ids = enqueue_on(&mut tx, vec![NewJob::new("send_welcome", serde_json::json!({ "user_id": 7 }))]).await?;
+/// tx.commit().await?;
+/// assert_eq!(ids.len(), 1);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Storage`] if SQLite fails; no job of the call is inserted then.
+pub async fn enqueue_on(
+    conn: &mut SqliteConnection,
+    jobs: Vec<NewJob>,
+) -> Result<Vec<JobId>, Error> {
+    insert_jobs(conn, &jobs).await.map_err(storage_error)
+}
+
+async fn insert_jobs(conn: &mut SqliteConnection, jobs: &[NewJob]) -> Result<Vec<JobId>, sqlx::Error> {
+    let now = now_ms();
+    if jobs.len() <= JOBS_PER_INSERT {
+        return insert_chunk(conn, jobs, now).await;
+    }
+    // Several statements: all or none, in the caller's transaction if there is one.
+    let mut tx = if conn.is_in_transaction() {
+        conn.begin().await?
+    } else {
+        conn.begin_with("BEGIN IMMEDIATE").await?
+    };
+    let mut ids = Vec::with_capacity(jobs.len());
+    for chunk in jobs.chunks(JOBS_PER_INSERT) {
+        ids.extend(insert_chunk(&mut tx, chunk, now).await?);
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+async fn insert_chunk(
+    conn: &mut SqliteConnection,
+    jobs: &[NewJob],
+    now: i64,
+) -> Result<Vec<JobId>, sqlx::Error> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql::insert_jobs(jobs.len())));
+    for job in jobs {
+        let run_at = match job.run_at {
+            Some(at) => at.timestamp_millis(),
+            None => after(now, job.delay),
+        };
+        query = query
+            .bind(job.name.as_str())
+            .bind(job.queue.as_str())
+            .bind(job.priority)
+            .bind(i64::from(job.max_attempts))
+            .bind(job.payload.to_string())
+            .bind(now)
+            .bind(run_at);
+    }
+    let mut ids = query.fetch_all(&mut *conn).await?;
+    // `RETURNING` order is unspecified, but one statement assigns increasing ids in
+    // `VALUES` order (AUTOINCREMENT, under the write lock): sorted ids are input order.
+    ids.sort_unstable();
+    if ids.len() != jobs.len() {
+        return Err(sqlx::Error::Protocol(format!(
+            "inserted {} jobs but got {} ids back",
+            jobs.len(),
+            ids.len()
+        )));
+    }
+    Ok(ids.into_iter().map(JobId::from_i64).collect())
+}
+
+/// The error recorded when a lease expires under a worker.
+fn lease_expired_error(owner: Option<&str>) -> String {
+    format!(
+        "lease expired: worker `{}` stopped renewing it (crashed or lost its database connection)",
+        owner.unwrap_or("unknown")
+    )
+}
+
+#[kiribi_core::async_trait]
+impl Storage for SqliteStorage {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<Vec<JobId>, Error> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let jobs = &jobs;
+        self.write(|mut conn| async move { insert_jobs(&mut conn, jobs).await })
+            .await
+    }
+
+    async fn enqueue_running(
+        &self,
+        job: NewJob,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<ClaimedJob, Error> {
+        let job = &job;
+        let id = self
+            .write(|mut conn| async move {
+                let now = now_ms();
+                let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+                let id: i64 = sqlx::query_scalar(sql::INSERT_RUNNING_JOB)
+                    .bind(job.name.as_str())
+                    .bind(job.queue.as_str())
+                    .bind(job.priority)
+                    .bind(i64::from(job.max_attempts))
+                    .bind(job.payload.to_string())
+                    .bind(now)
+                    .bind(worker)
+                    .bind(after(now, lease))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                sqlx::query(sql::OPEN_ATTEMPT)
+                    .bind(id)
+                    .bind(1_i64)
+                    .bind(worker)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(id)
+            })
+            .await?;
+        Ok(ClaimedJob {
+            id: JobId::from_i64(id),
+            name: job.name.clone(),
+            queue: job.queue.clone(),
+            payload: job.payload.clone(),
+            attempt: 1,
+            max_attempts: job.max_attempts,
+        })
+    }
+
+    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, Error> {
+        if request.names.is_empty() || request.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let names = serde_json::Value::from(request.names.clone()).to_string();
+        let queues = request
+            .queues
+            .as_ref()
+            .map(|queues| serde_json::Value::from(queues.clone()).to_string());
+        let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
+        let (names, queues) = (&names, &queues);
+        let mut claimed = self
+            .write(|mut conn| async move {
+                let now = now_ms();
+                let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+                let rows = sqlx::query(sql::CLAIM_JOBS)
+                    .bind(now)
+                    .bind(request.worker.as_str())
+                    .bind(after(now, request.lease))
+                    .bind(names.as_str())
+                    .bind(queues.as_deref())
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let claimed = rows
+                    .iter()
+                    .map(row::decode_claimed)
+                    .collect::<Result<Vec<_>, _>>()?;
+                if !claimed.is_empty() {
+                    let ids: Vec<i64> = claimed.iter().map(|c| c.job.id.as_i64()).collect();
+                    sqlx::query(sql::OPEN_CLAIMED_ATTEMPTS)
+                        .bind(serde_json::Value::from(ids).to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(claimed)
+            })
+            .await?;
+        claimed.sort_by_key(|c| (Reverse(c.priority), c.run_at, c.job.id));
+        Ok(claimed.into_iter().map(|c| c.job).collect())
+    }
+
+    async fn renew_leases(&self, worker: &str, lease: Duration) -> Result<u64, Error> {
+        self.write(|mut conn| async move {
+            let result = sqlx::query(sql::RENEW_LEASES)
+                .bind(after(now_ms(), lease))
+                .bind(worker)
+                .execute(&mut *conn)
+                .await?;
+            Ok(result.rows_affected())
+        })
+        .await
+    }
+
+    async fn complete(&self, lease: Lease, outcome: Outcome) -> Result<bool, Error> {
+        let outcome = &outcome;
+        self.write(|mut conn| async move {
+            let now = now_ms();
+            let (status, result, error, run_at, finished_at) = match outcome {
+                Outcome::Succeeded { result } => (
+                    "succeeded",
+                    result.as_ref().map(serde_json::Value::to_string),
+                    None,
+                    None,
+                    Some(now),
+                ),
+                Outcome::Retry { error, delay } => (
+                    "retrying",
+                    None,
+                    Some(error.as_str()),
+                    Some(after(now, *delay)),
+                    None,
+                ),
+                Outcome::Failed { error } => {
+                    ("failed", None, Some(error.as_str()), None, Some(now))
+                }
+            };
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            let applied = sqlx::query(sql::COMPLETE_JOB)
+                .bind(status)
+                .bind(result)
+                .bind(error)
+                .bind(run_at)
+                .bind(finished_at)
+                .bind(lease.id.as_i64())
+                .bind(attempt_column(lease.attempt))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if applied {
+                sqlx::query(sql::CLOSE_ATTEMPT)
+                    .bind(now)
+                    .bind(error)
+                    .bind(lease.id.as_i64())
+                    .bind(attempt_column(lease.attempt))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(applied)
+        })
+        .await
+    }
+
+    async fn release(&self, leases: &[Lease]) -> Result<u64, Error> {
+        if leases.is_empty() {
+            return Ok(0);
+        }
+        self.write(|mut conn| async move {
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            let mut released = 0;
+            for lease in leases {
+                let applied = sqlx::query(sql::RELEASE_JOB)
+                    .bind(lease.id.as_i64())
+                    .bind(attempt_column(lease.attempt))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if applied == 1 {
+                    sqlx::query(sql::DELETE_ATTEMPT)
+                        .bind(lease.id.as_i64())
+                        .bind(attempt_column(lease.attempt))
+                        .execute(&mut *tx)
+                        .await?;
+                    released += 1;
+                }
+            }
+            tx.commit().await?;
+            Ok(released)
+        })
+        .await
+    }
+
+    async fn reap_expired(&self) -> Result<u64, Error> {
+        self.write(|mut conn| async move {
+            let now = now_ms();
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            let rows = sqlx::query(sql::EXPIRED_LEASES)
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut reaped = 0;
+            for row in &rows {
+                let (id, attempt, owner) = row::decode_expired(row)?;
+                let error = lease_expired_error(owner.as_deref());
+                let applied = sqlx::query(sql::REAP_JOB)
+                    .bind(now)
+                    .bind(error.as_str())
+                    .bind(id)
+                    .bind(attempt)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if applied == 1 {
+                    sqlx::query(sql::CLOSE_ATTEMPT)
+                        .bind(now)
+                        .bind(error.as_str())
+                        .bind(id)
+                        .bind(attempt)
+                        .execute(&mut *tx)
+                        .await?;
+                    reaped += 1;
+                }
+            }
+            tx.commit().await?;
+            if reaped > 0 {
+                tracing::info!(reaped, "took back sqlite jobs whose lease expired");
+            }
+            Ok(reaped)
+        })
+        .await
+    }
+
+    async fn get(&self, id: JobId) -> Result<Option<JobRecord>, Error> {
+        self.read(|mut conn| async move {
+            sqlx::query(sql::GET_JOB)
+                .bind(id.as_i64())
+                .fetch_optional(&mut *conn)
+                .await?
+                .as_ref()
+                .map(row::decode_job)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, Error> {
+        // Only the conditions the filter sets, so SQLite can use the matching index;
+        // every fragment is fixed text and every value is bound.
+        let mut conditions = Vec::new();
+        if filter.get_status().is_some() {
+            conditions.push("status = ?");
+        }
+        if filter.get_name().is_some() {
+            conditions.push("name = ?");
+        }
+        if filter.get_queue().is_some() {
+            conditions.push("queue = ?");
+        }
+        if filter.get_before().is_some() {
+            conditions.push("id < ?");
+        }
+        let mut text = String::from(sql::LIST_JOBS);
+        if !conditions.is_empty() {
+            text.push_str(" WHERE ");
+            text.push_str(&conditions.join(" AND "));
+        }
+        text.push_str(" ORDER BY id DESC LIMIT ?");
+        let text = &text;
+        let limit = i64::try_from(filter.get_limit()).unwrap_or(i64::MAX);
+        self.read(|mut conn| async move {
+            let mut query = sqlx::query(AssertSqlSafe(text.as_str()));
+            if let Some(status) = filter.get_status() {
+                query = query.bind(status.as_str());
+            }
+            if let Some(name) = filter.get_name() {
+                query = query.bind(name);
+            }
+            if let Some(queue) = filter.get_queue() {
+                query = query.bind(queue);
+            }
+            if let Some(before) = filter.get_before() {
+                query = query.bind(before.as_i64());
+            }
+            query
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(row::decode_job)
+                .collect()
+        })
+        .await
+    }
+
+    async fn attempts(&self, id: JobId) -> Result<Vec<AttemptRecord>, Error> {
+        self.read(|mut conn| async move {
+            sqlx::query(sql::LIST_ATTEMPTS)
+                .bind(id.as_i64())
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(row::decode_attempt)
+                .collect()
+        })
+        .await
+    }
+
+    async fn cancel(&self, id: JobId) -> Result<bool, Error> {
+        self.write(|mut conn| async move {
+            let result = sqlx::query(sql::CANCEL_JOB)
+                .bind(now_ms())
+                .bind(id.as_i64())
+                .execute(&mut *conn)
+                .await?;
+            Ok(result.rows_affected() == 1)
+        })
+        .await
+    }
+
+    async fn retry(&self, id: JobId) -> Result<bool, Error> {
+        self.write(|mut conn| async move {
+            let result = sqlx::query(sql::RETRY_JOB)
+                .bind(now_ms())
+                .bind(id.as_i64())
+                .execute(&mut *conn)
+                .await?;
+            Ok(result.rows_affected() == 1)
+        })
+        .await
+    }
+
+    async fn delete(&self, id: JobId) -> Result<bool, Error> {
+        self.write(|mut conn| async move {
+            let result = sqlx::query(sql::DELETE_JOB)
+                .bind(id.as_i64())
+                .execute(&mut *conn)
+                .await?;
+            Ok(result.rows_affected() == 1)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::duration_ms;
+
+    #[test]
+    fn lease_expired_error_names_the_worker() {
+        let error = lease_expired_error(Some("host-1:42"));
+        assert!(error.starts_with("lease expired: worker `host-1:42`"), "{error}");
+    }
+
+    #[test]
+    fn durations_saturate() {
+        assert_eq!(after(i64::MAX - 1, Duration::from_secs(1)), i64::MAX);
+        assert_eq!(duration_ms(Duration::MAX), i64::MAX);
+    }
+}

@@ -1,0 +1,155 @@
+//! Opening a database: URLs, missing directories, in-memory databases, migrations.
+
+use kiribi_core::{Error, JobStatus, NewJob, Storage};
+use kiribi_sqlite::{SqliteStorage, SqliteStorageOptions};
+
+fn url(dir: &tempfile::TempDir, file: &str) -> String {
+    format!("sqlite://{}/{file}", dir.path().display())
+}
+
+#[tokio::test]
+async fn connect_creates_a_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = SqliteStorage::connect(&url(&dir, "jobs.db")).await.unwrap();
+    assert!(dir.path().join("jobs.db").exists());
+    assert_eq!(storage.backend(), "sqlite");
+}
+
+#[tokio::test]
+async fn every_url_form_connects() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("forms.db");
+    for url in [
+        format!("sqlite://{}", path.display()),
+        format!("sqlite:{}", path.display()),
+        format!("sqlite://{}?cache=private", path.display()),
+    ] {
+        let storage = SqliteStorage::connect(&url).await.unwrap();
+        storage.enqueue(vec![NewJob::new("a", serde_json::json!(null))]).await.unwrap();
+    }
+    let storage = SqliteStorage::connect_with(SqliteStorageOptions::new(&path)).await.unwrap();
+    assert_eq!(storage.list(&kiribi_core::JobFilter::new()).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn missing_directory_error_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no").join("such");
+    let url = format!("sqlite://{}/jobs.db", missing.display());
+    match SqliteStorage::connect(&url).await {
+        Err(Error::MissingDirectory { path }) => {
+            assert_eq!(path, missing);
+            let message = Error::MissingDirectory { path }.to_string();
+            assert!(message.contains(&missing.display().to_string()), "{message}");
+        }
+        other => panic!("expected MissingDirectory, got {other:?}"),
+    }
+    assert!(!missing.exists(), "connect must not create the directory");
+}
+
+#[tokio::test]
+async fn invalid_url_is_refused() {
+    for url in ["mysql://localhost/jobs", "sqlite://", "sqlite://jobs.db?bogus=1"] {
+        match SqliteStorage::connect(url).await {
+            Err(Error::InvalidUrl { url: reported, reason }) => {
+                assert_eq!(reported, url);
+                assert!(!reason.is_empty());
+            }
+            other => panic!("{url}: expected InvalidUrl, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn in_memory_database_works() {
+    let storage = SqliteStorage::connect("sqlite::memory:").await.unwrap();
+    let ids = storage
+        .enqueue(vec![NewJob::new("a", serde_json::json!({ "n": 1 }))])
+        .await
+        .unwrap();
+    // Reads share the one connection, so they see the write.
+    let record = storage.get(ids[0]).await.unwrap().unwrap();
+    assert_eq!(record.status, JobStatus::Pending);
+    assert_eq!(record.payload, serde_json::json!({ "n": 1 }));
+
+    // Two in-memory storages are two databases.
+    let other = SqliteStorage::connect_with(SqliteStorageOptions::in_memory()).await.unwrap();
+    assert_eq!(other.get(ids[0]).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn connecting_again_does_not_migrate_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = url(&dir, "jobs.db");
+    let first = SqliteStorage::connect(&url).await.unwrap();
+    let second = SqliteStorage::connect(&url).await.unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM kiribi_migrations")
+        .fetch_one(second.pool())
+        .await
+        .unwrap();
+    assert_eq!(applied, 1);
+    drop(first);
+}
+
+#[tokio::test]
+async fn schema_from_a_newer_kiribi_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = url(&dir, "jobs.db");
+    let storage = SqliteStorage::connect(&url).await.unwrap();
+    let future = 99_991_231_235_959_i64;
+    sqlx::query("INSERT INTO kiribi_migrations (version, description, applied_at) VALUES (?1, 'from the future', 0)")
+        .bind(future)
+        .execute(storage.pool())
+        .await
+        .unwrap();
+    storage.pool().close().await;
+
+    match SqliteStorage::connect(&url).await {
+        Err(Error::SchemaTooNew { backend, found, supported }) => {
+            assert_eq!((backend, found), ("sqlite", future));
+            assert!(supported < found);
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+
+    // The refusal touched nothing: the future version is still recorded.
+    let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=ro")).await.unwrap();
+    let newest: i64 = sqlx::query_scalar("SELECT MAX(version) FROM kiribi_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(newest, future);
+}
+
+#[tokio::test]
+async fn two_storages_migrating_one_new_file_at_once_both_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = url(&dir, "race.db");
+    let (a, b, c) = tokio::join!(
+        SqliteStorage::connect(&url),
+        SqliteStorage::connect(&url),
+        SqliteStorage::connect(&url)
+    );
+    let (a, _b, _c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM kiribi_migrations")
+        .fetch_one(a.pool())
+        .await
+        .unwrap();
+    assert_eq!(applied, 1);
+}
+
+#[tokio::test]
+async fn a_corrupt_payload_is_a_storage_error_not_a_panic() {
+    let storage = SqliteStorage::connect("sqlite::memory:").await.unwrap();
+    let ids = storage
+        .enqueue(vec![NewJob::new("a", serde_json::json!(1))])
+        .await
+        .unwrap();
+    sqlx::query("UPDATE kiribi_jobs SET payload = 'not json' WHERE id = ?1")
+        .bind(ids[0].as_i64())
+        .execute(storage.pool())
+        .await
+        .unwrap();
+    let error = storage.get(ids[0]).await.unwrap_err();
+    assert!(matches!(error, Error::Storage { backend: "sqlite", .. }), "{error}");
+}

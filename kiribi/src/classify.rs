@@ -1,0 +1,180 @@
+//! Turning a job's `Err(e)` into a `JobError`, and the payload bound check.
+//!
+//! `#[job]` accepts any error type that implements `Display`. Errors that convert into
+//! `Box<dyn Error + Send + Sync>` (`JobError`, `anyhow::Error`, `String`, thiserror
+//! enums …) are searched for a [`JobError`] so that `JobError::permanent` is honoured
+//! through `anyhow` and boxes; other `Display` types become a retryable error with
+//! their message. The choice is made at compile time by autoref specialisation:
+//! the generated code calls `(&Classify::new(e)).__kiribi_classify()` on a concrete
+//! type, and method resolution prefers the `ViaStdError` impl when its bound holds.
+
+use std::cell::Cell;
+use std::error::Error as StdError;
+use std::fmt::Display;
+
+use crate::JobError;
+
+/// Holds a job's error until one of the classify traits takes it.
+#[doc(hidden)]
+pub struct Classify<E>(Cell<Option<E>>);
+
+impl<E> Classify<E> {
+    /// Wraps the error.
+    pub fn new(error: E) -> Self {
+        Self(Cell::new(Some(error)))
+    }
+
+    fn take(&self) -> E {
+        // Each generated call site classifies exactly once.
+        match self.0.take() {
+            Some(error) => error,
+            None => unreachable!("a job error is classified once"),
+        }
+    }
+}
+
+/// Preferred: the error converts into a boxed std error, which may hold a `JobError`.
+#[doc(hidden)]
+pub trait ViaStdError {
+    /// Classifies the error.
+    fn __kiribi_classify(&self) -> JobError;
+}
+
+impl<E: Into<Box<dyn StdError + Send + Sync + 'static>>> ViaStdError for Classify<E> {
+    fn __kiribi_classify(&self) -> JobError {
+        from_boxed(self.take().into())
+    }
+}
+
+/// Fallback: any `Display` error is retryable with its message.
+#[doc(hidden)]
+pub trait ViaDisplay {
+    /// Classifies the error.
+    fn __kiribi_classify(&self) -> JobError;
+}
+
+impl<E: Display> ViaDisplay for &Classify<E> {
+    fn __kiribi_classify(&self) -> JobError {
+        JobError::new(self.take())
+    }
+}
+
+/// Finds a `JobError` in a boxed error or its sources; otherwise a retryable error whose
+/// message is the error followed by the sources it does not already mention.
+pub(crate) fn from_boxed(error: Box<dyn StdError + Send + Sync + 'static>) -> JobError {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(error.as_ref());
+    while let Some(err) = current {
+        if let Some(job_error) = err.downcast_ref::<JobError>() {
+            return job_error.clone();
+        }
+        current = err.source();
+    }
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(err) = source {
+        let text = err.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = err.source();
+    }
+    JobError::new(message)
+}
+
+/// The bound every job argument must meet, with an error message that says so.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a job argument",
+    label = "job arguments are stored as JSON",
+    note = "a job argument must be an owned type that implements `serde::Serialize`, \
+            `serde::Deserialize`, `Debug`, `Clone` and `Send`: derive them, and use \
+            owned types (`String`, not `&str`)"
+)]
+pub trait Payload: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug + Clone + Send + 'static {}
+
+impl<T> Payload for T where T: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug + Clone + Send + 'static {}
+
+/// Compile-time check emitted by `#[job]` at each argument's type.
+#[doc(hidden)]
+pub const fn assert_payload<T: Payload>() {}
+
+/// The bound on a job's `Ok` value.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a job's result",
+    label = "a job's `Ok` value is stored as JSON",
+    note = "return a type that implements `serde::Serialize + Send + 'static`, or `()`"
+)]
+pub trait JobOutput: serde::Serialize + Send + 'static {}
+
+impl<T> JobOutput for T where T: serde::Serialize + Send + 'static {}
+
+/// Splits a job fn's return type into its `Ok` and `Err` types.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "a job must return `Result<T, E>`, not `{Self}`",
+    label = "return `Result<T, E>` where `E: Display`",
+    note = "`anyhow::Result<T>` and other aliases of `Result` work too"
+)]
+pub trait JobReturn {
+    /// The `Ok` type.
+    type Output;
+    /// The `Err` type.
+    type Error;
+}
+
+impl<T, E> JobReturn for Result<T, E> {
+    type Output = T;
+    type Error = E;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct OnlyDisplay;
+
+    impl Display for OnlyDisplay {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("only display")
+        }
+    }
+
+    #[test]
+    fn job_error_permanence_is_kept() {
+        let err = (&Classify::new(JobError::permanent("gone"))).__kiribi_classify();
+        assert!(err.is_permanent());
+        assert_eq!(err.message(), "gone");
+    }
+
+    #[test]
+    fn permanent_error_inside_anyhow_is_found() {
+        let err = anyhow::Error::new(JobError::permanent("gone")).context("while mailing");
+        let classified = (&Classify::new(err)).__kiribi_classify();
+        assert!(classified.is_permanent(), "{classified:?}");
+    }
+
+    #[test]
+    fn permanent_error_inside_a_box_is_found() {
+        let err: Box<dyn StdError + Send + Sync> = Box::new(JobError::permanent("gone"));
+        assert!((&Classify::new(err)).__kiribi_classify().is_permanent());
+    }
+
+    #[test]
+    fn strings_and_display_types_are_retryable() {
+        let s = (&Classify::new(String::from("flaky"))).__kiribi_classify();
+        assert!(!s.is_permanent());
+        assert_eq!(s.message(), "flaky");
+        let d = (&Classify::new(OnlyDisplay)).__kiribi_classify();
+        assert_eq!(d.message(), "only display");
+    }
+
+    #[test]
+    fn anyhow_context_keeps_the_chain_in_the_message() {
+        let err = anyhow::anyhow!("connection refused").context("sending mail");
+        let classified = (&Classify::new(err)).__kiribi_classify();
+        assert_eq!(classified.message(), "sending mail: connection refused");
+    }
+}

@@ -1,0 +1,182 @@
+//! What a running job can reach: `JobContext` and the `State<T>` extractor.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::{Error, JobError, JobId, Kiribi};
+
+/// The running attempt's identity, and a way to enqueue follow-up jobs.
+///
+/// Take it as a parameter of a `#[job]` fn, in any position. It is cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use kiribi::{job, JobContext};
+///
+/// #[job]
+/// async fn notify(user_id: i64) -> Result<(), String> { Ok(()) }
+///
+/// #[job]
+/// async fn sign_up(ctx: JobContext, user_id: i64) -> Result<(), kiribi::Error> {
+///     assert!(ctx.attempt() >= 1);
+///     Notify::enqueue(&ctx, Notify { user_id }).await?;
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct JobContext {
+    inner: Arc<ContextInner>,
+}
+
+struct ContextInner {
+    id: JobId,
+    name: String,
+    attempt: u32,
+    max_attempts: u32,
+    kiribi: Kiribi,
+}
+
+impl JobContext {
+    pub(crate) fn new(id: JobId, name: String, attempt: u32, max_attempts: u32, kiribi: Kiribi) -> Self {
+        Self {
+            inner: Arc::new(ContextInner {
+                id,
+                name,
+                attempt,
+                max_attempts,
+                kiribi,
+            }),
+        }
+    }
+
+    /// The job's id.
+    pub fn id(&self) -> JobId {
+        self.inner.id
+    }
+
+    /// The job's stable name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// This attempt's number, starting at 1.
+    pub fn attempt(&self) -> u32 {
+        self.inner.attempt
+    }
+
+    /// Total attempts allowed for this job.
+    pub fn max_attempts(&self) -> u32 {
+        self.inner.max_attempts
+    }
+
+    /// The handle the job runs under: read jobs, cancel, enqueue.
+    pub fn kiribi(&self) -> &Kiribi {
+        &self.inner.kiribi
+    }
+}
+
+impl std::fmt::Debug for JobContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobContext")
+            .field("id", &self.inner.id)
+            .field("name", &self.inner.name)
+            .field("attempt", &self.inner.attempt)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Shared application state, injected into a `#[job]` fn parameter.
+///
+/// Register the value with [`KiribiBuilder::state`](crate::KiribiBuilder::state); each
+/// job attempt gets a clone. A job that asks for a type never registered fails
+/// with an error that names the type.
+///
+/// # Examples
+///
+/// ```
+/// use kiribi::{job, State};
+///
+/// #[derive(Clone)]
+/// struct Mailer { from: String }
+///
+/// #[job]
+/// async fn welcome(State(mailer): State<Mailer>, email: String) -> Result<String, String> {
+///     Ok(format!("{} -> {email}", mailer.from))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), kiribi::Error> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+/// let kiribi = kiribi::Kiribi::builder()
+///     .state(Mailer { from: "hi@example.com".into() })
+///     .connect(&url)
+///     .await?;
+/// let out = Welcome::run_now(&kiribi, Welcome { email: "a@b.c".into() }).await?;
+/// assert_eq!(out, "hi@example.com -> a@b.c");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct State<T>(pub T);
+
+impl<T> std::ops::Deref for State<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for State<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+/// Values registered with `KiribiBuilder::state`, by type.
+#[derive(Clone, Default)]
+pub(crate) struct StateMap {
+    values: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+}
+
+impl StateMap {
+    pub(crate) fn insert<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
+        self.values.insert(TypeId::of::<T>(), Arc::new(value));
+    }
+
+    pub(crate) fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.values
+            .get(&TypeId::of::<T>())
+            .and_then(|value| value.downcast_ref::<T>())
+            .cloned()
+    }
+}
+
+/// A parameter that kiribi fills in rather than reading from the payload.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be injected into a job",
+    label = "kiribi injects only `JobContext` and `State<T>`",
+    note = "for `State<T>`, `T` must be `Clone + Send + Sync + 'static`"
+)]
+pub trait FromContext: Sized {
+    /// Extracts the value for one attempt.
+    fn from_context(ctx: &JobContext) -> Result<Self, JobError>;
+}
+
+impl FromContext for JobContext {
+    fn from_context(ctx: &JobContext) -> Result<Self, JobError> {
+        Ok(ctx.clone())
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> FromContext for State<T> {
+    fn from_context(ctx: &JobContext) -> Result<Self, JobError> {
+        ctx.kiribi().state::<T>().map(State).ok_or_else(|| {
+            JobError::permanent(Error::MissingState {
+                type_name: std::any::type_name::<T>(),
+            })
+        })
+    }
+}

@@ -1,0 +1,136 @@
+//! The `Enqueue` trait: where `MyJob::enqueue` can insert a job.
+
+use kiribi_core::{EnqueueOptions, JobId, NewJob};
+
+use crate::job::BoxFuture;
+use crate::registry::encode_payload;
+use crate::{Job, JobContext, Kiribi, Result};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Something a job can be enqueued through.
+///
+/// Implemented for `&Kiribi`, for `&JobContext` (follow-up jobs from inside a job) and,
+/// with the `sqlite` feature, for a SQLite connection or transaction of the caller's
+/// (`&mut *tx`): the job then exists if and only if that transaction commits.
+/// Sealed: kiribi decides where jobs can go.
+///
+/// # Examples
+///
+/// ```
+/// use kiribi::{job, sqlx};
+///
+/// #[job]
+/// async fn send_welcome(user_id: i64) -> Result<(), String> { Ok(()) }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+/// let kiribi = kiribi::Kiribi::connect(&url).await?;
+/// // Through the handle:
+/// SendWelcome::enqueue(&kiribi, SendWelcome { user_id: 7 }).await?;
+///
+/// // Inside the application's own transaction:
+/// let pool = kiribi.sqlite_pool().expect("a SQLite backend");
+/// let mut tx = pool.begin().await?;
+/// SendWelcome::enqueue(&mut *tx, SendWelcome { user_id: 8 }).await?;
+/// tx.commit().await?;
+/// # Ok(()) }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "jobs cannot be enqueued through `{Self}`",
+    label = "expected `&Kiribi`, `&JobContext` or `&mut` a backend connection or transaction",
+    note = "for a `sqlx::Transaction` `tx`, pass `&mut *tx`"
+)]
+pub trait Enqueue: sealed::Sealed + Send {
+    /// Inserts the jobs, returning their ids in order.
+    #[doc(hidden)]
+    fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<JobId>>>
+    where
+        Self: 'a;
+}
+
+impl sealed::Sealed for &Kiribi {}
+
+impl Enqueue for &Kiribi {
+    fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<JobId>>>
+    where
+        Self: 'a,
+    {
+        Box::pin(self.insert(jobs))
+    }
+}
+
+impl sealed::Sealed for &JobContext {}
+
+impl Enqueue for &JobContext {
+    fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<JobId>>>
+    where
+        Self: 'a,
+    {
+        Box::pin(self.kiribi().insert(jobs))
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl sealed::Sealed for &mut sqlx::SqliteConnection {}
+
+/// The job is written by the caller's connection: it becomes visible (and runnable)
+/// when the caller's transaction commits, at the worker's next poll.
+#[cfg(feature = "sqlite")]
+impl Enqueue for &mut sqlx::SqliteConnection {
+    fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<JobId>>>
+    where
+        Self: 'a,
+    {
+        Box::pin(kiribi_sqlite::enqueue_on(self, jobs))
+    }
+}
+
+/// The job for `J` with its declared defaults, then `options` on top.
+pub(crate) fn new_job<J: Job>(job: &J, options: Option<&EnqueueOptions>) -> Result<NewJob> {
+    let config = &J::CONFIG;
+    let mut new = NewJob::new(config.name, encode_payload(job)?);
+    new.queue = config.queue.to_owned();
+    new.priority = config.priority;
+    new.max_attempts = config.max_attempts;
+    Ok(match options {
+        Some(options) => new.with_options(options),
+        None => new,
+    })
+}
+
+/// `MyJob::enqueue`.
+pub(crate) fn enqueue<'a, J: Job, E: Enqueue + 'a>(target: E, job: J) -> BoxFuture<'a, Result<JobId>> {
+    enqueue_with(target, job, None)
+}
+
+/// `MyJob::enqueue_with`.
+pub(crate) fn enqueue_with<'a, J: Job, E: Enqueue + 'a>(
+    target: E,
+    job: J,
+    options: Option<EnqueueOptions>,
+) -> BoxFuture<'a, Result<JobId>> {
+    let new = new_job(&job, options.as_ref());
+    Box::pin(async move {
+        let ids = target.enqueue_jobs(vec![new?]).await?;
+        Ok(ids[0])
+    })
+}
+
+/// `MyJob::enqueue_many`.
+pub(crate) fn enqueue_many<'a, J: Job, E: Enqueue + 'a>(
+    target: E,
+    jobs: impl IntoIterator<Item = J>,
+) -> BoxFuture<'a, Result<Vec<JobId>>> {
+    let new: Result<Vec<NewJob>> = jobs.into_iter().map(|job| new_job(&job, None)).collect();
+    Box::pin(async move {
+        let new = new?;
+        if new.is_empty() {
+            return Ok(Vec::new());
+        }
+        target.enqueue_jobs(new).await
+    })
+}

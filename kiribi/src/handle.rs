@@ -1,0 +1,305 @@
+//! `Kiribi`, the handle: connect, enqueue, read and control jobs, start workers.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::context::StateMap;
+use crate::{
+    AttemptRecord, Error, JobFilter, JobId, JobRecord, NewJob, Result, Storage, WorkerBuilder,
+};
+
+/// The handle to a kiribi job store: enqueue, read and control jobs, start workers.
+///
+/// Cheap to clone; every clone shares one backend and one set of state.
+///
+/// # Examples
+///
+/// ```
+/// use kiribi::{job, JobFilter, JobStatus, Kiribi};
+///
+/// #[job]
+/// async fn send_welcome(user_id: i64, email: String) -> Result<(), String> { Ok(()) }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), kiribi::Error> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+/// let kiribi = Kiribi::connect(&url).await?; // creates and migrates the file
+/// let id = SendWelcome::enqueue(&kiribi, SendWelcome { user_id: 7, email: "a@b.c".into() }).await?;
+///
+/// let record = kiribi.job(id).await?.expect("just enqueued");
+/// assert_eq!(record.status, JobStatus::Pending);
+/// assert_eq!(kiribi.jobs(JobFilter::new().name("send_welcome")).await?.len(), 1);
+/// assert!(kiribi.cancel(id).await?);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Kiribi {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    storage: Arc<dyn Storage>,
+    states: StateMap,
+    /// Bumped on every enqueue through this handle, so that idle workers of this
+    /// process start the job at once instead of at their next poll.
+    wake: watch::Sender<u64>,
+    #[cfg(feature = "sqlite")]
+    sqlite_pool: Option<sqlx::SqlitePool>,
+}
+
+impl Kiribi {
+    /// Connects to the backend named by the URL scheme and migrates it.
+    ///
+    /// `sqlite://path/to/jobs.db` (created if missing) or `sqlite::memory:` with
+    /// the `sqlite` feature.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedScheme`] naming the enabled backends, [`Error::InvalidUrl`],
+    /// [`Error::MissingDirectory`], [`Error::SchemaTooNew`] when a newer kiribi migrated
+    /// the database, or [`Error::Storage`].
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::builder().connect(url).await
+    }
+
+    /// Wraps an explicitly built backend.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), kiribi::Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("jobs.db");
+    /// use kiribi::sqlite::{SqliteStorage, SqliteStorageOptions};
+    ///
+    /// let storage = SqliteStorage::connect_with(SqliteStorageOptions::new(&path)).await?;
+    /// let kiribi = kiribi::Kiribi::new(storage);
+    /// # Ok(()) }
+    /// ```
+    pub fn new<S: Storage>(storage: S) -> Self {
+        Self::builder().build(storage)
+    }
+
+    /// Starts a builder, to register state for `State<T>` before connecting.
+    pub fn builder() -> KiribiBuilder {
+        KiribiBuilder {
+            states: StateMap::default(),
+        }
+    }
+
+    /// The backend.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.inner.storage
+    }
+
+    /// The SQLite writer pool when the backend is SQLite: begin your own
+    /// transactions on it to enqueue jobs atomically with your writes (`&mut *tx`).
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        self.inner.sqlite_pool.as_ref()
+    }
+
+    /// A builder for a worker that runs this handle's jobs.
+    pub fn worker(&self) -> WorkerBuilder {
+        WorkerBuilder::new(self.clone())
+    }
+
+    /// Reads a job; `None` if no job has this id.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database fails.
+    pub async fn job(&self, id: JobId) -> Result<Option<JobRecord>> {
+        self.inner.storage.get(id).await
+    }
+
+    /// Lists jobs matching `filter`, newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database fails.
+    pub async fn jobs(&self, filter: JobFilter) -> Result<Vec<JobRecord>> {
+        self.inner.storage.list(&filter).await
+    }
+
+    /// Reads every attempt of a job, oldest first: worker, start, end, error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database fails.
+    pub async fn attempts(&self, id: JobId) -> Result<Vec<AttemptRecord>> {
+        self.inner.storage.attempts(id).await
+    }
+
+    /// Cancels a `Pending` or `Retrying` job; `false` if there is no such job or it
+    /// is in another state.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database fails.
+    pub async fn cancel(&self, id: JobId) -> Result<bool> {
+        self.inner.storage.cancel(id).await
+    }
+
+    /// Makes a `Failed`, `Cancelled` or `Retrying` job ready to run now, granting one
+    /// more attempt if it has none left; `false` if there is no such job or it is in
+    /// another state.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database fails.
+    pub async fn retry(&self, id: JobId) -> Result<bool> {
+        let retried = self.inner.storage.retry(id).await?;
+        if retried {
+            self.wake_workers();
+        }
+        Ok(retried)
+    }
+
+    /// Deletes a job that is not running, with its history; `false` if there is no
+    /// such job or it is running.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database fails.
+    pub async fn delete(&self, id: JobId) -> Result<bool> {
+        self.inner.storage.delete(id).await
+    }
+
+    /// A clone of the registered state of type `T`.
+    pub fn state<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.inner.states.get::<T>()
+    }
+
+    /// Inserts jobs and wakes this process's idle workers.
+    pub(crate) async fn insert(&self, jobs: Vec<NewJob>) -> Result<Vec<JobId>> {
+        let ids = self.inner.storage.enqueue(jobs).await?;
+        self.wake_workers();
+        Ok(ids)
+    }
+
+    pub(crate) fn wake_workers(&self) {
+        self.inner.wake.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub(crate) fn subscribe_wake(&self) -> watch::Receiver<u64> {
+        self.inner.wake.subscribe()
+    }
+}
+
+impl std::fmt::Debug for Kiribi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kiribi")
+            .field("backend", &self.inner.storage.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Kiribi`] before connecting: state for `State<T>`.
+///
+/// # Examples
+///
+/// ```
+/// #[derive(Clone)]
+/// struct Db;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), kiribi::Error> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+/// let kiribi = kiribi::Kiribi::builder().state(Db).connect(&url).await?;
+/// assert!(kiribi.state::<Db>().is_some());
+/// # Ok(()) }
+/// ```
+#[must_use = "a builder does nothing until `connect` or `build`"]
+pub struct KiribiBuilder {
+    states: StateMap,
+}
+
+impl KiribiBuilder {
+    /// Registers a value that jobs receive as `State<T>`; one value per type (a second
+    /// value of the same type replaces the first).
+    pub fn state<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.states.insert(value);
+        self
+    }
+
+    /// Connects to the backend named by the URL scheme; see [`Kiribi::connect`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Kiribi::connect`].
+    pub async fn connect(self, url: &str) -> Result<Kiribi> {
+        match scheme(url)? {
+            #[cfg(feature = "sqlite")]
+            "sqlite" => Ok(self.build(crate::sqlite::SqliteStorage::connect(url).await?)),
+            other => Err(Error::UnsupportedScheme {
+                scheme: other.to_owned(),
+                enabled: ENABLED_SCHEMES,
+            }),
+        }
+    }
+
+    /// Uses an explicitly built backend.
+    pub fn build<S: Storage>(self, storage: S) -> Kiribi {
+        #[cfg(feature = "sqlite")]
+        let sqlite_pool = (&storage as &dyn std::any::Any)
+            .downcast_ref::<crate::sqlite::SqliteStorage>()
+            .map(|s| s.pool().clone());
+        let (wake, _) = watch::channel(0);
+        Kiribi {
+            inner: Arc::new(Inner {
+                storage: Arc::new(storage),
+                states: self.states,
+                wake,
+                #[cfg(feature = "sqlite")]
+                sqlite_pool,
+            }),
+        }
+    }
+}
+
+/// The URL schemes this build can connect to.
+const ENABLED_SCHEMES: &[&str] = &[
+    #[cfg(feature = "sqlite")]
+    "sqlite",
+];
+
+fn scheme(url: &str) -> Result<&str> {
+    match url.split_once(':') {
+        Some((scheme, _))
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) =>
+        {
+            Ok(scheme)
+        }
+        _ => Err(Error::InvalidUrl {
+            url: url.to_owned(),
+            reason: format!(
+                "expected `<scheme>:…` with one of the enabled schemes ({})",
+                ENABLED_SCHEMES.join(", ")
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unknown_scheme_names_the_enabled_backends() {
+        let err = Kiribi::connect("redis://localhost").await.unwrap_err().to_string();
+        assert!(err.contains("`redis:`"), "{err}");
+        #[cfg(feature = "sqlite")]
+        assert!(err.contains("sqlite"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn url_without_scheme_is_rejected_with_advice() {
+        let err = Kiribi::connect("jobs.db").await.unwrap_err().to_string();
+        assert!(err.contains("jobs.db") && err.contains("<scheme>"), "{err}");
+    }
+}

@@ -1,0 +1,134 @@
+//! The `Job` trait that `#[job]` implements, and a job's declared configuration.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{Backoff, JobContext, JobError, RetryPolicy};
+
+/// A boxed, `Send` future, as returned by [`Job::run`] and the generated `enqueue`s.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A job: its payload type, its stable name and defaults, and how to run it.
+///
+/// `#[kiribi::job]` implements it on the payload struct it generates; write it by hand
+/// only for jobs whose payload is not a list of fn arguments.
+///
+/// # Examples
+///
+/// ```
+/// use kiribi::{BoxFuture, Job, JobConfig, JobContext, JobError};
+///
+/// #[derive(serde::Serialize, serde::Deserialize, Debug, Clone)]
+/// struct Ping;
+///
+/// impl Job for Ping {
+///     const CONFIG: JobConfig = JobConfig::new("ping").queue("health");
+///     type Output = ();
+///     fn run(self, _ctx: JobContext) -> BoxFuture<'static, Result<(), JobError>> {
+///         Box::pin(async { Ok(()) })
+///     }
+/// }
+/// assert_eq!(Ping::CONFIG.queue, "health");
+/// ```
+pub trait Job: Serialize + DeserializeOwned + std::fmt::Debug + Clone + Send + 'static {
+    /// The job's stable name and defaults.
+    const CONFIG: JobConfig;
+
+    /// What the job returns on success; stored as the job's result.
+    type Output: Serialize + Send + 'static;
+
+    /// Runs one attempt.
+    fn run(self, ctx: JobContext) -> BoxFuture<'static, Result<Self::Output, JobError>>;
+}
+
+/// A job's stable name and defaults, as declared by `#[job(…)]`.
+///
+/// Every value here is a default that [`EnqueueOptions`](crate::EnqueueOptions) can
+/// override per call (all but `name`, `retry` and `timeout`).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use kiribi::{Backoff, JobConfig};
+///
+/// const CONFIG: JobConfig = JobConfig::new("media.resize")
+///     .queue("media")
+///     .max_attempts(5)
+///     .backoff(Backoff::Exponential)
+///     .retry_delay(Duration::from_secs(2))
+///     .timeout(Duration::from_secs(30))
+///     .priority(10);
+/// assert_eq!(CONFIG.retry.retry_delay, Duration::from_secs(2));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobConfig {
+    /// The name stored in the database; workers find the code by it.
+    pub name: &'static str,
+    /// The default queue (`"default"`).
+    pub queue: &'static str,
+    /// Total attempts allowed (5).
+    pub max_attempts: u32,
+    /// How long to wait between attempts (exponential from 1 s).
+    pub retry: RetryPolicy,
+    /// How long an attempt may run before it is dropped and counted as failed (none).
+    pub timeout: Option<Duration>,
+    /// Higher runs first (0).
+    pub priority: i32,
+}
+
+impl JobConfig {
+    /// The defaults: queue `default`, 5 attempts, exponential backoff from 1 s, no
+    /// timeout, priority 0.
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            queue: "default",
+            max_attempts: 5,
+            retry: RetryPolicy::new(Backoff::Exponential, Duration::from_secs(1)),
+            timeout: None,
+            priority: 0,
+        }
+    }
+
+    /// Sets the default queue.
+    pub const fn queue(mut self, queue: &'static str) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// Sets the total attempts allowed (at least 1).
+    pub const fn max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = if max_attempts == 0 { 1 } else { max_attempts };
+        self
+    }
+
+    /// Sets the backoff strategy.
+    pub const fn backoff(mut self, backoff: Backoff) -> Self {
+        self.retry.backoff = backoff;
+        self
+    }
+
+    /// Sets the base delay between attempts.
+    pub const fn retry_delay(mut self, retry_delay: Duration) -> Self {
+        self.retry.retry_delay = retry_delay;
+        self
+    }
+
+    /// Sets the longest time an attempt may run.
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the default priority.
+    pub const fn priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
+}

@@ -1,0 +1,43 @@
+//! Jobs run by the worker processes of the process-level tests.
+
+use std::io::Write;
+use std::time::Duration;
+
+use kiribi::{JobContext, job};
+
+/// The directory where `record_run` appends one line per run, one file per process.
+pub const RUN_LOG_DIR_ENV: &str = "KIRIBI_TEST_RUN_LOG";
+
+/// Makes sure this module is linked into a binary (see the `inventory` caveat).
+pub fn link() {}
+
+/// Appends `<job id> <attempt>` to this process's run log.
+fn record_run(ctx: &JobContext) -> std::io::Result<()> {
+    let Ok(dir) = std::env::var(RUN_LOG_DIR_ENV) else {
+        return Ok(());
+    };
+    let path = std::path::Path::new(&dir).join(format!("{}.log", std::process::id()));
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    writeln!(file, "{} {}", ctx.id(), ctx.attempt())
+}
+
+/// A no-op job that logs each run, for drain tests.
+#[job(name = "test.drain")]
+pub async fn drain(ctx: JobContext, n: u64) -> Result<u64, std::io::Error> {
+    record_run(&ctx)?;
+    Ok(n)
+}
+
+/// Hangs on its first attempt (after creating `marker`), succeeds on later ones.
+#[job(name = "test.hang_once", retry_delay = "10ms")]
+pub async fn hang_once(ctx: JobContext, marker: String) -> Result<u32, std::io::Error> {
+    record_run(&ctx)?;
+    if ctx.attempt() == 1 {
+        std::fs::write(&marker, b"started")?;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    Ok(ctx.attempt())
+}

@@ -1,0 +1,8 @@
+use kiribi::job;
+
+#[job]
+struct SendWelcome {
+    user_id: i64,
+}
+
+fn main() {}

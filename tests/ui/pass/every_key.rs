@@ -1,0 +1,28 @@
+use std::time::Duration;
+
+use kiribi::{Backoff, Job, job};
+
+#[job(
+    name = "media.resize",
+    queue = "media",
+    max_attempts = 7,
+    backoff = "linear",
+    retry_delay = "250ms",
+    timeout = "1m 30s",
+    priority = -10
+)]
+async fn resize(path: String, width: u32) -> Result<u64, String> {
+    Ok(u64::from(width) + path.len() as u64)
+}
+
+const CONFIG: kiribi::JobConfig = <Resize as Job>::CONFIG;
+
+fn main() {
+    assert_eq!(CONFIG.name, "media.resize");
+    assert_eq!(CONFIG.queue, "media");
+    assert_eq!(CONFIG.max_attempts, 7);
+    assert_eq!(CONFIG.retry.backoff, Backoff::Linear);
+    assert_eq!(CONFIG.retry.retry_delay, Duration::from_millis(250));
+    assert_eq!(CONFIG.timeout, Some(Duration::from_secs(90)));
+    assert_eq!(CONFIG.priority, -10);
+}
