@@ -17,8 +17,8 @@ use crate::parse::{Backoff, Config, JobDef, Param};
 pub(crate) fn expand(def: &JobDef) -> TokenStream {
     let cfgs = &def.cfg_attrs;
     let items = [
-        payload_struct(def),
         checks(def),
+        payload_struct(def),
         job_impl(def),
         methods(def),
         registration(def),
@@ -53,7 +53,9 @@ fn payload_struct(def: &JobDef) -> TokenStream {
     let fields: Vec<TokenStream> = payload(def)
         .map(|(ident, ty)| {
             let doc = format!("The `{ident}` argument of [`{fn_name}`].");
-            quote! {
+            // serde's derive reports a field's missing trait at the field's first
+            // token: make that the user's type rather than the attribute.
+            quote_spanned! {ty.span()=>
                 #[doc = #doc]
                 #vis #ident: #ty
             }
@@ -77,7 +79,8 @@ fn payload_struct(def: &JobDef) -> TokenStream {
 }
 
 /// Trait-bound checks spanned at the user's types, so that a missing `Serialize`
-/// is reported on `width: Dimensions`, not on the attribute.
+/// is reported on `size: Dimensions`, not on the attribute. Emitted before the other
+/// items so that these clearer errors come first.
 fn checks(def: &JobDef) -> TokenStream {
     let payload_checks = payload(def).map(|(_, ty)| {
         quote_spanned! {ty.span()=>
@@ -85,14 +88,19 @@ fn checks(def: &JobDef) -> TokenStream {
         }
     });
     let ret = &def.ret;
-    let output_check = quote_spanned! {ret.span()=>
+    let output_check = quote_spanned! {def.ok_span=>
         __kiribi_assert_output::<<#ret as ::kiribi::__private::JobReturn>::Output>();
+    };
+    let error_check = quote_spanned! {def.err_span=>
+        __kiribi_assert_error::<<#ret as ::kiribi::__private::JobReturn>::Error>();
     };
     quote! {
         const _: () = {
             const fn __kiribi_assert_output<T: ::kiribi::__private::JobOutput>() {}
+            const fn __kiribi_assert_error<E: ::core::fmt::Display>() {}
             #(#payload_checks)*
             #output_check
+            #error_check
         };
     }
 }
@@ -108,7 +116,7 @@ fn job_impl(def: &JobDef) -> TokenStream {
     let ctx = Ident::new("__kiribi_ctx", Span::mixed_site());
     let config = config(&def.config);
 
-    // `let Self { path: __kiribi_arg0, .. } = self;`
+    // `let Self { path: __kiribi_arg2, .. } = self;`
     let mut field_bindings = Vec::new();
     // `let __kiribi_arg1 = <State<Db> as FromContext>::from_context(&ctx)?;`
     let mut extractions = Vec::new();
@@ -139,21 +147,41 @@ fn job_impl(def: &JobDef) -> TokenStream {
     } else {
         quote! { let Self { #(#field_bindings,)* } = self; }
     };
-    let output = quote_spanned! {ret.span()=>
-        <#ret as ::kiribi::__private::JobReturn>::Output
-    };
+    let job_return = quote! { ::kiribi::__private::JobReturn };
+    let output = quote_spanned! {def.ok_span=> <#ret as #job_return>::Output };
+    let error_ty = quote_spanned! {def.err_span=> <#ret as #job_return>::Error };
     let result = Ident::new("__kiribi_result", Span::mixed_site());
     let error = Ident::new("__kiribi_error", Span::mixed_site());
-    // Boxing into `BoxFuture` is what enforces `Send`: span it at the fn's name so a
-    // non-`Send` future is reported there rather than on the attribute.
-    let boxed = quote_spanned! {fn_ident.span()=>
-        ::std::boxed::Box::pin
+    let classify = quote_spanned! {def.err_span=>
+        (&::kiribi::__private::Classify::new(#error)).__kiribi_classify()
     };
+    // At the return type: a mismatch there is about the return type.
+    let call = quote_spanned! {def.ret.span()=> #fn_ident(#(#call_args),*).await };
+    let body = quote! {
+        #destructure
+        #(#extractions)*
+        // Typed through `JobReturn` so that a return type that is not a `Result` is
+        // reported once, by that trait, rather than as a mismatch here.
+        let #result: ::core::result::Result<#output, #error_ty> = #call;
+        match #result {
+            ::core::result::Result::Ok(#result) => ::core::result::Result::Ok(#result),
+            ::core::result::Result::Err(#error) => ::core::result::Result::Err({
+                use ::kiribi::__private::{ViaDisplay as _, ViaStdError as _};
+                #classify
+            }),
+        }
+    };
+    // Boxing into `BoxFuture` is what enforces `Send`: span the async block at the fn's
+    // name so a non-`Send` future is reported there rather than on the attribute.
+    let future = quote_spanned! {fn_ident.span()=>
+        ::std::boxed::Box::pin(async move { #body })
+    };
+    let output_item = quote_spanned! {def.ok_span=> type Output = #output; };
     quote! {
         impl ::kiribi::Job for #struct_ident {
             const CONFIG: ::kiribi::JobConfig = #config;
 
-            type Output = #output;
+            #output_item
 
             fn run(
                 self,
@@ -162,17 +190,7 @@ fn job_impl(def: &JobDef) -> TokenStream {
                 'static,
                 ::core::result::Result<Self::Output, ::kiribi::JobError>,
             > {
-                #boxed(async move {
-                    #destructure
-                    #(#extractions)*
-                    match #fn_ident(#(#call_args),*).await {
-                        ::core::result::Result::Ok(#result) => ::core::result::Result::Ok(#result),
-                        ::core::result::Result::Err(#error) => ::core::result::Result::Err({
-                            use ::kiribi::__private::{ViaDisplay as _, ViaStdError as _};
-                            (&::kiribi::__private::Classify::new(#error)).__kiribi_classify()
-                        }),
-                    }
-                })
+                #future
             }
         }
     }

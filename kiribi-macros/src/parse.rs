@@ -6,6 +6,7 @@ use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
 use syn::{
     Attribute, Expr, ExprLit, ExprUnary, FnArg, GenericArgument, Ident, ItemFn, Lit, Meta, Pat,
     PathArguments, ReturnType, Signature, Token, Type, UnOp, Visibility,
@@ -45,6 +46,10 @@ pub(crate) struct JobDef {
     pub(crate) params: Vec<Param>,
     /// The fn's return type, `Result<T, E>` or an alias of it.
     pub(crate) ret: Type,
+    /// Where to report a problem with `T` / `E`: their own tokens when the return type
+    /// spells them out, the whole return type otherwise.
+    pub(crate) ok_span: Span,
+    pub(crate) err_span: Span,
 }
 
 /// The values given in `#[job(…)]`; `None` means "the runtime's default".
@@ -84,6 +89,10 @@ pub(crate) fn parse(attr: TokenStream, item: &ItemFn) -> syn::Result<JobDef> {
     let args = errors.take(parse_args(attr));
     let params = errors.take(parse_params(&item.sig));
     let ret = errors.take(parse_return(&item.sig));
+    let (ok_span, err_span) = ret.as_ref().map_or_else(
+        || (Span::call_site(), Span::call_site()),
+        result_arg_spans,
+    );
     errors.extend(check_signature(&item.sig));
 
     let fn_ident = item.sig.ident.clone();
@@ -122,6 +131,8 @@ pub(crate) fn parse(attr: TokenStream, item: &ItemFn) -> syn::Result<JobDef> {
         config,
         params,
         ret,
+        ok_span,
+        err_span,
     })
 }
 
@@ -473,6 +484,24 @@ fn parse_return(sig: &Signature) -> syn::Result<Type> {
             ),
         )),
     }
+}
+
+/// The spans of `T` and `E` in `Result<T, E>`, `anyhow::Result<T>` …
+fn result_arg_spans(ret: &Type) -> (Span, Span) {
+    let whole = ret.span();
+    let Type::Path(path) = strip_groups(ret) else {
+        return (whole, whole);
+    };
+    let Some(PathArguments::AngleBracketed(args)) =
+        path.path.segments.last().map(|segment| &segment.arguments)
+    else {
+        return (whole, whole);
+    };
+    let mut types = args.args.iter().filter_map(|arg| match arg {
+        GenericArgument::Type(ty) => Some(ty.span()),
+        _ => None,
+    });
+    (types.next().unwrap_or(whole), types.next().unwrap_or(whole))
 }
 
 fn parse_params(sig: &Signature) -> syn::Result<Vec<Param>> {

@@ -132,6 +132,9 @@ mod tests {
             }
             text
         };
-        assert!(chain.contains("job 7") && chain.contains("`payload`"), "{chain}");
+        assert!(
+            chain.contains("job 7") && chain.contains("`payload`"),
+            "{chain}"
+        );
     }
 }

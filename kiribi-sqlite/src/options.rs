@@ -208,7 +208,11 @@ mod tests {
 
     #[test]
     fn memory_urls_are_in_memory() {
-        for url in ["sqlite::memory:", "sqlite://:memory:", "sqlite://?mode=memory"] {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://?mode=memory",
+        ] {
             let options = SqliteStorageOptions::from_url(url).unwrap();
             assert!(options.is_in_memory(), "{url}");
             assert_eq!(options.get_path(), None);
@@ -217,7 +221,12 @@ mod tests {
 
     #[test]
     fn malformed_urls_are_invalid() {
-        for url in ["postgres://localhost/db", "jobs.db", "sqlite://", "sqlite://a.db?x=1"] {
+        for url in [
+            "postgres://localhost/db",
+            "jobs.db",
+            "sqlite://",
+            "sqlite://a.db?x=1",
+        ] {
             let error = SqliteStorageOptions::from_url(url).unwrap_err();
             assert!(matches!(error, Error::InvalidUrl { .. }), "{url}: {error}");
         }

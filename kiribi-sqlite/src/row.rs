@@ -69,7 +69,8 @@ impl<'r> Columns<'r> {
 
     fn count(&self, column: &'static str) -> Result<u32, sqlx::Error> {
         let value: i64 = self.get(column)?;
-        u32::try_from(value).map_err(|_| self.corrupt(column, format!("holds {value}, not a count")))
+        u32::try_from(value)
+            .map_err(|_| self.corrupt(column, format!("holds {value}, not a count")))
     }
 
     fn priority(&self, column: &'static str) -> Result<i32, sqlx::Error> {
@@ -97,7 +98,10 @@ impl<'r> Columns<'r> {
             .map_err(|error| self.corrupt(column, format!("is not valid JSON: {error}")))
     }
 
-    fn optional_json(&self, column: &'static str) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    fn optional_json(
+        &self,
+        column: &'static str,
+    ) -> Result<Option<serde_json::Value>, sqlx::Error> {
         match self.get::<Option<String>>(column)? {
             None => Ok(None),
             Some(_) => self.json(column).map(Some),

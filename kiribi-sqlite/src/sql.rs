@@ -133,7 +133,8 @@ pub(crate) const REAP_JOB: &str = "\
     WHERE id = ?3 AND status = 'running' AND attempts = ?4 AND lease_expires_at < ?1";
 
 /// One job by ?1 id.
-pub(crate) const GET_JOB: &str = concat!("SELECT ", job_columns!(), " FROM kiribi_jobs WHERE id = ?1");
+pub(crate) const GET_JOB: &str =
+    concat!("SELECT ", job_columns!(), " FROM kiribi_jobs WHERE id = ?1");
 
 /// The start of a listing; `storage::list` appends only fixed conditions.
 pub(crate) const LIST_JOBS: &str = concat!("SELECT ", job_columns!(), " FROM kiribi_jobs");
@@ -168,7 +169,8 @@ pub(crate) const CREATE_MIGRATIONS_TABLE: &str = "\
         applied_at  INTEGER NOT NULL)";
 
 /// The versions already applied.
-pub(crate) const APPLIED_MIGRATIONS: &str = "SELECT version FROM kiribi_migrations ORDER BY version";
+pub(crate) const APPLIED_MIGRATIONS: &str =
+    "SELECT version FROM kiribi_migrations ORDER BY version";
 
 /// Records migration ?1 (?2 description) as applied at ?3.
 pub(crate) const RECORD_MIGRATION: &str = "\

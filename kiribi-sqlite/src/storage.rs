@@ -201,7 +201,10 @@ pub async fn enqueue_on(
     insert_jobs(conn, &jobs).await.map_err(storage_error)
 }
 
-async fn insert_jobs(conn: &mut SqliteConnection, jobs: &[NewJob]) -> Result<Vec<JobId>, sqlx::Error> {
+async fn insert_jobs(
+    conn: &mut SqliteConnection,
+    jobs: &[NewJob],
+) -> Result<Vec<JobId>, sqlx::Error> {
     let now = now_ms();
     if jobs.len() <= JOBS_PER_INSERT {
         return insert_chunk(conn, jobs, now).await;
@@ -617,7 +620,10 @@ mod tests {
     #[test]
     fn lease_expired_error_names_the_worker() {
         let error = lease_expired_error(Some("host-1:42"));
-        assert!(error.starts_with("lease expired: worker `host-1:42`"), "{error}");
+        assert!(
+            error.starts_with("lease expired: worker `host-1:42`"),
+            "{error}"
+        );
     }
 
     #[test]

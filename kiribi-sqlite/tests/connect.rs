@@ -25,10 +25,22 @@ async fn every_url_form_connects() {
         format!("sqlite://{}?cache=private", path.display()),
     ] {
         let storage = SqliteStorage::connect(&url).await.unwrap();
-        storage.enqueue(vec![NewJob::new("a", serde_json::json!(null))]).await.unwrap();
+        storage
+            .enqueue(vec![NewJob::new("a", serde_json::json!(null))])
+            .await
+            .unwrap();
     }
-    let storage = SqliteStorage::connect_with(SqliteStorageOptions::new(&path)).await.unwrap();
-    assert_eq!(storage.list(&kiribi_core::JobFilter::new()).await.unwrap().len(), 3);
+    let storage = SqliteStorage::connect_with(SqliteStorageOptions::new(&path))
+        .await
+        .unwrap();
+    assert_eq!(
+        storage
+            .list(&kiribi_core::JobFilter::new())
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 #[tokio::test]
@@ -40,7 +52,10 @@ async fn missing_directory_error_names_the_path() {
         Err(Error::MissingDirectory { path }) => {
             assert_eq!(path, missing);
             let message = Error::MissingDirectory { path }.to_string();
-            assert!(message.contains(&missing.display().to_string()), "{message}");
+            assert!(
+                message.contains(&missing.display().to_string()),
+                "{message}"
+            );
         }
         other => panic!("expected MissingDirectory, got {other:?}"),
     }
@@ -49,9 +64,16 @@ async fn missing_directory_error_names_the_path() {
 
 #[tokio::test]
 async fn invalid_url_is_refused() {
-    for url in ["mysql://localhost/jobs", "sqlite://", "sqlite://jobs.db?bogus=1"] {
+    for url in [
+        "mysql://localhost/jobs",
+        "sqlite://",
+        "sqlite://jobs.db?bogus=1",
+    ] {
         match SqliteStorage::connect(url).await {
-            Err(Error::InvalidUrl { url: reported, reason }) => {
+            Err(Error::InvalidUrl {
+                url: reported,
+                reason,
+            }) => {
                 assert_eq!(reported, url);
                 assert!(!reason.is_empty());
             }
@@ -73,7 +95,9 @@ async fn in_memory_database_works() {
     assert_eq!(record.payload, serde_json::json!({ "n": 1 }));
 
     // Two in-memory storages are two databases.
-    let other = SqliteStorage::connect_with(SqliteStorageOptions::in_memory()).await.unwrap();
+    let other = SqliteStorage::connect_with(SqliteStorageOptions::in_memory())
+        .await
+        .unwrap();
     assert_eq!(other.get(ids[0]).await.unwrap(), None);
 }
 
@@ -105,7 +129,11 @@ async fn schema_from_a_newer_kiribi_is_refused_and_left_alone() {
     storage.pool().close().await;
 
     match SqliteStorage::connect(&url).await {
-        Err(Error::SchemaTooNew { backend, found, supported }) => {
+        Err(Error::SchemaTooNew {
+            backend,
+            found,
+            supported,
+        }) => {
             assert_eq!((backend, found), ("sqlite", future));
             assert!(supported < found);
         }
@@ -113,7 +141,9 @@ async fn schema_from_a_newer_kiribi_is_refused_and_left_alone() {
     }
 
     // The refusal touched nothing: the future version is still recorded.
-    let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=ro")).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=ro"))
+        .await
+        .unwrap();
     let newest: i64 = sqlx::query_scalar("SELECT MAX(version) FROM kiribi_migrations")
         .fetch_one(&pool)
         .await
@@ -151,5 +181,14 @@ async fn a_corrupt_payload_is_a_storage_error_not_a_panic() {
         .await
         .unwrap();
     let error = storage.get(ids[0]).await.unwrap_err();
-    assert!(matches!(error, Error::Storage { backend: "sqlite", .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            Error::Storage {
+                backend: "sqlite",
+                ..
+            }
+        ),
+        "{error}"
+    );
 }

@@ -17,8 +17,8 @@ async fn four_storages_on_one_file_claim_and_complete_without_errors() {
     for index in 0..4_u64 {
         // A short busy timeout makes SQLite give up waiting early, so kiribi's own
         // retry loop is what keeps the errors away.
-        let options = SqliteStorageOptions::new(&path)
-            .busy_timeout(Duration::from_millis(5 + index * 20));
+        let options =
+            SqliteStorageOptions::new(&path).busy_timeout(Duration::from_millis(5 + index * 20));
         storages.push(SqliteStorage::connect_with(options).await.unwrap());
     }
 
@@ -29,9 +29,17 @@ async fn four_storages_on_one_file_claim_and_complete_without_errors() {
         tasks.spawn(async move {
             for batch in 0..(JOBS / 4 / 25) {
                 let jobs = (0..25)
-                    .map(|n| NewJob::new("stress", serde_json::json!({ "from": index, "batch": batch, "n": n })))
+                    .map(|n| {
+                        NewJob::new(
+                            "stress",
+                            serde_json::json!({ "from": index, "batch": batch, "n": n }),
+                        )
+                    })
                     .collect();
-                producer.enqueue(jobs).await.expect("enqueue never fails under contention");
+                producer
+                    .enqueue(jobs)
+                    .await
+                    .expect("enqueue never fails under contention");
             }
             Vec::new()
         });
@@ -57,13 +65,21 @@ async fn four_storages_on_one_file_claim_and_complete_without_errors() {
                     idle_rounds = 0;
                     for job in claimed {
                         let applied = storage
-                            .complete(job.lease(), Outcome::Succeeded { result: Some(serde_json::json!(job.id)) })
+                            .complete(
+                                job.lease(),
+                                Outcome::Succeeded {
+                                    result: Some(serde_json::json!(job.id)),
+                                },
+                            )
                             .await
                             .expect("complete never fails");
                         assert!(applied, "the lease of job {} was held", job.id);
                         done.push(job.id);
                     }
-                    storage.renew_leases(&request.worker, request.lease).await.expect("renew never fails");
+                    storage
+                        .renew_leases(&request.worker, request.lease)
+                        .await
+                        .expect("renew never fails");
                     let _ = storage.get(done[0]).await.expect("reads never fail");
                 }
                 done
@@ -79,7 +95,11 @@ async fn four_storages_on_one_file_claim_and_complete_without_errors() {
     }
     assert_eq!(seen.len(), JOBS);
     let succeeded = storages[0]
-        .list(&JobFilter::new().status(JobStatus::Succeeded).limit(JOBS * 2))
+        .list(
+            &JobFilter::new()
+                .status(JobStatus::Succeeded)
+                .limit(JOBS * 2),
+        )
         .await
         .unwrap();
     assert_eq!(succeeded.len(), JOBS);

@@ -1,16 +1,19 @@
 //! Turning a job's `Err(e)` into a `JobError`, and the payload bound check.
 //!
-//! `#[job]` accepts any error type that implements `Display`. Errors that convert into
-//! `Box<dyn Error + Send + Sync>` (`JobError`, `anyhow::Error`, `String`, thiserror
-//! enums …) are searched for a [`JobError`] so that `JobError::permanent` is honoured
-//! through `anyhow` and boxes; other `Display` types become a retryable error with
-//! their message. The choice is made at compile time by autoref specialisation:
-//! the generated code calls `(&Classify::new(e)).__kiribi_classify()` on a concrete
-//! type, and method resolution prefers the `ViaStdError` impl when its bound holds.
+//! `#[job]` accepts any error type that implements `Display`. A [`JobError`] is
+//! recognised (so that `JobError::permanent` is honoured) when the error is one, or
+//! when it is an `anyhow::Error`, an `eyre::Report` or a `Box<dyn Error + Send + Sync>`
+//! holding one anywhere in its source chain; any other error is retryable with its
+//! message. The choice is made at compile time by autoref specialisation: the
+//! generated code calls `(&Classify::new(e)).__kiribi_classify()` on a concrete type,
+//! and method resolution prefers the `ViaStdError` impl (errors that dereference to
+//! `dyn Error`, as `anyhow::Error` and boxes do) when its bound holds.
 
+use std::any::Any;
 use std::cell::Cell;
 use std::error::Error as StdError;
 use std::fmt::Display;
+use std::ops::Deref;
 
 use crate::JobError;
 
@@ -33,43 +36,53 @@ impl<E> Classify<E> {
     }
 }
 
-/// Preferred: the error converts into a boxed std error, which may hold a `JobError`.
+/// Preferred: the error dereferences to a `dyn Error` (`anyhow::Error`,
+/// `eyre::Report`, `Box<dyn Error + Send + Sync>`), whose chain may hold a `JobError`.
 #[doc(hidden)]
 pub trait ViaStdError {
     /// Classifies the error.
     fn __kiribi_classify(&self) -> JobError;
 }
 
-impl<E: Into<Box<dyn StdError + Send + Sync + 'static>>> ViaStdError for Classify<E> {
+impl<E> ViaStdError for Classify<E>
+where
+    E: Deref<Target = dyn StdError + Send + Sync + 'static> + Display,
+{
     fn __kiribi_classify(&self) -> JobError {
-        from_boxed(self.take().into())
+        let error = self.take();
+        from_chain(&error.to_string(), &*error)
     }
 }
 
-/// Fallback: any `Display` error is retryable with its message.
+/// Fallback: a `JobError` itself keeps its permanence; any other `Display` error is
+/// retryable with its message.
 #[doc(hidden)]
 pub trait ViaDisplay {
     /// Classifies the error.
     fn __kiribi_classify(&self) -> JobError;
 }
 
-impl<E: Display> ViaDisplay for &Classify<E> {
+impl<E: Display + 'static> ViaDisplay for &Classify<E> {
     fn __kiribi_classify(&self) -> JobError {
-        JobError::new(self.take())
+        let error = self.take();
+        match (&error as &dyn Any).downcast_ref::<JobError>() {
+            Some(job_error) => job_error.clone(),
+            None => JobError::new(error),
+        }
     }
 }
 
-/// Finds a `JobError` in a boxed error or its sources; otherwise a retryable error whose
-/// message is the error followed by the sources it does not already mention.
-pub(crate) fn from_boxed(error: Box<dyn StdError + Send + Sync + 'static>) -> JobError {
-    let mut current: Option<&(dyn StdError + 'static)> = Some(error.as_ref());
+/// Finds a `JobError` in `error` or its sources; otherwise a retryable error whose
+/// message is `display` followed by the sources it does not already mention.
+fn from_chain(display: &str, error: &(dyn StdError + 'static)) -> JobError {
+    let mut current = Some(error);
     while let Some(err) = current {
         if let Some(job_error) = err.downcast_ref::<JobError>() {
             return job_error.clone();
         }
         current = err.source();
     }
-    let mut message = error.to_string();
+    let mut message = display.to_owned();
     let mut source = error.source();
     while let Some(err) = source {
         let text = err.to_string();
@@ -159,6 +172,12 @@ mod tests {
     #[test]
     fn permanent_error_inside_a_box_is_found() {
         let err: Box<dyn StdError + Send + Sync> = Box::new(JobError::permanent("gone"));
+        assert!((&Classify::new(err)).__kiribi_classify().is_permanent());
+    }
+
+    #[test]
+    fn permanent_error_directly_in_anyhow_is_found() {
+        let err: anyhow::Error = JobError::permanent("gone").into();
         assert!((&Classify::new(err)).__kiribi_classify().is_permanent());
     }
 
