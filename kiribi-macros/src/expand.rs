@@ -155,8 +155,7 @@ fn job_impl(def: &JobDef) -> TokenStream {
     let classify = quote_spanned! {def.err_span=>
         (&::kiribi::__private::Classify::new(#error)).__kiribi_classify()
     };
-    // At the return type: a mismatch there is about the return type.
-    let call = quote_spanned! {def.ret.span()=> #fn_ident(#(#call_args),*).await };
+    let call = quote! { #fn_ident(#(#call_args),*).await };
     let body = quote! {
         #destructure
         #(#extractions)*

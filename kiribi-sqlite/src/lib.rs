@@ -46,6 +46,7 @@
 //! other instead of failing with "database is locked". Within one process, all writes
 //! of a [`SqliteStorage`] go through a single connection, [`SqliteStorage::pool`].
 
+mod enqueue;
 mod error;
 mod migrate;
 mod options;
@@ -53,5 +54,6 @@ mod row;
 mod sql;
 mod storage;
 
+pub use enqueue::enqueue_on;
 pub use options::SqliteStorageOptions;
-pub use storage::{SqliteStorage, enqueue_on};
+pub use storage::SqliteStorage;

@@ -20,18 +20,14 @@ use kiribi_core::{
 };
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqlitePoolOptions;
-use sqlx::{AssertSqlSafe, Connection, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{AssertSqlSafe, Connection, Sqlite, SqlitePool};
 
+use crate::enqueue::insert_jobs;
 use crate::error::{BACKEND, retry_on_contention, storage_error};
 use crate::migrate::{self, Migrated};
 use crate::options::SqliteStorageOptions;
 use crate::row::{self, after, attempt_column, now_ms};
 use crate::sql;
-
-/// Jobs per `INSERT`: 7 bound values each stays far below SQLite's limit of 32766
-/// parameters per statement.
-const JOBS_PER_INSERT: usize = 1_000;
-const _: () = assert!(JOBS_PER_INSERT * sql::INSERT_JOB_BINDS < 32_766);
 
 /// How long a caller waits for the single write connection before giving up.
 const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -161,103 +157,6 @@ impl SqliteStorage {
             .await
             .map_err(storage_error)
     }
-}
-
-/// Inserts `jobs` through a caller's connection or transaction and returns their
-/// ids in input order: the job exists iff the caller's transaction commits.
-///
-/// This is the one write path of every enqueue: `SqliteStorage::enqueue` calls it
-/// too. Large batches are inserted in chunks of a few hundred rows, one statement
-/// each, inside a transaction (a savepoint if `conn` is already in one).
-///
-/// # Examples
-///
-/// ```
-/// use kiribi_core::NewJob;
-/// use kiribi_sqlite::{SqliteStorage, enqueue_on};
-/// use sqlx::Connection;
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let dir = tempfile::tempdir()?;
-/// let storage = SqliteStorage::connect(&format!("sqlite://{}/jobs.db", dir.path().display())).await?;
-///
-/// let mut tx = storage.pool().begin_with("BEGIN IMMEDIATE").await?;
-/// // … the caller's own writes …
-/// let ids = enqueue_on(&mut tx, vec![NewJob::new("send_welcome", serde_json::json!({ "user_id": 7 }))]).await?;
-/// tx.commit().await?;
-/// assert_eq!(ids.len(), 1);
-/// # Ok(())
-/// # }
-/// ```
-///
-/// # Errors
-///
-/// [`Error::Storage`] if SQLite fails; no job of the call is inserted then.
-pub async fn enqueue_on(
-    conn: &mut SqliteConnection,
-    jobs: Vec<NewJob>,
-) -> Result<Vec<JobId>, Error> {
-    insert_jobs(conn, &jobs).await.map_err(storage_error)
-}
-
-async fn insert_jobs(
-    conn: &mut SqliteConnection,
-    jobs: &[NewJob],
-) -> Result<Vec<JobId>, sqlx::Error> {
-    let now = now_ms();
-    if jobs.len() <= JOBS_PER_INSERT {
-        return insert_chunk(conn, jobs, now).await;
-    }
-    // Several statements: all or none, in the caller's transaction if there is one.
-    let mut tx = if conn.is_in_transaction() {
-        conn.begin().await?
-    } else {
-        conn.begin_with("BEGIN IMMEDIATE").await?
-    };
-    let mut ids = Vec::with_capacity(jobs.len());
-    for chunk in jobs.chunks(JOBS_PER_INSERT) {
-        ids.extend(insert_chunk(&mut tx, chunk, now).await?);
-    }
-    tx.commit().await?;
-    Ok(ids)
-}
-
-async fn insert_chunk(
-    conn: &mut SqliteConnection,
-    jobs: &[NewJob],
-    now: i64,
-) -> Result<Vec<JobId>, sqlx::Error> {
-    if jobs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql::insert_jobs(jobs.len())));
-    for job in jobs {
-        let run_at = match job.run_at {
-            Some(at) => at.timestamp_millis(),
-            None => after(now, job.delay),
-        };
-        query = query
-            .bind(job.name.as_str())
-            .bind(job.queue.as_str())
-            .bind(job.priority)
-            .bind(i64::from(job.max_attempts))
-            .bind(job.payload.to_string())
-            .bind(now)
-            .bind(run_at);
-    }
-    let mut ids = query.fetch_all(&mut *conn).await?;
-    // `RETURNING` order is unspecified, but one statement assigns increasing ids in
-    // `VALUES` order (AUTOINCREMENT, under the write lock): sorted ids are input order.
-    ids.sort_unstable();
-    if ids.len() != jobs.len() {
-        return Err(sqlx::Error::Protocol(format!(
-            "inserted {} jobs but got {} ids back",
-            jobs.len(),
-            ids.len()
-        )));
-    }
-    Ok(ids.into_iter().map(JobId::from_i64).collect())
 }
 
 /// The error recorded when a lease expires under a worker.

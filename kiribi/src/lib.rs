@@ -75,5 +75,8 @@ pub use kiribi_macros::job;
 #[cfg(feature = "sqlite")]
 pub use kiribi_sqlite as sqlite;
 
+/// The chrono of the timestamps in [`JobRecord`] and [`AttemptRecord`].
+pub use chrono;
+
 /// The sqlx this crate is built with; a caller's transactions must use the same one.
 pub use sqlx;

@@ -279,25 +279,33 @@ pub async fn claim_orders_by_priority_then_run_at_then_id(storage: &dyn Storage)
         new.run_at = Some(now - Duration::from_secs(seconds_ago));
         new
     };
-    let ids = enqueue(
-        storage,
+    let batch = || {
         vec![
-            at(0, 10, 0),  // ids[0]
-            at(5, 1, 1),   // ids[1]
-            at(0, 30, 2),  // ids[2]
-            at(5, 20, 3),  // ids[3]
-            at(-1, 99, 4), // ids[4]
-            at(0, 10, 5),  // ids[5]: same priority and run_at as ids[0]
-            at(5, 20, 6),  // ids[6]: same priority and run_at as ids[3]
-        ],
-    )
-    .await;
-    let expected = vec![ids[3], ids[6], ids[1], ids[2], ids[0], ids[5], ids[4]];
+            at(0, 10, 0),  // [0]
+            at(5, 1, 1),   // [1]
+            at(0, 30, 2),  // [2]
+            at(5, 20, 3),  // [3]
+            at(-1, 99, 4), // [4]
+            at(0, 10, 5),  // [5]: same priority and run_at as [0]
+            at(5, 20, 6),  // [6]: same priority and run_at as [3]
+        ]
+    };
+    let order = [3, 6, 1, 2, 0, 5, 4];
 
-    let first = claim(storage, &request("w", &["a"], 3, LONG_LEASE)).await;
-    let rest = claim(storage, &request("w", &["a"], 10, LONG_LEASE)).await;
-    let order: Vec<JobId> = first.iter().chain(&rest).map(|job| job.id).collect();
-    assert_eq!(order, expected);
+    // One at a time: the claim itself picks in order.
+    let ids = enqueue(storage, batch()).await;
+    let mut claimed = Vec::new();
+    for _ in 0..ids.len() {
+        claimed.extend(claim(storage, &request("w", &["a"], 1, LONG_LEASE)).await);
+    }
+    let claimed: Vec<JobId> = claimed.iter().map(|job| job.id).collect();
+    assert_eq!(claimed, order.map(|n| ids[n]));
+
+    // All at once: the claimed jobs come back in that order too.
+    let ids = enqueue(storage, batch()).await;
+    let claimed = claim(storage, &request("w", &["a"], 10, LONG_LEASE)).await;
+    let claimed: Vec<JobId> = claimed.iter().map(|job| job.id).collect();
+    assert_eq!(claimed, order.map(|n| ids[n]));
 }
 
 /// A job is not claimed before its `run_at`, and is once it has passed.

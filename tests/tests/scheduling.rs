@@ -34,7 +34,7 @@ async fn delayed_job_waits_for_its_run_at() {
     .await
     .unwrap();
     let created = kiribi.job(delayed).await.unwrap().unwrap();
-    assert!(created.run_at - created.created_at >= chrono::TimeDelta::milliseconds(1500));
+    assert!(created.run_at - created.created_at >= kiribi::chrono::TimeDelta::milliseconds(1500));
 
     // An undelayed job enqueued after it runs first, while the delayed one waits.
     let now = InMailQueue::enqueue(&kiribi, InMailQueue).await.unwrap();

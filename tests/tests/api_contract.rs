@@ -1,0 +1,84 @@
+//! The trait bounds DESIGN.md promises, checked at compile time, and the small types'
+//! behaviour.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use kiribi::{
+    EnqueueOptions, Error, JobContext, JobFilter, JobId, JobRecord, JobStatus, Kiribi,
+    WorkerHandle, job,
+};
+use kiribi_tests::TempDb;
+
+#[job]
+async fn bounds_probe(n: u8) -> Result<u8, String> {
+    Ok(n)
+}
+
+fn send<T: Send>(value: T) -> T {
+    value
+}
+fn clone_send_sync<T: Clone + Send + Sync>() {}
+fn send_static<T: Send + 'static>() {}
+fn std_error<T: std::error::Error + Send + Sync + 'static>() {}
+fn copy_eq_hash<T: Copy + Eq + std::hash::Hash + std::fmt::Debug + std::fmt::Display>() {}
+
+#[test]
+fn handles_and_errors_have_the_promised_bounds() {
+    clone_send_sync::<Kiribi>();
+    clone_send_sync::<JobContext>();
+    send_static::<WorkerHandle>();
+    std_error::<Error>();
+    copy_eq_hash::<JobId>();
+    fn copy_eq_debug<T: Copy + Eq + std::fmt::Debug>() {}
+    copy_eq_debug::<JobStatus>();
+    fn clone_debug<T: Clone + std::fmt::Debug>() {}
+    clone_debug::<JobRecord>();
+}
+
+#[tokio::test]
+async fn every_future_kiribi_returns_is_send() {
+    let db = TempDb::new();
+    let kiribi = send(Kiribi::connect(&db.url)).await.unwrap();
+    let id = send(BoundsProbe::enqueue(&kiribi, BoundsProbe { n: 1 })).await.unwrap();
+    send(BoundsProbe::enqueue_with(&kiribi, BoundsProbe { n: 2 }, EnqueueOptions::new())).await.unwrap();
+    send(BoundsProbe::enqueue_many(&kiribi, vec![BoundsProbe { n: 3 }])).await.unwrap();
+    send(BoundsProbe::run_now(&kiribi, BoundsProbe { n: 4 })).await.unwrap();
+    send(kiribi.job(id)).await.unwrap();
+    send(kiribi.jobs(JobFilter::new())).await.unwrap();
+    send(kiribi.attempts(id)).await.unwrap();
+    send(kiribi.cancel(id)).await.unwrap();
+    send(kiribi.retry(id)).await.unwrap();
+    send(kiribi.delete(id)).await.unwrap();
+    let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
+    send(worker.shutdown()).await.unwrap();
+}
+
+#[test]
+fn job_ids_print_parse_and_serialize_as_numbers() {
+    let id: JobId = "17".parse().unwrap();
+    assert_eq!(id.to_string(), "17");
+    assert_eq!(serde_json::to_string(&id).unwrap(), "17");
+    assert_eq!(serde_json::from_str::<JobId>("17").unwrap(), id);
+    let err = "x17".parse::<JobId>().unwrap_err().to_string();
+    assert!(err.contains("`x17`"), "{err}");
+    assert_eq!(HashSet::from([id, id]).len(), 1);
+}
+
+#[tokio::test]
+async fn sqlite_url_in_a_missing_directory_names_the_path() {
+    let db = TempDb::new();
+    let missing = db.dir.path().join("no/such/dir/jobs.db");
+    let err = Kiribi::connect(&format!("sqlite://{}", missing.display()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::MissingDirectory { .. }), "{err:?}");
+    assert!(err.to_string().contains("no/such/dir"), "{err}");
+}
+
+#[tokio::test]
+async fn unsupported_scheme_lists_the_enabled_backends() {
+    let err = Kiribi::connect("mysql://localhost/jobs").await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("`mysql:`") && message.contains("sqlite"), "{message}");
+}
