@@ -37,7 +37,7 @@ pub use record::build;
 pub use record::{AttemptRecord, JobRecord};
 pub use retry::{Backoff, ParseBackoffError, RetryPolicy};
 pub use status::{JobStatus, ParseJobStatusError};
-pub use storage::Storage;
+pub use storage::{Listener, Storage};
 
 /// Re-exported so that backends and users name the same `async_trait`.
 pub use async_trait::async_trait;

@@ -97,4 +97,26 @@ pub trait Storage: Send + Sync + 'static {
     /// Deletes a job that is not `Running`, with its history. `false` if it is running
     /// or does not exist.
     async fn delete(&self, id: JobId) -> Result<bool>;
+
+    /// Subscribes to wake-ups pushed by the database when jobs are inserted by any
+    /// process or connection (PostgreSQL's `LISTEN`/`NOTIFY`), so that idle workers
+    /// start them without waiting for a poll. `Ok(None)` when the backend has no such
+    /// channel: workers then rely on in-process wake-ups and polling.
+    async fn listen(&self) -> Result<Option<Box<dyn Listener>>>;
+}
+
+/// A stream of wake-ups from the database; see [`Storage::listen`].
+///
+/// # Contract
+///
+/// [`recv`](Listener::recv) resolves at least once after every committed insert of a
+/// job, by any connection of any process, that happens after the listener was made.
+/// Wake-ups may be coalesced (one for many inserts) and may be spurious. When the
+/// connection drops, the listener reconnects by itself and then reports one wake-up,
+/// since inserts made while it was away were not announced; it returns an error
+/// only when it cannot reconnect, and may be called again after that.
+#[async_trait]
+pub trait Listener: Send {
+    /// Waits for the next wake-up.
+    async fn recv(&mut self) -> Result<()>;
 }

@@ -187,7 +187,7 @@ fn job_impl(def: &JobDef) -> TokenStream {
                 #ctx: ::kiribi::JobContext,
             ) -> ::kiribi::__private::BoxFuture<
                 'static,
-                ::core::result::Result<Self::Output, ::kiribi::JobError>,
+                ::core::result::Result<#output, ::kiribi::JobError>,
             > {
                 #future
             }
@@ -258,6 +258,10 @@ fn methods(def: &JobDef) -> TokenStream {
         struct_ident,
         ..
     } = def;
+    let ret = &def.ret;
+    // Spelled out rather than `<Self as Job>::Output` so that a bad return type is
+    // reported at the return type, not at the attribute.
+    let output = quote_spanned! {def.ok_span=> <#ret as ::kiribi::__private::JobReturn>::Output };
     let job = format!("[`{fn_ident}`]");
     let enqueue_doc = format!(
         "Enqueues a {job} job with its declared defaults.\n\n\
@@ -336,7 +340,7 @@ fn methods(def: &JobDef) -> TokenStream {
                 job: Self,
             ) -> ::kiribi::__private::BoxFuture<
                 '_,
-                ::core::result::Result<<Self as ::kiribi::Job>::Output, ::kiribi::Error>,
+                ::core::result::Result<#output, ::kiribi::Error>,
             > {
                 ::kiribi::__private::run_now(kiribi, job)
             }

@@ -15,7 +15,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use kiribi_core::{
-    AttemptRecord, ClaimRequest, ClaimedJob, Error, JobFilter, JobId, JobRecord, Lease, NewJob,
+    AttemptRecord, ClaimRequest, ClaimedJob, Error, JobFilter, JobId, JobRecord, Lease, Listener,
+    NewJob,
     Outcome, Storage,
 };
 use sqlx::pool::PoolConnection;
@@ -508,6 +509,12 @@ impl Storage for SqliteStorage {
             Ok(result.rows_affected() == 1)
         })
         .await
+    }
+
+    /// SQLite has no notification channel between processes: workers in other
+    /// processes find new jobs at their next poll.
+    async fn listen(&self) -> Result<Option<Box<dyn Listener>>, Error> {
+        Ok(None)
     }
 }
 

@@ -65,7 +65,7 @@ pub use worker::{WorkerBuilder, WorkerHandle};
 pub use kiribi_core::{
     AttemptRecord, Backoff, BoxError, ClaimRequest, ClaimedJob, EnqueueOptions, Error, JobError,
     JobFilter, JobId, JobRecord, JobStatus, Lease, NewJob, Outcome, ParseBackoffError,
-    ParseJobIdError, ParseJobStatusError, Result, RetryPolicy, Storage, async_trait,
+    ParseJobIdError, ParseJobStatusError, Result, RetryPolicy, Storage, Listener, async_trait,
 };
 
 /// Turns an `async fn` into a typed, persisted job. See the crate docs.

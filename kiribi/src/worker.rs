@@ -230,6 +230,7 @@ async fn run_worker(
         id.clone(),
         config.lease,
     ));
+    let listening = tokio::spawn(forward_wakeups(kiribi.clone(), id.clone()));
     let mut wake = kiribi.subscribe_wake();
     let mut tasks: JoinSet<()> = JoinSet::new();
     let mut running: HashMap<tokio::task::Id, Lease> = HashMap::new();
@@ -302,6 +303,7 @@ async fn run_worker(
         storage.release(&unfinished).await
     };
     maintenance.abort();
+    listening.abort();
     released.map(|_| ())
 }
 
@@ -385,6 +387,30 @@ async fn maintain_leases(kiribi: Kiribi, worker: String, lease: Duration) {
                 kiribi.wake_workers();
             }
             Err(err) => tracing::warn!(worker = %worker, error = %err, "taking back expired leases failed"),
+        }
+    }
+}
+
+/// Turns the database's wake-ups (PostgreSQL `NOTIFY`) into wake-ups of this
+/// process's workers. Backends without a channel end this task at once.
+async fn forward_wakeups(kiribi: Kiribi, worker: String) {
+    const RETRY: Duration = Duration::from_secs(1);
+    loop {
+        match kiribi.storage().listen().await {
+            Ok(None) => return,
+            Ok(Some(mut listener)) => loop {
+                match listener.recv().await {
+                    Ok(()) => kiribi.wake_workers(),
+                    Err(err) => {
+                        tracing::warn!(worker = %worker, error = %err, "listening for new jobs failed; polling until it is back");
+                        tokio::time::sleep(RETRY).await;
+                    }
+                }
+            },
+            Err(err) => {
+                tracing::warn!(worker = %worker, error = %err, "could not listen for new jobs; polling until it works");
+                tokio::time::sleep(RETRY).await;
+            }
         }
     }
 }
