@@ -99,6 +99,17 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The PostgreSQL database named in the URL does not exist.
+    #[error(
+        "database `{name}` does not exist: kiribi creates its tables but not the database; \
+         create it with `createdb {name}` or `CREATE DATABASE \"{name}\"`, or point the URL \
+         at an existing one"
+    )]
+    MissingDatabase {
+        /// The missing database.
+        name: String,
+    },
+
     /// The database was migrated by a newer kiribi.
     #[error(
         "the {backend} database has kiribi schema version {found}, newer than {supported}, \

@@ -38,9 +38,8 @@ fn payload_struct(def: &JobDef) -> TokenStream {
         ..
     } = def;
     let fn_name = fn_ident.to_string();
-    let doc = format!(
-        "Arguments of the [`{fn_name}`] job; enqueue with [`{struct_ident}::enqueue`]."
-    );
+    let doc =
+        format!("Arguments of the [`{fn_name}`] job; enqueue with [`{struct_ident}::enqueue`].");
     let derives = quote! {
         #[derive(
             ::kiribi::__private::serde::Serialize,
@@ -155,13 +154,17 @@ fn job_impl(def: &JobDef) -> TokenStream {
     let classify = quote_spanned! {def.err_span=>
         (&::kiribi::__private::Classify::new(#error)).__kiribi_classify()
     };
-    let call = quote! { #fn_ident(#(#call_args),*).await };
+    let result_ty = quote_spanned! {def.ok_span=> ::core::result::Result<#output, #error_ty> };
+    // The whole call at the return type, so that a mismatch is reported there.
+    let mut callee = fn_ident.clone();
+    callee.set_span(def.ret.span());
+    let call = quote_spanned! {def.ret.span()=> #callee(#(#call_args),*).await };
     let body = quote! {
         #destructure
         #(#extractions)*
         // Typed through `JobReturn` so that a return type that is not a `Result` is
         // reported once, by that trait, rather than as a mismatch here.
-        let #result: ::core::result::Result<#output, #error_ty> = #call;
+        let #result: #result_ty = #call;
         match #result {
             ::core::result::Result::Ok(#result) => ::core::result::Result::Ok(#result),
             ::core::result::Result::Err(#error) => ::core::result::Result::Err({
@@ -176,7 +179,19 @@ fn job_impl(def: &JobDef) -> TokenStream {
         ::std::boxed::Box::pin(async move { #body })
     };
     let output_item = quote_spanned! {def.ok_span=> type Output = #output; };
+    // Every type mentioning the output is spanned at it: when the return type is not a
+    // `Result`, rustc reports each of them, and identical errors at one span merge.
+    let run_ty = quote_spanned! {def.ok_span=>
+        ::kiribi::__private::BoxFuture<
+            'static,
+            ::core::result::Result<#output, ::kiribi::JobError>,
+        >
+    };
     quote! {
+        #[allow(
+            clippy::type_complexity,
+            reason = "spanned at the user's return type, clippy takes these for user code"
+        )]
         impl ::kiribi::Job for #struct_ident {
             const CONFIG: ::kiribi::JobConfig = #config;
 
@@ -185,10 +200,7 @@ fn job_impl(def: &JobDef) -> TokenStream {
             fn run(
                 self,
                 #ctx: ::kiribi::JobContext,
-            ) -> ::kiribi::__private::BoxFuture<
-                'static,
-                ::core::result::Result<#output, ::kiribi::JobError>,
-            > {
+            ) -> #run_ty {
                 #future
             }
         }
@@ -241,7 +253,7 @@ fn duration(duration: Duration) -> TokenStream {
     let nanos = duration.subsec_nanos();
     if nanos == 0 {
         quote! { ::kiribi::__private::Duration::from_secs(#secs) }
-    } else if nanos % 1_000_000 == 0
+    } else if nanos.is_multiple_of(1_000_000)
         && let Ok(millis) = u64::try_from(duration.as_millis())
     {
         quote! { ::kiribi::__private::Duration::from_millis(#millis) }
@@ -262,6 +274,9 @@ fn methods(def: &JobDef) -> TokenStream {
     // Spelled out rather than `<Self as Job>::Output` so that a bad return type is
     // reported at the return type, not at the attribute.
     let output = quote_spanned! {def.ok_span=> <#ret as ::kiribi::__private::JobReturn>::Output };
+    let run_now_ty = quote_spanned! {def.ok_span=>
+        ::kiribi::__private::BoxFuture<'_, ::core::result::Result<#output, ::kiribi::Error>>
+    };
     let job = format!("[`{fn_ident}`]");
     let enqueue_doc = format!(
         "Enqueues a {job} job with its declared defaults.\n\n\
@@ -295,6 +310,10 @@ fn methods(def: &JobDef) -> TokenStream {
     );
     quote! {
         #[allow(dead_code, reason = "a job need not use every generated method")]
+        #[allow(
+            clippy::type_complexity,
+            reason = "spanned at the user's return type, clippy takes these for user code"
+        )]
         impl #struct_ident {
             #[doc = #enqueue_doc]
             #vis fn enqueue<'a, E: ::kiribi::Enqueue + 'a>(
@@ -338,10 +357,7 @@ fn methods(def: &JobDef) -> TokenStream {
             #vis fn run_now(
                 kiribi: &::kiribi::Kiribi,
                 job: Self,
-            ) -> ::kiribi::__private::BoxFuture<
-                '_,
-                ::core::result::Result<#output, ::kiribi::Error>,
-            > {
+            ) -> #run_now_ty {
                 ::kiribi::__private::run_now(kiribi, job)
             }
         }
@@ -415,15 +431,27 @@ mod tests {
             name: "ping".into(),
             ..Config::default()
         });
-        assert_eq!(defaults.to_string(), quote!(::kiribi::JobConfig::new("ping")).to_string());
+        assert_eq!(
+            defaults.to_string(),
+            quote!(::kiribi::JobConfig::new("ping")).to_string()
+        );
     }
 
     #[test]
     fn durations_are_exact() {
         let text = |d| duration(d).to_string().replace(' ', "");
-        assert_eq!(text(Duration::from_secs(5)), "::kiribi::__private::Duration::from_secs(5u64)");
-        assert_eq!(text(Duration::from_millis(250)), "::kiribi::__private::Duration::from_millis(250u64)");
-        assert_eq!(text(Duration::new(1, 5)), "::kiribi::__private::Duration::new(1u64,5u32)");
+        assert_eq!(
+            text(Duration::from_secs(5)),
+            "::kiribi::__private::Duration::from_secs(5u64)"
+        );
+        assert_eq!(
+            text(Duration::from_millis(250)),
+            "::kiribi::__private::Duration::from_millis(250u64)"
+        );
+        assert_eq!(
+            text(Duration::new(1, 5)),
+            "::kiribi::__private::Duration::new(1u64,5u32)"
+        );
     }
 
     #[test]
@@ -442,8 +470,19 @@ mod tests {
 
     #[test]
     fn fn_without_payload_gets_a_unit_struct() {
-        let out = expand_str(quote!(), quote! { async fn ping(ctx: JobContext) -> Result<(), String> { Ok(()) } });
-        assert!(out.contains(&quote!(struct Ping;).to_string()), "{out}");
+        let out = expand_str(
+            quote!(),
+            quote! { async fn ping(ctx: JobContext) -> Result<(), String> { Ok(()) } },
+        );
+        assert!(
+            out.contains(
+                &quote!(
+                    struct Ping;
+                )
+                .to_string()
+            ),
+            "{out}"
+        );
         assert!(out.contains(&quote!(let _ = self;).to_string()), "{out}");
     }
 
@@ -451,11 +490,21 @@ mod tests {
     fn call_keeps_the_original_argument_order() {
         let out = expand_str(quote!(), resize());
         assert!(
-            out.contains("resize (__kiribi_arg0 , __kiribi_arg1 , __kiribi_arg2 , __kiribi_arg3) . await"),
+            out.contains(
+                "resize (__kiribi_arg0 , __kiribi_arg1 , __kiribi_arg2 , __kiribi_arg3) . await"
+            ),
             "{out}"
         );
-        assert!(out.contains("let Self { path : __kiribi_arg2 , width : __kiribi_arg3 , } = self ;"), "{out}");
-        assert!(out.contains("< State < Db > as :: kiribi :: __private :: FromContext > :: from_context"), "{out}");
+        assert!(
+            out.contains("let Self { path : __kiribi_arg2 , width : __kiribi_arg3 , } = self ;"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "< State < Db > as :: kiribi :: __private :: FromContext > :: from_context"
+            ),
+            "{out}"
+        );
     }
 
     #[test]
@@ -464,7 +513,11 @@ mod tests {
         let tokens: Vec<&str> = out.split(' ').collect();
         // Names a user may shadow only ever appear after `::`.
         for (i, token) in tokens.iter().enumerate() {
-            if ["Ok", "Err", "Box", "Result", "Option", "Send", "Vec", "Duration"].contains(token) {
+            if [
+                "Ok", "Err", "Box", "Result", "Option", "Send", "Vec", "Duration",
+            ]
+            .contains(token)
+            {
                 assert_eq!(tokens[i - 1], "::", "bare `{token}` in {out}");
             }
         }
@@ -476,6 +529,10 @@ mod tests {
             quote!(),
             quote! { #[cfg(feature = "mail")] async fn mail() -> Result<(), String> { Ok(()) } },
         );
-        assert_eq!(out.matches("# [cfg (feature = \"mail\")]").count(), 5, "{out}");
+        assert_eq!(
+            out.matches("# [cfg (feature = \"mail\")]").count(),
+            5,
+            "{out}"
+        );
     }
 }

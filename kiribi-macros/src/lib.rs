@@ -113,7 +113,10 @@ pub fn job(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// The whole macro on `proc_macro2` tokens. On error, the item is emitted unchanged
 /// next to the errors so that the rest of the crate (and rust-analyzer) still sees it.
-fn job_impl(attr: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+fn job_impl(
+    attr: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
     let item_fn = match syn::parse2::<syn::Item>(item.clone()) {
         Ok(syn::Item::Fn(item_fn)) => item_fn,
         Ok(other) => {

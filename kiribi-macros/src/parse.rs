@@ -89,10 +89,9 @@ pub(crate) fn parse(attr: TokenStream, item: &ItemFn) -> syn::Result<JobDef> {
     let args = errors.take(parse_args(attr));
     let params = errors.take(parse_params(&item.sig));
     let ret = errors.take(parse_return(&item.sig));
-    let (ok_span, err_span) = ret.as_ref().map_or_else(
-        || (Span::call_site(), Span::call_site()),
-        result_arg_spans,
-    );
+    let (ok_span, err_span) = ret
+        .as_ref()
+        .map_or_else(|| (Span::call_site(), Span::call_site()), result_arg_spans);
     errors.extend(check_signature(&item.sig));
 
     let fn_ident = item.sig.ident.clone();
@@ -112,7 +111,12 @@ pub(crate) fn parse(attr: TokenStream, item: &ItemFn) -> syn::Result<JobDef> {
     let (mut config, params, ret) = match (args, params, ret) {
         (Some(args), Some(params), Some(ret)) => (args, params, ret),
         // `finish` returned early if any of them failed.
-        _ => return Err(syn::Error::new(Span::call_site(), "internal error in `#[job]`")),
+        _ => {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "internal error in `#[job]`",
+            ));
+        }
     };
     if config.name.is_empty() {
         config.name = fn_name;
@@ -210,7 +214,10 @@ fn parse_args(attr: TokenStream) -> syn::Result<Config> {
     let mut errors = Errors::default();
     for meta in metas {
         let Some(key) = meta.path().get_ident().cloned() else {
-            errors.push(syn::Error::new_spanned(meta.path(), unknown_key_message(meta.path())));
+            errors.push(syn::Error::new_spanned(
+                meta.path(),
+                unknown_key_message(meta.path()),
+            ));
             continue;
         };
         let key_str = key.to_string();
@@ -384,9 +391,10 @@ fn integer(key: &str, value: &Expr) -> syn::Result<i128> {
         },
         _ => return Err(error()),
     };
-    let magnitude: i128 = lit.base10_digits().parse().map_err(|_| {
-        syn::Error::new(lit.span(), format!("`{key}` is out of range"))
-    })?;
+    let magnitude: i128 = lit
+        .base10_digits()
+        .parse()
+        .map_err(|_| syn::Error::new(lit.span(), format!("`{key}` is out of range")))?;
     Ok(if negative { -magnitude } else { magnitude })
 }
 
@@ -456,7 +464,10 @@ fn check_signature(sig: &Signature) -> syn::Result<()> {
         ));
     }
     if let Some(variadic) = &sig.variadic {
-        errors.push(syn::Error::new_spanned(variadic, "a job cannot be variadic"));
+        errors.push(syn::Error::new_spanned(
+            variadic,
+            "a job cannot be variadic",
+        ));
     }
     errors.finish()
 }
@@ -734,8 +745,15 @@ mod tests {
     #[test]
     fn every_key_is_read() {
         let def = parse_ok(
-            quote!(queue = "media", max_attempts = 5, backoff = "linear", retry_delay = "2s",
-                   timeout = "1m 30s", priority = -10, name = "media.resize"),
+            quote!(
+                queue = "media",
+                max_attempts = 5,
+                backoff = "linear",
+                retry_delay = "2s",
+                timeout = "1m 30s",
+                priority = -10,
+                name = "media.resize"
+            ),
             job_fn(),
         );
         assert_eq!(
@@ -767,7 +785,10 @@ mod tests {
 
     #[test]
     fn raw_fn_names_lose_their_prefix() {
-        let def = parse_ok(quote!(), quote! { async fn r#match() -> Result<(), String> { Ok(()) } });
+        let def = parse_ok(
+            quote!(),
+            quote! { async fn r#match() -> Result<(), String> { Ok(()) } },
+        );
         assert_eq!(def.config.name, "match");
         assert_eq!(def.struct_ident, "Match");
     }
@@ -795,7 +816,12 @@ mod tests {
             .collect();
         assert_eq!(
             shape,
-            ["path: String", "inject State<Db>", "inject kiribi::JobContext", "width: u32"]
+            [
+                "path: String",
+                "inject State<Db>",
+                "inject kiribi::JobContext",
+                "width: u32"
+            ]
         );
     }
 
@@ -804,8 +830,10 @@ mod tests {
         let errs = parse_err(quote!(retries = 3), job_fn());
         assert_eq!(
             errs,
-            ["unknown key `retries`; expected one of `name`, `queue`, `max_attempts`, \
-              `backoff`, `retry_delay`, `timeout`, `priority`"]
+            [
+                "unknown key `retries`; expected one of `name`, `queue`, `max_attempts`, \
+              `backoff`, `retry_delay`, `timeout`, `priority`"
+            ]
         );
     }
 
@@ -817,7 +845,10 @@ mod tests {
 
     #[test]
     fn reserved_keys_are_not_supported_yet() {
-        let errs = parse_err(quote!(cron = "0 * * * *", unique, concurrency = 2), job_fn());
+        let errs = parse_err(
+            quote!(cron = "0 * * * *", unique, concurrency = 2),
+            job_fn(),
+        );
         assert_eq!(
             errs,
             [
@@ -831,21 +862,44 @@ mod tests {
     #[test]
     fn bad_values_are_each_reported() {
         let errs = parse_err(
-            quote!(name = "", queue = 3, max_attempts = 0, backoff = "random",
-                   retry_delay = "2 parsecs", timeout = "0s", priority = 3000000000),
+            quote!(
+                name = "",
+                queue = 3,
+                max_attempts = 0,
+                backoff = "random",
+                retry_delay = "2 parsecs",
+                timeout = "0s",
+                priority = 3000000000
+            ),
             job_fn(),
         );
         assert_eq!(errs.len(), 7, "{errs:#?}");
         assert_eq!(errs[0], "`name` cannot be empty");
-        assert!(errs[1].starts_with("expected a string literal for `queue`"), "{}", errs[1]);
-        assert!(errs[2].starts_with("`max_attempts` must be at least 1"), "{}", errs[2]);
+        assert!(
+            errs[1].starts_with("expected a string literal for `queue`"),
+            "{}",
+            errs[1]
+        );
+        assert!(
+            errs[2].starts_with("`max_attempts` must be at least 1"),
+            "{}",
+            errs[2]
+        );
         assert_eq!(
             errs[3],
             "unknown backoff `random`; expected one of \"exponential\", \"fixed\", \"linear\""
         );
-        assert!(errs[4].starts_with("invalid duration for `retry_delay`"), "{}", errs[4]);
+        assert!(
+            errs[4].starts_with("invalid duration for `retry_delay`"),
+            "{}",
+            errs[4]
+        );
         assert_eq!(errs[5], "`timeout` must be longer than zero");
-        assert!(errs[6].starts_with("`priority` must fit in an `i32`"), "{}", errs[6]);
+        assert!(
+            errs[6].starts_with("`priority` must fit in an `i32`"),
+            "{}",
+            errs[6]
+        );
     }
 
     #[test]
@@ -857,7 +911,10 @@ mod tests {
         assert_eq!(def.config.priority, Some(i32::MIN));
         assert_eq!(def.config.max_attempts, Some(u32::MAX));
         let errs = parse_err(quote!(max_attempts = 4294967296), job_fn());
-        assert!(errs[0].starts_with("`max_attempts` must be at most"), "{errs:?}");
+        assert!(
+            errs[0].starts_with("`max_attempts` must be at most"),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -865,7 +922,10 @@ mod tests {
         let errs = parse_err(quote!(queue, timeout("1s")), job_fn());
         assert_eq!(
             errs,
-            ["`queue` needs a value: `queue = \"media\"`", "expected `timeout = \"30s\"`"]
+            [
+                "`queue` needs a value: `queue = \"media\"`",
+                "expected `timeout = \"30s\"`"
+            ]
         );
     }
 
@@ -888,7 +948,10 @@ mod tests {
             "`State` needs the type of the state",
         ];
         for (err, start) in errs.iter().zip(expected_starts) {
-            assert!(err.starts_with(start), "{err:?} should start with {start:?}");
+            assert!(
+                err.starts_with(start),
+                "{err:?} should start with {start:?}"
+            );
         }
         let rest = &errs[6..];
         assert!(rest[0].contains("`unsafe`"), "{rest:?}");
@@ -901,22 +964,43 @@ mod tests {
     #[test]
     fn return_type_must_look_like_a_result() {
         let errs = parse_err(quote!(), quote! { async fn a() {} });
-        assert!(errs[0].starts_with("a job must return `Result<T, E>`"), "{errs:?}");
-        let errs = parse_err(quote!(), quote! { async fn a() -> (u8, String) { todo!() } });
+        assert!(
+            errs[0].starts_with("a job must return `Result<T, E>`"),
+            "{errs:?}"
+        );
+        let errs = parse_err(
+            quote!(),
+            quote! { async fn a() -> (u8, String) { todo!() } },
+        );
         assert!(errs[0].ends_with("not `(u8, String)`"), "{errs:?}");
     }
 
     #[test]
     fn references_to_injected_types_have_their_own_message() {
-        let errs = parse_err(quote!(), quote! { async fn a(ctx: &JobContext) -> Result<(), String> { Ok(()) } });
-        assert_eq!(errs, ["take `JobContext` by value, not by reference: it is cheap to clone"]);
-        let errs = parse_err(quote!(), quote! { async fn a(s: State<A, B>) -> Result<(), String> { Ok(()) } });
-        assert_eq!(errs, ["`State` takes exactly one type argument: `State<T>`"]);
+        let errs = parse_err(
+            quote!(),
+            quote! { async fn a(ctx: &JobContext) -> Result<(), String> { Ok(()) } },
+        );
+        assert_eq!(
+            errs,
+            ["take `JobContext` by value, not by reference: it is cheap to clone"]
+        );
+        let errs = parse_err(
+            quote!(),
+            quote! { async fn a(s: State<A, B>) -> Result<(), String> { Ok(()) } },
+        );
+        assert_eq!(
+            errs,
+            ["`State` takes exactly one type argument: `State<T>`"]
+        );
     }
 
     #[test]
     fn nested_references_are_rejected() {
-        let errs = parse_err(quote!(), quote! { async fn a(v: Vec<&'static str>) -> Result<(), String> { Ok(()) } });
+        let errs = parse_err(
+            quote!(),
+            quote! { async fn a(v: Vec<&'static str>) -> Result<(), String> { Ok(()) } },
+        );
         assert!(errs[0].contains("(`&'static str`)"), "{errs:?}");
     }
 
@@ -925,7 +1009,13 @@ mod tests {
         assert_eq!(upper_camel_case("send_welcome"), "SendWelcome");
         assert_eq!(upper_camel_case("_private__job_"), "PrivateJob");
         assert_eq!(upper_camel_case("resize2x"), "Resize2x");
-        let errs = parse_err(quote!(), quote! { async fn Ping() -> Result<(), String> { Ok(()) } });
-        assert!(errs[0].starts_with("cannot name the job's struct after `Ping`"), "{errs:?}");
+        let errs = parse_err(
+            quote!(),
+            quote! { async fn Ping() -> Result<(), String> { Ok(()) } },
+        );
+        assert!(
+            errs[0].starts_with("cannot name the job's struct after `Ping`"),
+            "{errs:?}"
+        );
     }
 }

@@ -13,8 +13,9 @@ mod sealed {
 /// Something a job can be enqueued through.
 ///
 /// Implemented for `&Kiribi`, for `&JobContext` (follow-up jobs from inside a job) and,
-/// with the `sqlite` feature, for a SQLite connection or transaction of the caller's
-/// (`&mut *tx`): the job then exists if and only if that transaction commits.
+/// with the `sqlite` or `postgres` feature, for a connection or transaction of the
+/// caller's (`&mut *tx` of a `sqlx::Transaction<'_, Sqlite>` or `<'_, Postgres>`): the
+/// job then exists if and only if that transaction commits.
 /// Sealed: kiribi decides where jobs can go.
 ///
 /// # Examples
@@ -86,6 +87,25 @@ impl Enqueue for &mut sqlx::SqliteConnection {
         Self: 'a,
     {
         Box::pin(kiribi_sqlite::enqueue_on(self, jobs))
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl sealed::Sealed for &mut sqlx::PgConnection {}
+
+/// The job is written by the caller's connection: it becomes visible when the
+/// caller's transaction commits, and PostgreSQL then notifies idle workers.
+///
+/// The connection's `search_path` must lead to kiribi's schema: connections of
+/// [`Kiribi::pg_pool`] have it; a pool of the caller's own needs it unless the schema
+/// is `public`.
+#[cfg(feature = "postgres")]
+impl Enqueue for &mut sqlx::PgConnection {
+    fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<JobId>>>
+    where
+        Self: 'a,
+    {
+        Box::pin(kiribi_postgres::enqueue_on(self, jobs))
     }
 }
 

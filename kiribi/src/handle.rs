@@ -46,18 +46,22 @@ struct Inner {
     wake: watch::Sender<u64>,
     #[cfg(feature = "sqlite")]
     sqlite_pool: Option<sqlx::SqlitePool>,
+    #[cfg(feature = "postgres")]
+    pg_pool: Option<sqlx::PgPool>,
 }
 
 impl Kiribi {
     /// Connects to the backend named by the URL scheme and migrates it.
     ///
     /// `sqlite://path/to/jobs.db` (created if missing) or `sqlite::memory:` with
-    /// the `sqlite` feature.
+    /// the `sqlite` feature; `postgres://user:password@host/database` (the database
+    /// must exist; kiribi's tables are created in it) with the `postgres` feature.
     ///
     /// # Errors
     ///
     /// [`Error::UnsupportedScheme`] naming the enabled backends, [`Error::InvalidUrl`],
-    /// [`Error::MissingDirectory`], [`Error::SchemaTooNew`] when a newer kiribi migrated
+    /// [`Error::MissingDirectory`] (SQLite), a missing-database error (PostgreSQL),
+    /// [`Error::SchemaTooNew`] when a newer kiribi migrated
     /// the database, or [`Error::Storage`].
     pub async fn connect(url: &str) -> Result<Self> {
         Self::builder().connect(url).await
@@ -98,6 +102,14 @@ impl Kiribi {
     #[cfg(feature = "sqlite")]
     pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
         self.inner.sqlite_pool.as_ref()
+    }
+
+    /// The PostgreSQL pool when the backend is PostgreSQL. Its connections' `search_path`
+    /// leads to kiribi's schema, so transactions begun on it can enqueue jobs
+    /// (`&mut *tx`) atomically with the caller's writes.
+    #[cfg(feature = "postgres")]
+    pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        self.inner.pg_pool.as_ref()
     }
 
     /// A builder for a worker that runs this handle's jobs.
@@ -233,6 +245,10 @@ impl KiribiBuilder {
         match scheme(url)? {
             #[cfg(feature = "sqlite")]
             "sqlite" => Ok(self.build(crate::sqlite::SqliteStorage::connect(url).await?)),
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => {
+                Ok(self.build(crate::postgres::PgStorage::connect(url).await?))
+            }
             other => Err(Error::UnsupportedScheme {
                 scheme: other.to_owned(),
                 enabled: ENABLED_SCHEMES,
@@ -246,6 +262,10 @@ impl KiribiBuilder {
         let sqlite_pool = (&storage as &dyn std::any::Any)
             .downcast_ref::<crate::sqlite::SqliteStorage>()
             .map(|s| s.pool().clone());
+        #[cfg(feature = "postgres")]
+        let pg_pool = (&storage as &dyn std::any::Any)
+            .downcast_ref::<crate::postgres::PgStorage>()
+            .map(|s| s.pool().clone());
         let (wake, _) = watch::channel(0);
         Kiribi {
             inner: Arc::new(Inner {
@@ -254,6 +274,8 @@ impl KiribiBuilder {
                 wake,
                 #[cfg(feature = "sqlite")]
                 sqlite_pool,
+                #[cfg(feature = "postgres")]
+                pg_pool,
             }),
         }
     }
@@ -263,6 +285,10 @@ impl KiribiBuilder {
 const ENABLED_SCHEMES: &[&str] = &[
     #[cfg(feature = "sqlite")]
     "sqlite",
+    #[cfg(feature = "postgres")]
+    "postgres",
+    #[cfg(feature = "postgres")]
+    "postgresql",
 ];
 
 fn scheme(url: &str) -> Result<&str> {

@@ -32,8 +32,10 @@
 //!
 //! # Features
 //!
-//! - `sqlite` (default): the embedded SQLite backend, [`kiribi::sqlite`](crate::sqlite),
-//!   for `sqlite:` URLs.
+//! - `sqlite` (default): the embedded SQLite backend, `kiribi::sqlite`, for `sqlite:`
+//!   URLs.
+//! - `postgres`: the PostgreSQL backend, `kiribi::postgres`, for `postgres:` and
+//!   `postgresql:` URLs, for many processes and machines sharing the work.
 //!
 //! # Jobs in library crates
 //!
@@ -68,12 +70,70 @@ pub use kiribi_core::{
     ParseJobIdError, ParseJobStatusError, Result, RetryPolicy, Storage, Listener, async_trait,
 };
 
-/// Turns an `async fn` into a typed, persisted job. See the crate docs.
+/// Turns an `async fn` into a typed, persisted job.
+///
+/// Next to the fn (which stays callable as written) it generates a payload struct named
+/// in UpperCamelCase (`send_welcome` → `SendWelcome`) whose public fields are the fn's
+/// payload parameters, an [`impl Job`](Job), the methods `enqueue`, `enqueue_with`,
+/// `enqueue_many` and `run_now`, and the job's registration: workers find it by name.
+///
+/// `JobContext` and `State<T>` parameters are injected in any position (patterns such as
+/// `State(db): State<Db>` work); every other parameter is payload: a plain name of an
+/// owned `Serialize + Deserialize + Debug + Clone + Send` type. The fn returns
+/// `Result<T, E>` (or an alias such as `anyhow::Result<T>`) with `T: Serialize` and
+/// `E: Display`; return [`JobError::permanent`] to stop retrying.
+///
+/// | key | default | equivalent |
+/// |---|---|---|
+/// | `name = "media.resize"` | the fn's name | `JobConfig::new("media.resize")` |
+/// | `queue = "media"` | `"default"` | `.queue("media")` |
+/// | `max_attempts = 5` | `5` | `.max_attempts(5)` |
+/// | `backoff = "fixed"` | `"exponential"` | `.backoff(Backoff::Fixed)` |
+/// | `retry_delay = "2s"` | `"1s"` | `.retry_delay(Duration::from_secs(2))` |
+/// | `timeout = "30s"` | none | `.timeout(Duration::from_secs(30))` |
+/// | `priority = -10` | `0` | `.priority(-10)` |
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use kiribi::{job, Job, JobContext, State};
+///
+/// #[derive(Clone)]
+/// struct Db;
+///
+/// #[job(queue = "media", max_attempts = 3, retry_delay = "2s", timeout = "30s", name = "media.resize")]
+/// pub async fn resize(ctx: JobContext, State(_db): State<Db>, path: String, width: u32) -> anyhow::Result<u64> {
+///     let _ = ctx.attempt();
+///     Ok(u64::from(width) + path.len() as u64)
+/// }
+///
+/// let job = Resize { path: "a.png".into(), width: 640 };
+/// assert_eq!(Resize::CONFIG.queue, "media");
+/// assert_eq!(Resize::CONFIG.timeout, Some(Duration::from_secs(30)));
+/// # let _ = job;
+/// ```
+///
+/// Mistakes are compile errors at the offending token:
+///
+/// ```compile_fail
+/// #[kiribi::job(retries = 3)] // unknown key `retries`; expected one of `name`, `queue`, …
+/// async fn send_welcome(user_id: i64) -> Result<(), String> { Ok(()) }
+/// ```
+///
+/// ```compile_fail
+/// #[kiribi::job]
+/// async fn send_welcome(email: &str) -> Result<(), String> { Ok(()) } // use `String`
+/// ```
 pub use kiribi_macros::job;
 
 /// The SQLite backend (feature `sqlite`, on by default).
 #[cfg(feature = "sqlite")]
 pub use kiribi_sqlite as sqlite;
+
+/// The PostgreSQL backend (feature `postgres`).
+#[cfg(feature = "postgres")]
+pub use kiribi_postgres as postgres;
 
 /// The chrono of the timestamps in [`JobRecord`] and [`AttemptRecord`].
 pub use chrono;

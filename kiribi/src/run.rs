@@ -121,9 +121,9 @@ fn inline_owner() -> String {
 /// `1.5s`, `250ms`, `2m`: a duration as a person writes it.
 pub(crate) fn humanize(duration: Duration) -> String {
     let millis = duration.as_millis();
-    if millis % 60_000 == 0 && millis > 0 {
+    if millis > 0 && millis.is_multiple_of(60_000) {
         format!("{}m", millis / 60_000)
-    } else if millis % 1000 == 0 && millis > 0 {
+    } else if millis > 0 && millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else if millis >= 1000 {
         format!("{:.3}s", duration.as_secs_f64())

@@ -398,15 +398,20 @@ async fn forward_wakeups(kiribi: Kiribi, worker: String) {
     loop {
         match kiribi.storage().listen().await {
             Ok(None) => return,
-            Ok(Some(mut listener)) => loop {
-                match listener.recv().await {
-                    Ok(()) => kiribi.wake_workers(),
-                    Err(err) => {
-                        tracing::warn!(worker = %worker, error = %err, "listening for new jobs failed; polling until it is back");
-                        tokio::time::sleep(RETRY).await;
+            Ok(Some(mut listener)) => {
+                // Jobs inserted before the listener was up were not announced:
+                // look once now that it is.
+                kiribi.wake_workers();
+                loop {
+                    match listener.recv().await {
+                        Ok(()) => kiribi.wake_workers(),
+                        Err(err) => {
+                            tracing::warn!(worker = %worker, error = %err, "listening for new jobs failed; polling until it is back");
+                            tokio::time::sleep(RETRY).await;
+                        }
                     }
                 }
-            },
+            }
             Err(err) => {
                 tracing::warn!(worker = %worker, error = %err, "could not listen for new jobs; polling until it works");
                 tokio::time::sleep(RETRY).await;

@@ -21,7 +21,8 @@ fn record_run(ctx: &JobContext) -> std::io::Result<()> {
         .create(true)
         .append(true)
         .open(path)?;
-    writeln!(file, "{} {}", ctx.id(), ctx.attempt())
+    // One write of the whole line: O_APPEND keeps it whole among other processes'.
+    file.write_all(format!("{} {}\n", ctx.id(), ctx.attempt()).as_bytes())
 }
 
 /// A no-op job that logs each run, for drain tests.

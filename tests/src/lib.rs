@@ -3,37 +3,113 @@
 
 pub mod conformance;
 pub mod jobs;
+pub mod pg;
 pub mod process;
 pub mod wait;
 
 use kiribi::{JobId, JobRecord, JobStatus, Kiribi};
 
-/// A fresh SQLite database file in its own temporary directory.
-pub struct TempDb {
-    /// Keeps the directory alive as long as the database is used.
-    pub dir: tempfile::TempDir,
-    /// `sqlite://…/jobs.db`.
-    pub url: String,
+/// The backends the tests run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A database of its own on the test PostgreSQL server.
+    Postgres,
 }
 
-impl TempDb {
-    /// Creates the directory; the file is created by the first connect.
-    pub fn new() -> Self {
+/// A fresh, empty database of one backend for one test, and a scratch directory.
+pub struct TestDb {
+    backend: Backend,
+    url: String,
+    dir: tempfile::TempDir,
+    _postgres: Option<pg::TestPgDatabase>,
+}
+
+impl TestDb {
+    /// A new SQLite file (created by the first connect).
+    pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
-        Self { dir, url }
+        Self {
+            backend: Backend::Sqlite,
+            url,
+            dir,
+            _postgres: None,
+        }
+    }
+
+    /// A new PostgreSQL database on the test server (see [`pg`]).
+    pub async fn postgres() -> Self {
+        let database = pg::TestPgDatabase::new().await;
+        Self {
+            backend: Backend::Postgres,
+            url: database.url().to_owned(),
+            dir: tempfile::tempdir().expect("a temporary directory"),
+            _postgres: Some(database),
+        }
+    }
+
+    /// A new database of `backend`.
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self::sqlite(),
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL to connect to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A scratch directory that lives as long as the database.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     /// Connects a handle to it.
     pub async fn connect(&self) -> Kiribi {
         Kiribi::connect(&self.url).await.expect("connect to the test database")
     }
+
+    /// Connects a handle with state for `State<T>`.
+    pub async fn connect_with_state<T: Clone + Send + Sync + 'static>(&self, state: T) -> Kiribi {
+        Kiribi::builder()
+            .state(state)
+            .connect(&self.url)
+            .await
+            .expect("connect to the test database")
+    }
 }
 
-impl Default for TempDb {
-    fn default() -> Self {
-        Self::new()
-    }
+/// Runs each listed `async fn name(db: TestDb)` once per backend, as the tests
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::TestDb::new($crate::Backend::Sqlite).await).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::TestDb::new($crate::Backend::Postgres).await).await;
+                }
+            )+
+        }
+    };
 }
 
 /// Waits (up to 20 s) until the job is in `status`, and returns its record.

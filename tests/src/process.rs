@@ -73,7 +73,10 @@ pub fn read_run_logs(dir: &std::path::Path) -> Vec<(u32, i64, u32)> {
             .and_then(|s| s.to_str())
             .and_then(|s| s.parse().ok())
             .expect("run logs are named <pid>.log");
-        for line in std::fs::read_to_string(&path).expect("read a run log").lines() {
+        let text = std::fs::read_to_string(&path).expect("read a run log");
+        // A line being written right now has no newline yet: skip it.
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        for line in complete.lines() {
             let (id, attempt) = line.split_once(' ').expect("`<id> <attempt>`");
             runs.push((pid, id.parse().expect("an id"), attempt.parse().expect("an attempt")));
         }

@@ -8,7 +8,7 @@ use kiribi::{
     EnqueueOptions, Error, JobContext, JobFilter, JobId, JobRecord, JobStatus, Kiribi,
     WorkerHandle, job,
 };
-use kiribi_tests::TempDb;
+use kiribi_tests::TestDb;
 
 #[job]
 async fn bounds_probe(n: u8) -> Result<u8, String> {
@@ -38,8 +38,8 @@ fn handles_and_errors_have_the_promised_bounds() {
 
 #[tokio::test]
 async fn every_future_kiribi_returns_is_send() {
-    let db = TempDb::new();
-    let kiribi = send(Kiribi::connect(&db.url)).await.unwrap();
+    let db = TestDb::sqlite();
+    let kiribi = send(Kiribi::connect(db.url())).await.unwrap();
     let id = send(BoundsProbe::enqueue(&kiribi, BoundsProbe { n: 1 })).await.unwrap();
     send(BoundsProbe::enqueue_with(&kiribi, BoundsProbe { n: 2 }, EnqueueOptions::new())).await.unwrap();
     send(BoundsProbe::enqueue_many(&kiribi, vec![BoundsProbe { n: 3 }])).await.unwrap();
@@ -67,8 +67,8 @@ fn job_ids_print_parse_and_serialize_as_numbers() {
 
 #[tokio::test]
 async fn sqlite_url_in_a_missing_directory_names_the_path() {
-    let db = TempDb::new();
-    let missing = db.dir.path().join("no/such/dir/jobs.db");
+    let db = TestDb::sqlite();
+    let missing = db.dir().join("no/such/dir/jobs.db");
     let err = Kiribi::connect(&format!("sqlite://{}", missing.display()))
         .await
         .unwrap_err();

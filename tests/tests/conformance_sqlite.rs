@@ -2,20 +2,20 @@
 
 use kiribi::Storage;
 use kiribi::sqlite::SqliteStorage;
-use kiribi_tests::TempDb;
+use kiribi_tests::TestDb;
 use kiribi_tests::conformance::TestDatabase;
 
-struct SqliteTestDatabase(TempDb);
+struct SqliteTestDatabase(TestDb);
 
 impl SqliteTestDatabase {
     fn new() -> Self {
-        Self(TempDb::new())
+        Self(TestDb::sqlite())
     }
 }
 
 impl TestDatabase for SqliteTestDatabase {
     async fn open(&self) -> Box<dyn Storage> {
-        let storage = SqliteStorage::connect(&self.0.url)
+        let storage = SqliteStorage::connect(self.0.url())
             .await
             .expect("connect to the test database");
         Box::new(storage)

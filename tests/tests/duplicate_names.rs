@@ -3,7 +3,7 @@
 //! Its own test binary: the duplicate would fail every worker of any binary it is in.
 
 use kiribi::{Error, job};
-use kiribi_tests::TempDb;
+use kiribi_tests::TestDb;
 
 #[job(name = "shared.name")]
 async fn first() -> Result<(), String> {
@@ -17,7 +17,7 @@ async fn second() -> Result<(), String> {
 
 #[tokio::test]
 async fn duplicate_job_names_fail_worker_start_with_both_locations() {
-    let db = TempDb::new();
+    let db = TestDb::sqlite();
     let kiribi = db.connect().await;
     let err = kiribi.worker().start().shutdown().await.unwrap_err();
     assert!(matches!(err, Error::DuplicateJobName { .. }), "{err:?}");

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use kiribi::{EnqueueOptions, JobFilter, JobStatus, job};
-use kiribi_tests::{TempDb, wait_for_status};
+use kiribi_tests::{TestDb, wait_for_status};
 
 #[job(max_attempts = 1)]
 async fn fails_once_then_works(marker: String) -> Result<(), String> {
@@ -20,9 +20,7 @@ async fn noop(n: u32) -> Result<u32, String> {
     Ok(n)
 }
 
-#[tokio::test]
-async fn cancelled_job_never_runs() {
-    let db = TempDb::new();
+async fn cancelled_job_never_runs(db: TestDb) {
     let kiribi = db.connect().await;
     let cancelled = Noop::enqueue(&kiribi, Noop { n: 1 }).await.unwrap();
     assert!(kiribi.cancel(cancelled).await.unwrap());
@@ -39,11 +37,9 @@ async fn cancelled_job_never_runs() {
     assert!(record.finished_at.is_some());
 }
 
-#[tokio::test]
-async fn failed_job_can_be_retried_by_hand() {
-    let db = TempDb::new();
+async fn failed_job_can_be_retried_by_hand(db: TestDb) {
     let kiribi = db.connect().await;
-    let marker = db.dir.path().join("marker").display().to_string();
+    let marker = db.dir().join("marker").display().to_string();
     let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
     let id = FailsOnceThenWorks::enqueue(&kiribi, FailsOnceThenWorks { marker }).await.unwrap();
     let failed = wait_for_status(&kiribi, id, JobStatus::Failed).await;
@@ -56,9 +52,7 @@ async fn failed_job_can_be_retried_by_hand() {
     worker.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn deleted_job_is_gone_with_its_history() {
-    let db = TempDb::new();
+async fn deleted_job_is_gone_with_its_history(db: TestDb) {
     let kiribi = db.connect().await;
     let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
     let id = Noop::enqueue(&kiribi, Noop { n: 3 }).await.unwrap();
@@ -71,9 +65,7 @@ async fn deleted_job_is_gone_with_its_history() {
     assert!(!kiribi.delete(id).await.unwrap(), "deleting twice reports false");
 }
 
-#[tokio::test]
-async fn actions_on_unknown_ids_report_false() {
-    let db = TempDb::new();
+async fn actions_on_unknown_ids_report_false(db: TestDb) {
     let kiribi = db.connect().await;
     let missing: kiribi::JobId = "999999".parse().unwrap();
     assert!(kiribi.job(missing).await.unwrap().is_none());
@@ -82,9 +74,7 @@ async fn actions_on_unknown_ids_report_false() {
     assert!(!kiribi.delete(missing).await.unwrap());
 }
 
-#[tokio::test]
-async fn jobs_lists_newest_first_with_filters() {
-    let db = TempDb::new();
+async fn jobs_lists_newest_first_with_filters(db: TestDb) {
     let kiribi = db.connect().await;
     let a = Noop::enqueue(&kiribi, Noop { n: 1 }).await.unwrap();
     let b = Noop::enqueue_with(&kiribi, Noop { n: 2 }, EnqueueOptions::new().queue("other"))
@@ -100,3 +90,11 @@ async fn jobs_lists_newest_first_with_filters() {
     assert_eq!(ids(kiribi.jobs(JobFilter::new().name("noop").limit(2)).await.unwrap()), [c, b]);
     assert!(kiribi.jobs(JobFilter::new().name("nope")).await.unwrap().is_empty());
 }
+
+kiribi_tests::backend_tests!(
+    cancelled_job_never_runs,
+    failed_job_can_be_retried_by_hand,
+    deleted_job_is_gone_with_its_history,
+    actions_on_unknown_ids_report_false,
+    jobs_lists_newest_first_with_filters,
+);

@@ -47,13 +47,19 @@ fn payload_struct_has_the_payload_params_as_fields_in_order() {
     let json = serde_json::to_value(&job).expect("serializable");
     assert_eq!(json, serde_json::json!({ "path": "a.png", "width": 640 }));
     let back: Resize = serde_json::from_value(json).expect("deserializable");
-    assert_eq!(format!("{back:?}"), r#"Resize { path: "a.png", width: 640 }"#);
+    assert_eq!(
+        format!("{back:?}"),
+        r#"Resize { path: "a.png", width: 640 }"#
+    );
 }
 
 #[test]
 fn fn_without_payload_gets_a_unit_struct() {
     let job: Heartbeat = Heartbeat;
-    assert_eq!(serde_json::to_value(job.clone()).expect("serializable"), serde_json::Value::Null);
+    assert_eq!(
+        serde_json::to_value(job.clone()).expect("serializable"),
+        serde_json::Value::Null
+    );
 }
 
 #[test]
@@ -96,11 +102,16 @@ fn the_original_fn_stays_callable() {
 fn generated_methods_have_the_documented_types() {
     // Type-level only: these futures are never polled here.
     fn _check(kiribi: &Kiribi) {
-        let _: kiribi::BoxFuture<'_, kiribi::Result<JobId>> =
-            SendWelcome::enqueue(kiribi, SendWelcome { user_id: 1, email: String::new() });
-        let _: kiribi::BoxFuture<'_, kiribi::Result<Vec<JobId>>> =
+        let _enqueue: kiribi::BoxFuture<'_, kiribi::Result<JobId>> = SendWelcome::enqueue(
+            kiribi,
+            SendWelcome {
+                user_id: 1,
+                email: String::new(),
+            },
+        );
+        let _enqueue_many: kiribi::BoxFuture<'_, kiribi::Result<Vec<JobId>>> =
             SendWelcome::enqueue_many(kiribi, Vec::<SendWelcome>::new());
-        let _: kiribi::BoxFuture<'_, kiribi::Result<u64>> = Resize::run_now(
+        let _run_now: kiribi::BoxFuture<'_, kiribi::Result<u64>> = Resize::run_now(
             kiribi,
             Resize {
                 path: String::new(),

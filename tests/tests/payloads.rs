@@ -3,16 +3,14 @@
 use std::time::Duration;
 
 use kiribi::{JobStatus, NewJob, job};
-use kiribi_tests::{TempDb, wait_for_status};
+use kiribi_tests::{TestDb, wait_for_status};
 
 #[job(name = "payloads.greet")]
 async fn greet(user_id: i64, email: String) -> Result<String, String> {
     Ok(format!("{user_id} {email}"))
 }
 
-#[tokio::test]
-async fn drifted_payload_fails_at_once_naming_the_field_and_the_worker_keeps_going() {
-    let db = TempDb::new();
+async fn drifted_payload_fails_at_once_naming_the_field_and_the_worker_keeps_going(db: TestDb) {
     let kiribi = db.connect().await;
     // A row written by an older version of the job, where `user_id` was a string.
     let drifted = NewJob::new(
@@ -35,9 +33,7 @@ async fn drifted_payload_fails_at_once_naming_the_field_and_the_worker_keeps_goi
     worker.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn job_name_this_binary_does_not_know_is_left_pending_and_untouched() {
-    let db = TempDb::new();
+async fn job_name_this_binary_does_not_know_is_left_pending_and_untouched(db: TestDb) {
     let kiribi = db.connect().await;
     let foreign = NewJob::new("another_service.job", serde_json::json!({ "x": 1 }));
     let foreign = kiribi.storage().enqueue(vec![foreign]).await.unwrap()[0];
@@ -53,3 +49,8 @@ async fn job_name_this_binary_does_not_know_is_left_pending_and_untouched() {
     assert_eq!(after, before);
     assert!(kiribi.attempts(foreign).await.unwrap().is_empty());
 }
+
+kiribi_tests::backend_tests!(
+    drifted_payload_fails_at_once_naming_the_field_and_the_worker_keeps_going,
+    job_name_this_binary_does_not_know_is_left_pending_and_untouched,
+);

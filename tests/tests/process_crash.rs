@@ -7,20 +7,18 @@ use std::time::Duration;
 use kiribi::JobStatus;
 use kiribi_tests::jobs::HangOnce;
 use kiribi_tests::process::{WorkerProcess, read_run_logs};
-use kiribi_tests::{TempDb, wait, wait_for_status};
+use kiribi_tests::{TestDb, wait, wait_for_status};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_kiribi-test-worker");
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_workers_job_is_finished_by_another_worker_after_its_lease() {
-    let db = TempDb::new();
+async fn killed_workers_job_is_finished_by_another_worker_after_its_lease(db: TestDb) {
     let kiribi = db.connect().await;
-    let logs = db.dir.path().join("runs");
+    let logs = db.dir().join("runs");
     std::fs::create_dir(&logs).unwrap();
-    let marker = db.dir.path().join("started");
+    let marker = db.dir().join("started");
     let lease = Duration::from_millis(1000);
 
-    let first = WorkerProcess::start(WORKER, &db.url, 2, lease, &logs).await;
+    let first = WorkerProcess::start(WORKER, db.url(), 2, lease, &logs).await;
     let first_pid = first.pid();
     let id = HangOnce::enqueue(&kiribi, HangOnce { marker: marker.display().to_string() })
         .await
@@ -33,7 +31,7 @@ async fn killed_workers_job_is_finished_by_another_worker_after_its_lease() {
     assert_eq!(running.status, JobStatus::Running);
     first.kill().await;
 
-    let second = WorkerProcess::start(WORKER, &db.url, 2, lease, &logs).await;
+    let second = WorkerProcess::start(WORKER, db.url(), 2, lease, &logs).await;
     let second_pid = second.pid();
     let record = wait_for_status(&kiribi, id, JobStatus::Succeeded).await;
     second.terminate().await;
@@ -49,3 +47,5 @@ async fn killed_workers_job_is_finished_by_another_worker_after_its_lease() {
     let pids: HashSet<u32> = read_run_logs(&logs).into_iter().map(|(pid, _, _)| pid).collect();
     assert_eq!(pids, HashSet::from([first_pid, second_pid]));
 }
+
+kiribi_tests::backend_tests!(killed_workers_job_is_finished_by_another_worker_after_its_lease);

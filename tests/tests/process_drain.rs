@@ -7,21 +7,19 @@ use std::time::Duration;
 use kiribi::{JobFilter, JobStatus};
 use kiribi_tests::jobs::Drain;
 use kiribi_tests::process::{WorkerProcess, read_run_logs};
-use kiribi_tests::{TempDb, wait};
+use kiribi_tests::{TestDb, wait};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_kiribi-test-worker");
 const JOBS: u64 = 3000;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_worker_processes_run_every_job_exactly_once() {
-    let db = TempDb::new();
+async fn three_worker_processes_run_every_job_exactly_once(db: TestDb) {
     let kiribi = db.connect().await;
-    let logs = db.dir.path().join("runs");
+    let logs = db.dir().join("runs");
     std::fs::create_dir(&logs).unwrap();
 
     let mut workers = Vec::new();
     for _ in 0..3 {
-        workers.push(WorkerProcess::start(WORKER, &db.url, 8, Duration::from_secs(30), &logs).await);
+        workers.push(WorkerProcess::start(WORKER, db.url(), 8, Duration::from_secs(30), &logs).await);
     }
     let mut ids = Vec::new();
     for chunk in (0..JOBS).collect::<Vec<_>>().chunks(1000) {
@@ -60,3 +58,5 @@ async fn three_worker_processes_run_every_job_exactly_once() {
     let processes: HashSet<u32> = runs.iter().map(|(pid, _, _)| *pid).collect();
     assert!(processes.len() >= 2, "the work was shared: {} process(es) ran jobs", processes.len());
 }
+
+kiribi_tests::backend_tests!(three_worker_processes_run_every_job_exactly_once);

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use kiribi::{JobContext, JobError, JobStatus, job};
-use kiribi_tests::{TempDb, wait_for_status};
+use kiribi_tests::{TestDb, wait_for_status};
 
 #[job(max_attempts = 5, backoff = "fixed", retry_delay = "20ms")]
 async fn fails_twice(ctx: JobContext) -> Result<u32, String> {
@@ -41,9 +41,7 @@ fn fast_worker(kiribi: &kiribi::Kiribi) -> kiribi::WorkerHandle {
     kiribi.worker().poll_interval(Duration::from_millis(20)).start()
 }
 
-#[tokio::test]
-async fn job_that_fails_twice_succeeds_on_its_third_attempt_with_history() {
-    let db = TempDb::new();
+async fn job_that_fails_twice_succeeds_on_its_third_attempt_with_history(db: TestDb) {
     let kiribi = db.connect().await;
     let worker = fast_worker(&kiribi);
     let id = FailsTwice::enqueue(&kiribi, FailsTwice).await.unwrap();
@@ -60,9 +58,7 @@ async fn job_that_fails_twice_succeeds_on_its_third_attempt_with_history() {
     worker.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn job_that_keeps_failing_ends_failed_after_max_attempts() {
-    let db = TempDb::new();
+async fn job_that_keeps_failing_ends_failed_after_max_attempts(db: TestDb) {
     let kiribi = db.connect().await;
     let worker = fast_worker(&kiribi);
     let id = AlwaysFails::enqueue(&kiribi, AlwaysFails { reason: "smtp down".into() })
@@ -77,9 +73,7 @@ async fn job_that_keeps_failing_ends_failed_after_max_attempts() {
     worker.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn retry_waits_for_the_backoff_delay() {
-    let db = TempDb::new();
+async fn retry_waits_for_the_backoff_delay(db: TestDb) {
     let kiribi = db.connect().await;
     let id = AlwaysFails::enqueue(&kiribi, AlwaysFails { reason: "x".into() }).await.unwrap();
     let worker = fast_worker(&kiribi);
@@ -95,9 +89,7 @@ async fn retry_waits_for_the_backoff_delay() {
     worker.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn permanent_error_fails_the_job_without_retrying() {
-    let db = TempDb::new();
+async fn permanent_error_fails_the_job_without_retrying(db: TestDb) {
     let kiribi = db.connect().await;
     let worker = fast_worker(&kiribi);
     let id = GivesUp::enqueue(&kiribi, GivesUp { user_id: 42 }).await.unwrap();
@@ -107,9 +99,7 @@ async fn permanent_error_fails_the_job_without_retrying() {
     worker.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn timed_out_attempts_are_retried_then_fail() {
-    let db = TempDb::new();
+async fn timed_out_attempts_are_retried_then_fail(db: TestDb) {
     let kiribi = db.connect().await;
     let worker = fast_worker(&kiribi);
     let id = TooSlow::enqueue(&kiribi, TooSlow).await.unwrap();
@@ -119,9 +109,7 @@ async fn timed_out_attempts_are_retried_then_fail() {
     worker.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn panicking_attempt_is_recorded_and_retried() {
-    let db = TempDb::new();
+async fn panicking_attempt_is_recorded_and_retried(db: TestDb) {
     let kiribi = db.connect().await;
     let worker = fast_worker(&kiribi);
     let id = Panics::enqueue(&kiribi, Panics).await.unwrap();
@@ -132,3 +120,12 @@ async fn panicking_attempt_is_recorded_and_retried() {
     assert_eq!(first.error.as_deref(), Some("panicked: the first attempt panics"));
     worker.shutdown().await.unwrap();
 }
+
+kiribi_tests::backend_tests!(
+    job_that_fails_twice_succeeds_on_its_third_attempt_with_history,
+    job_that_keeps_failing_ends_failed_after_max_attempts,
+    retry_waits_for_the_backoff_delay,
+    permanent_error_fails_the_job_without_retrying,
+    timed_out_attempts_are_retried_then_fail,
+    panicking_attempt_is_recorded_and_retried,
+);

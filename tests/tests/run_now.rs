@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use kiribi::{Error, JobContext, JobStatus, Kiribi, State, job};
-use kiribi_tests::{TempDb, wait_for_status};
+use kiribi_tests::{TestDb, wait_for_status};
 
 #[derive(Clone)]
 struct Prefix(String);
@@ -27,10 +27,8 @@ async fn child(ctx: JobContext, n: u32) -> Result<String, String> {
     Ok(format!("{} #{n} attempt {}", ctx.name(), ctx.attempt()))
 }
 
-#[tokio::test]
-async fn run_now_returns_the_output_and_records_the_run() {
-    let db = TempDb::new();
-    let kiribi = Kiribi::builder().state(Prefix("> ".into())).connect(&db.url).await.unwrap();
+async fn run_now_returns_the_output_and_records_the_run(db: TestDb) {
+    let kiribi = Kiribi::builder().state(Prefix("> ".into())).connect(db.url()).await.unwrap();
     let out = Shout::run_now(&kiribi, Shout { word: "hi".into() }).await.unwrap();
     assert_eq!(out, "> HI");
 
@@ -43,10 +41,8 @@ async fn run_now_returns_the_output_and_records_the_run() {
     assert!(record.started_at.is_some() && record.finished_at.is_some());
 }
 
-#[tokio::test]
-async fn failing_run_now_makes_one_attempt_and_returns_the_error() {
-    let db = TempDb::new();
-    let kiribi = Kiribi::builder().state(Prefix(String::new())).connect(&db.url).await.unwrap();
+async fn failing_run_now_makes_one_attempt_and_returns_the_error(db: TestDb) {
+    let kiribi = Kiribi::builder().state(Prefix(String::new())).connect(db.url()).await.unwrap();
     let err = Shout::run_now(&kiribi, Shout { word: String::new() }).await.unwrap_err();
     let Error::JobFailed { id, name, error } = err else {
         panic!("expected JobFailed, got {err:?}");
@@ -58,9 +54,7 @@ async fn failing_run_now_makes_one_attempt_and_returns_the_error() {
     assert_eq!(record.last_error.as_deref(), Some("nothing to shout"));
 }
 
-#[tokio::test]
-async fn missing_state_fails_the_job_naming_the_type() {
-    let db = TempDb::new();
+async fn missing_state_fails_the_job_naming_the_type(db: TestDb) {
     let kiribi = db.connect().await;
     let err = Shout::run_now(&kiribi, Shout { word: "x".into() }).await.unwrap_err();
     let message = err.to_string();
@@ -74,9 +68,7 @@ async fn missing_state_fails_the_job_naming_the_type() {
     worker.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_job_enqueues_follow_up_jobs_through_its_context() {
-    let db = TempDb::new();
+async fn a_job_enqueues_follow_up_jobs_through_its_context(db: TestDb) {
     let kiribi = db.connect().await;
     let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
     let id = Parent::enqueue(&kiribi, Parent { children: 3 }).await.unwrap();
@@ -89,3 +81,10 @@ async fn a_job_enqueues_follow_up_jobs_through_its_context() {
     }
     worker.shutdown().await.unwrap();
 }
+
+kiribi_tests::backend_tests!(
+    run_now_returns_the_output_and_records_the_run,
+    failing_run_now_makes_one_attempt_and_returns_the_error,
+    missing_state_fails_the_job_naming_the_type,
+    a_job_enqueues_follow_up_jobs_through_its_context,
+);

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kiribi::{EnqueueOptions, JobStatus, Kiribi, State, job};
-use kiribi_tests::{TempDb, wait_for_status};
+use kiribi_tests::{TestDb, wait_for_status};
 
 /// Records the order in which jobs ran.
 #[derive(Clone, Default)]
@@ -21,9 +21,7 @@ async fn in_mail_queue() -> Result<(), String> {
     Ok(())
 }
 
-#[tokio::test]
-async fn delayed_job_waits_for_its_run_at() {
-    let db = TempDb::new();
+async fn delayed_job_waits_for_its_run_at(db: TestDb) {
     let kiribi = db.connect().await;
     let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
     let delayed = InMailQueue::enqueue_with(
@@ -46,11 +44,9 @@ async fn delayed_job_waits_for_its_run_at() {
     worker.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn higher_priority_runs_first_then_older_run_at() {
-    let db = TempDb::new();
+async fn higher_priority_runs_first_then_older_run_at(db: TestDb) {
     let order = RunOrder::default();
-    let kiribi = Kiribi::builder().state(order.clone()).connect(&db.url).await.unwrap();
+    let kiribi = Kiribi::builder().state(order.clone()).connect(db.url()).await.unwrap();
     for (n, priority) in [(1, 0), (2, 5), (3, 0), (4, 10), (5, 5)] {
         Ordered::enqueue_with(&kiribi, Ordered { n }, EnqueueOptions::new().priority(priority))
             .await
@@ -65,9 +61,7 @@ async fn higher_priority_runs_first_then_older_run_at() {
     assert_eq!(*order.0.lock().unwrap(), [4, 2, 5, 1, 3]);
 }
 
-#[tokio::test]
-async fn worker_serves_only_its_queues() {
-    let db = TempDb::new();
+async fn worker_serves_only_its_queues(db: TestDb) {
     let kiribi = db.connect().await;
     let mail = InMailQueue::enqueue(&kiribi, InMailQueue).await.unwrap();
     let moved = InMailQueue::enqueue_with(&kiribi, InMailQueue, EnqueueOptions::new().queue("urgent"))
@@ -83,3 +77,9 @@ async fn worker_serves_only_its_queues() {
     wait_for_status(&kiribi, mail, JobStatus::Succeeded).await;
     every_queue.shutdown().await.unwrap();
 }
+
+kiribi_tests::backend_tests!(
+    delayed_job_waits_for_its_run_at,
+    higher_priority_runs_first_then_older_run_at,
+    worker_serves_only_its_queues,
+);

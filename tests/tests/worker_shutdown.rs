@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use kiribi::{JobStatus, job};
-use kiribi_tests::{TempDb, wait_for_status};
+use kiribi_tests::{TestDb, wait_for_status};
 
 #[job]
 async fn takes_a_while(millis: u64) -> Result<u64, String> {
@@ -12,9 +12,7 @@ async fn takes_a_while(millis: u64) -> Result<u64, String> {
     Ok(millis)
 }
 
-#[tokio::test]
-async fn shutdown_lets_running_jobs_finish() {
-    let db = TempDb::new();
+async fn shutdown_lets_running_jobs_finish(db: TestDb) {
     let kiribi = db.connect().await;
     let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
     let id = TakesAWhile::enqueue(&kiribi, TakesAWhile { millis: 300 }).await.unwrap();
@@ -26,9 +24,7 @@ async fn shutdown_lets_running_jobs_finish() {
     assert_eq!(record.result, Some(serde_json::json!(300)));
 }
 
-#[tokio::test]
-async fn jobs_still_running_after_the_grace_period_are_released_uncharged() {
-    let db = TempDb::new();
+async fn jobs_still_running_after_the_grace_period_are_released_uncharged(db: TestDb) {
     let kiribi = db.connect().await;
     let worker = kiribi
         .worker()
@@ -46,9 +42,7 @@ async fn jobs_still_running_after_the_grace_period_are_released_uncharged() {
     assert!(kiribi.attempts(id).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn stopped_worker_claims_nothing_more() {
-    let db = TempDb::new();
+async fn stopped_worker_claims_nothing_more(db: TestDb) {
     let kiribi = db.connect().await;
     let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
     worker.shutdown().await.unwrap();
@@ -61,3 +55,9 @@ async fn stopped_worker_claims_nothing_more() {
     wait_for_status(&kiribi, id, JobStatus::Succeeded).await;
     other.shutdown().await.unwrap();
 }
+
+kiribi_tests::backend_tests!(
+    shutdown_lets_running_jobs_finish,
+    jobs_still_running_after_the_grace_period_are_released_uncharged,
+    stopped_worker_claims_nothing_more,
+);

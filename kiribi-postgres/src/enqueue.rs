@@ -1,0 +1,100 @@
+//! Inserting new jobs: the one write path of `enqueue`, whether through kiribi's own
+//! pool or a caller's transaction.
+
+use kiribi_core::{Error, JobId, NewJob};
+use sqlx::PgConnection;
+
+use crate::error::storage_error;
+use crate::row::{int_column, micros};
+use crate::sql;
+
+/// Inserts `jobs` through a caller's connection or transaction and returns their
+/// ids in input order: the job exists iff the caller's transaction commits, and
+/// listening workers are woken when it does.
+///
+/// This is the one write path of every enqueue: `PgStorage::enqueue` calls it too.
+/// The whole batch is one `INSERT` statement (the jobs travel as arrays), so it is
+/// all or nothing even outside a transaction.
+///
+/// The statement names kiribi's tables without a schema: they are found through the
+/// connection's `search_path`. Every connection of [`PgStorage::pool`] has
+/// `search_path` set to `"<schema>", public`, so transactions begun there just
+/// work. A connection of your own pool finds the tables only if kiribi's schema is
+/// on its `search_path`: automatically for the default schema `public`; otherwise
+/// set it (`SET LOCAL search_path TO jobs, public` in the transaction, or
+/// `PgConnectOptions::options([("search_path", "jobs,public")])` for the pool).
+///
+/// [`PgStorage::pool`]: crate::PgStorage::pool
+///
+/// # Examples
+///
+/// ```no_run
+/// use kiribi_core::NewJob;
+/// use kiribi_postgres::{PgStorage, enqueue_on};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let storage = PgStorage::connect("postgres://postgres@localhost/app").await?;
+///
+/// let mut tx = storage.pool().begin().await?;
+/// sqlx::query("INSERT INTO users (id, email) VALUES (7, 'ann@example.com')")
+///     .execute(&mut *tx)
+///     .await?;
+/// let ids = enqueue_on(&mut tx, vec![NewJob::new("send_welcome", serde_json::json!({ "user_id": 7 }))]).await?;
+/// tx.commit().await?; // the user and the job exist together, or neither does
+/// assert_eq!(ids.len(), 1);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Storage`] if PostgreSQL fails (for example when kiribi's tables are not
+/// on the connection's `search_path`); no job of the call is inserted then.
+pub async fn enqueue_on(conn: &mut PgConnection, jobs: Vec<NewJob>) -> Result<Vec<JobId>, Error> {
+    insert_jobs(conn, &jobs).await.map_err(storage_error)
+}
+
+/// [`enqueue_on`] without the error mapping, for `PgStorage::enqueue`.
+pub(crate) async fn insert_jobs(
+    conn: &mut PgConnection,
+    jobs: &[NewJob],
+) -> Result<Vec<JobId>, sqlx::Error> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut names = Vec::with_capacity(jobs.len());
+    let mut queues = Vec::with_capacity(jobs.len());
+    let mut priorities = Vec::with_capacity(jobs.len());
+    let mut max_attempts = Vec::with_capacity(jobs.len());
+    let mut payloads = Vec::with_capacity(jobs.len());
+    let mut delays = Vec::with_capacity(jobs.len());
+    let mut run_ats = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        names.push(job.name.as_str());
+        queues.push(job.queue.as_str());
+        priorities.push(job.priority);
+        max_attempts.push(int_column(job.max_attempts));
+        payloads.push(job.payload.to_string());
+        delays.push(micros(job.delay));
+        run_ats.push(job.run_at);
+    }
+    let ids: Vec<i64> = sqlx::query_scalar(sql::INSERT_JOBS)
+        .bind(names)
+        .bind(queues)
+        .bind(priorities)
+        .bind(max_attempts)
+        .bind(payloads)
+        .bind(delays)
+        .bind(run_ats)
+        .fetch_all(&mut *conn)
+        .await?;
+    if ids.len() != jobs.len() {
+        return Err(sqlx::Error::Protocol(format!(
+            "inserted {} jobs but got {} ids back",
+            jobs.len(),
+            ids.len()
+        )));
+    }
+    Ok(ids.into_iter().map(JobId::from_i64).collect())
+}

@@ -1,0 +1,66 @@
+//! The PostgreSQL backend of [kiribi](https://docs.rs/kiribi): [`PgStorage`] keeps
+//! jobs, their leases and the history of their attempts in tables of one PostgreSQL
+//! schema, and wakes idle workers with `LISTEN`/`NOTIFY`.
+//!
+//! Users normally reach it through `kiribi::Kiribi::connect("postgres://…")`; this
+//! crate is what that call opens. The database must exist; the schema (`public`
+//! unless [`PgStorageOptions::schema`] says otherwise) is created if missing and
+//! migrated on connect, and kiribi's tables are prefixed `kiribi_`, next to the
+//! application's own.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use kiribi_core::{ClaimRequest, JobStatus, NewJob, Outcome, Storage};
+//! use kiribi_postgres::PgStorage;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let storage = PgStorage::connect("postgres://postgres@localhost:5432/app").await?;
+//!
+//! let ids = storage
+//!     .enqueue(vec![NewJob::new("send_welcome", serde_json::json!({ "user_id": 7 }))])
+//!     .await?;
+//!
+//! let claimed = storage
+//!     .claim(&ClaimRequest {
+//!         worker: "worker-1".into(),
+//!         names: vec!["send_welcome".into()],
+//!         queues: None,
+//!         limit: 10,
+//!         lease: Duration::from_secs(30),
+//!     })
+//!     .await?;
+//! assert_eq!(claimed[0].id, ids[0]);
+//!
+//! let done = storage
+//!     .complete(claimed[0].lease(), Outcome::Succeeded { result: None })
+//!     .await?;
+//! assert!(done);
+//! let record = storage.get(ids[0]).await?.expect("the job exists");
+//! assert_eq!(record.status, JobStatus::Succeeded);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Any number of processes and machines may share one schema: claims lock the rows
+//! they take with `FOR UPDATE SKIP LOCKED`, so no job is handed out twice, and every
+//! time is the database's clock. A job enqueued in the application's own transaction
+//! ([`enqueue_on`]) exists iff that transaction commits, and wakes listening workers
+//! when it does.
+//!
+//! Behind PgBouncer in transaction-pooling mode, turn [`PgStorageOptions::listen`]
+//! off (`LISTEN` needs a session of its own) and keep kiribi's schema on the role's
+//! `search_path` (a session's `SET` does not survive there) or use `public`.
+
+mod enqueue;
+mod error;
+mod listen;
+mod migrate;
+mod options;
+mod row;
+mod sql;
+mod storage;
+
+pub use enqueue::enqueue_on;
+pub use options::PgStorageOptions;
+pub use storage::PgStorage;

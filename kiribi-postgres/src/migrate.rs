@@ -1,0 +1,144 @@
+//! The embedded schema migrations and the migrator that applies them.
+//!
+//! sqlx's migrator needs its `migrate` feature, which kiribi leaves off, and knows
+//! nothing of schemas; this one is a few lines: migrations are embedded, recorded in
+//! `kiribi_migrations` in kiribi's schema, and applied in one transaction that holds
+//! an advisory lock keyed on the schema name, so many processes starting at once
+//! take turns instead of racing to create the same tables.
+
+use sqlx::{Connection, PgConnection};
+
+use crate::options::quote_identifier;
+use crate::sql;
+
+/// One embedded migration.
+pub(crate) struct Migration {
+    /// The `<timestamp>` of its file name; applied in increasing order. The same
+    /// versions as the SQLite backend's, so one number names one schema generation.
+    pub(crate) version: i64,
+    /// The `<what>` of its file name.
+    pub(crate) description: &'static str,
+    /// Its SQL.
+    pub(crate) sql: &'static str,
+}
+
+/// Every migration, oldest first. A file in `migrations/` that is not listed here
+/// fails the `every_migration_file_is_embedded` test.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 20261129000000,
+    description: "create jobs",
+    sql: include_str!("../migrations/20261129000000_create_jobs.sql"),
+}];
+
+/// The newest schema version this build knows.
+pub(crate) fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |migration| migration.version)
+}
+
+/// What [`migrate`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Migrated {
+    /// The schema is current; this many migrations were applied now.
+    UpToDate(usize),
+    /// The schema was migrated by a newer kiribi to this version; nothing was touched.
+    TooNew(i64),
+}
+
+/// Creates `schema` if missing and applies every missing migration to it, in one
+/// transaction.
+///
+/// The transaction sets its own `search_path`, so `conn` may be any connection (a
+/// caller's pool does not have kiribi's). It first takes the advisory lock of the
+/// schema: a second process blocks there until the first commits, then finds the
+/// migrations applied.
+///
+/// # Errors
+///
+/// The driver's error; the transaction is rolled back, so nothing is half-applied.
+pub(crate) async fn migrate(
+    conn: &mut PgConnection,
+    schema: &str,
+) -> Result<Migrated, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    sqlx::query(sql::LOCK_MIGRATIONS)
+        .bind(schema)
+        .execute(&mut *tx)
+        .await?;
+    // Checked first rather than `CREATE SCHEMA IF NOT EXISTS` alone: that needs the
+    // `CREATE` privilege on the database even when the schema exists, and a role
+    // that may only use an existing schema must still be able to start.
+    let exists: bool = sqlx::query_scalar(sql::SCHEMA_EXISTS)
+        .bind(schema)
+        .fetch_one(&mut *tx)
+        .await?;
+    let quoted = quote_identifier(schema);
+    if !exists {
+        tracing::info!(schema, "creating kiribi postgres schema");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS {quoted}"
+        )))
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql::set_search_path(&quoted, true)))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(sql::CREATE_MIGRATIONS_TABLE)
+        .execute(&mut *tx)
+        .await?;
+    let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS)
+        .fetch_all(&mut *tx)
+        .await?;
+    if let Some(&found) = applied.iter().max()
+        && found > latest_version()
+    {
+        tx.rollback().await?;
+        return Ok(Migrated::TooNew(found));
+    }
+    let mut count = 0;
+    for migration in MIGRATIONS {
+        if applied.contains(&migration.version) {
+            continue;
+        }
+        tracing::info!(
+            schema,
+            version = migration.version,
+            description = migration.description,
+            "applying kiribi postgres migration"
+        );
+        sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
+        sqlx::query(sql::RECORD_MIGRATION)
+            .bind(migration.version)
+            .bind(migration.description)
+            .execute(&mut *tx)
+            .await?;
+        count += 1;
+    }
+    tx.commit().await?;
+    Ok(Migrated::UpToDate(count))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_file_is_embedded() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let embedded: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| format!("{}_{}.sql", m.version, m.description.replace(' ', "_")))
+            .collect();
+        assert_eq!(files, embedded);
+    }
+
+    #[test]
+    fn migrations_are_in_increasing_order() {
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
+    }
+}

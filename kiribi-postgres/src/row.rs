@@ -1,0 +1,163 @@
+//! Decoding stored rows into kiribi's records, and kiribi's values into columns.
+//!
+//! A row that does not decode (a column holding what kiribi never writes) is a
+//! storage error naming the job and the column, never a panic.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use kiribi_core::build::{attempt_record, job_record};
+use kiribi_core::{AttemptRecord, ClaimedJob, JobId, JobRecord, JobStatus};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use crate::error::CorruptRow;
+
+/// The longest duration kiribi adds to the database's clock: about 100 years.
+/// Longer delays and leases are cut to it, since `timestamptz` ends in 294276 AD
+/// and PostgreSQL fails a statement whose time would pass it.
+const MAX_MICROS: i64 = 100 * 366 * 24 * 60 * 60 * 1_000_000;
+
+/// A duration in whole microseconds, the unit bound into SQL, capped at about 100 years.
+pub(crate) fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).map_or(MAX_MICROS, |micros| micros.min(MAX_MICROS))
+}
+
+/// A count (attempts, max_attempts) as an `INT` column, saturating: no job is
+/// attempted two billion times.
+pub(crate) fn int_column(count: u32) -> i32 {
+    i32::try_from(count).unwrap_or(i32::MAX)
+}
+
+/// Reads the columns of one table row, naming the row in every error.
+struct Columns<'r> {
+    row: &'r PgRow,
+    table: &'static str,
+    job_id: Option<i64>,
+}
+
+impl<'r> Columns<'r> {
+    fn new(row: &'r PgRow, table: &'static str, id_column: &'static str) -> Self {
+        let job_id = row.try_get::<i64, _>(id_column).ok();
+        Self { row, table, job_id }
+    }
+
+    fn corrupt(&self, column: &'static str, reason: impl Into<String>) -> sqlx::Error {
+        CorruptRow {
+            table: self.table,
+            job_id: self.job_id,
+            column,
+            reason: reason.into(),
+        }
+        .into_sqlx()
+    }
+
+    fn get<T>(&self, column: &'static str) -> Result<T, sqlx::Error>
+    where
+        T: for<'a> sqlx::Decode<'a, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        self.row.try_get(column)
+    }
+
+    fn id(&self, column: &'static str) -> Result<JobId, sqlx::Error> {
+        self.get::<i64>(column).map(JobId::from_i64)
+    }
+
+    fn count(&self, column: &'static str) -> Result<u32, sqlx::Error> {
+        let value: i32 = self.get(column)?;
+        u32::try_from(value)
+            .map_err(|_| self.corrupt(column, format!("holds {value}, not a count")))
+    }
+
+    fn json(&self, column: &'static str) -> Result<serde_json::Value, sqlx::Error> {
+        let text: String = self.get(column)?;
+        serde_json::from_str(&text)
+            .map_err(|error| self.corrupt(column, format!("is not valid JSON: {error}")))
+    }
+
+    fn optional_json(
+        &self,
+        column: &'static str,
+    ) -> Result<Option<serde_json::Value>, sqlx::Error> {
+        match self.get::<Option<String>>(column)? {
+            None => Ok(None),
+            Some(_) => self.json(column).map(Some),
+        }
+    }
+
+    fn status(&self, column: &'static str) -> Result<JobStatus, sqlx::Error> {
+        let text: String = self.get(column)?;
+        text.parse()
+            .map_err(|error| self.corrupt(column, format!("{error}")))
+    }
+}
+
+/// A `kiribi_jobs` row selected with every column (`sql::job_columns!`).
+pub(crate) fn decode_job(row: &PgRow) -> Result<JobRecord, sqlx::Error> {
+    let c = Columns::new(row, "kiribi_jobs", "id");
+    Ok(job_record(
+        c.id("id")?,
+        c.get("name")?,
+        c.get("queue")?,
+        c.status("status")?,
+        c.get("priority")?,
+        c.count("attempts")?,
+        c.count("max_attempts")?,
+        c.json("payload")?,
+        c.optional_json("result")?,
+        c.get("last_error")?,
+        c.get::<DateTime<Utc>>("created_at")?,
+        c.get::<DateTime<Utc>>("run_at")?,
+        c.get::<Option<DateTime<Utc>>>("started_at")?,
+        c.get::<Option<DateTime<Utc>>>("finished_at")?,
+        c.get("lease_owner")?,
+        c.get::<Option<DateTime<Utc>>>("lease_expires_at")?,
+    ))
+}
+
+/// A row returned by `sql::CLAIM_JOBS`.
+pub(crate) fn decode_claimed(row: &PgRow) -> Result<ClaimedJob, sqlx::Error> {
+    let c = Columns::new(row, "kiribi_jobs", "id");
+    Ok(ClaimedJob {
+        id: c.id("id")?,
+        name: c.get("name")?,
+        queue: c.get("queue")?,
+        payload: c.json("payload")?,
+        attempt: c.count("attempts")?,
+        max_attempts: c.count("max_attempts")?,
+    })
+}
+
+/// A `kiribi_attempts` row.
+pub(crate) fn decode_attempt(row: &PgRow) -> Result<AttemptRecord, sqlx::Error> {
+    let c = Columns::new(row, "kiribi_attempts", "job_id");
+    Ok(attempt_record(
+        c.id("job_id")?,
+        c.count("attempt")?,
+        c.get("worker")?,
+        c.get::<DateTime<Utc>>("started_at")?,
+        c.get::<Option<DateTime<Utc>>>("finished_at")?,
+        c.get("error")?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_capped() {
+        assert_eq!(micros(Duration::from_millis(1500)), 1_500_000);
+        assert_eq!(micros(Duration::MAX), MAX_MICROS);
+        assert_eq!(
+            micros(Duration::from_secs(1_000 * 366 * 86_400)),
+            MAX_MICROS
+        );
+    }
+
+    #[test]
+    fn counts_saturate() {
+        assert_eq!(int_column(5), 5);
+        assert_eq!(int_column(u32::MAX), i32::MAX);
+    }
+}

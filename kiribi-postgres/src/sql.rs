@@ -1,0 +1,241 @@
+//! The SQL text of every statement the PostgreSQL backend runs.
+//!
+//! Names are unqualified: every connection of kiribi's pool has `search_path` set to
+//! `"<schema>", public`. Times come from the database's clock (`now()`, one value per
+//! statement); durations are bound as whole microseconds and multiplied by
+//! `interval '1 microsecond'`. Lists are bound as arrays, so every statement is
+//! static text, prepared once per connection. `jsonb` travels as text (sqlx's `json`
+//! feature stays off): bound text is cast `::jsonb`, and read back `::text`.
+//!
+//! Each write that touches a job and its attempt history is one statement, with
+//! data-modifying CTEs, so the two can never disagree.
+
+/// Every column of `kiribi_jobs`, in the order `row::decode_job` reads them.
+macro_rules! job_columns {
+    () => {
+        "id, name, queue, status, priority, attempts, max_attempts, payload::text AS payload, \
+         result::text AS result, last_error, created_at, run_at, started_at, finished_at, \
+         lease_owner, lease_expires_at"
+    };
+}
+
+/// Inserts a batch of jobs in one statement and returns their ids in input order.
+///
+/// Arrays, one element per job: $1 names, $2 queues, $3 priorities, $4
+/// max_attempts, $5 payloads (JSON text), $6 delays (µs), $7 run_at (NULL: now +
+/// delay). Ids are drawn from the identity's sequence in input order (`nextval`
+/// runs after the `ORDER BY`) and returned with each row's ordinality, so the
+/// mapping from input to id does not depend on the order `INSERT` processes rows.
+pub(crate) const INSERT_JOBS: &str = "\
+    WITH input AS ( \
+        SELECT * FROM UNNEST($1::text[], $2::text[], $3::int4[], $4::int4[], $5::text[], \
+                             $6::int8[], $7::timestamptz[]) \
+            WITH ORDINALITY AS t(name, queue, priority, max_attempts, payload, delay_us, \
+                                 run_at, ord) \
+    ), numbered AS ( \
+        SELECT nextval((SELECT pg_get_serial_sequence('kiribi_jobs', 'id'))::regclass) AS id, \
+               input.* \
+        FROM input ORDER BY ord \
+    ), inserted AS ( \
+        INSERT INTO kiribi_jobs (id, name, queue, status, priority, max_attempts, payload, \
+                                 created_at, run_at) \
+        OVERRIDING SYSTEM VALUE \
+        SELECT id, name, queue, 'pending', priority, max_attempts, payload::jsonb, now(), \
+               COALESCE(run_at, now() + delay_us * interval '1 microsecond') \
+        FROM numbered \
+        RETURNING id \
+    ) \
+    SELECT numbered.id FROM numbered JOIN inserted USING (id) ORDER BY numbered.ord";
+
+/// Inserts a job that runs inline from the start (`run_now`), with its first
+/// attempt open.
+///
+/// $1 name, $2 queue, $3 priority, $4 max_attempts, $5 payload (JSON text), $6 lease
+/// owner, $7 lease (µs).
+pub(crate) const INSERT_RUNNING_JOB: &str = "\
+    WITH job AS ( \
+        INSERT INTO kiribi_jobs (name, queue, status, priority, attempts, max_attempts, \
+                                 payload, created_at, run_at, started_at, lease_owner, \
+                                 lease_expires_at) \
+        VALUES ($1, $2, 'running', $3, 1, $4, $5::jsonb, now(), now(), now(), $6, \
+                now() + $7 * interval '1 microsecond') \
+        RETURNING id, attempts, lease_owner, started_at \
+    ), opened AS ( \
+        INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at) \
+        SELECT id, attempts, lease_owner, started_at FROM job \
+    ) \
+    SELECT id FROM job";
+
+/// Moves up to $3 ready jobs to `running` and opens their attempts; returns them in
+/// claim order.
+///
+/// $1 names, $2 queues (NULL for every queue), $3 limit, $4 lease owner, $5 lease
+/// (µs). `SKIP LOCKED` lets concurrent claims pass each other's rows instead of
+/// waiting for them or handing them out twice. A released attempt's record is
+/// deleted, so its number is free again; the upsert only guards against a leftover
+/// record poisoning a job forever.
+pub(crate) const CLAIM_JOBS: &str = "\
+    WITH picked AS ( \
+        SELECT id FROM kiribi_jobs \
+        WHERE status IN ('pending', 'retrying') AND run_at <= now() \
+          AND name = ANY($1::text[]) \
+          AND ($2::text[] IS NULL OR queue = ANY($2::text[])) \
+        ORDER BY priority DESC, run_at, id \
+        LIMIT $3 \
+        FOR UPDATE SKIP LOCKED \
+    ), claimed AS ( \
+        UPDATE kiribi_jobs AS j \
+        SET status = 'running', attempts = j.attempts + 1, started_at = now(), \
+            lease_owner = $4, lease_expires_at = now() + $5 * interval '1 microsecond' \
+        FROM picked WHERE j.id = picked.id \
+        RETURNING j.id, j.name, j.queue, j.payload, j.attempts, j.max_attempts, j.priority, \
+                  j.run_at, j.lease_owner, j.started_at \
+    ), opened AS ( \
+        INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at) \
+        SELECT id, attempts, lease_owner, started_at FROM claimed \
+        ON CONFLICT (job_id, attempt) DO UPDATE \
+        SET worker = excluded.worker, started_at = excluded.started_at, \
+            finished_at = NULL, error = NULL \
+    ) \
+    SELECT id, name, queue, payload::text AS payload, attempts, max_attempts FROM claimed \
+    ORDER BY priority DESC, run_at, id";
+
+/// Extends every lease of worker $2 to now + $1 µs.
+pub(crate) const RENEW_LEASES: &str = "\
+    UPDATE kiribi_jobs SET lease_expires_at = now() + $1 * interval '1 microsecond' \
+    WHERE status = 'running' AND lease_owner = $2";
+
+/// Records an attempt's outcome on its job and its attempt, fenced by ($6 id,
+/// $7 attempt); returns one row if the lease held.
+///
+/// $1 new status, $2 result (JSON text), $3 error (NULL keeps the job's previous
+/// one), $4 next run in µs from now (NULL keeps `run_at`), $5 whether the job is
+/// finished.
+pub(crate) const COMPLETE_JOB: &str = "\
+    WITH done AS ( \
+        UPDATE kiribi_jobs \
+        SET status = $1, result = $2::jsonb, last_error = COALESCE($3, last_error), \
+            run_at = COALESCE(now() + $4::int8 * interval '1 microsecond', run_at), \
+            finished_at = CASE WHEN $5 THEN now() END, \
+            lease_owner = NULL, lease_expires_at = NULL \
+        WHERE id = $6 AND status = 'running' AND attempts = $7 \
+        RETURNING id, attempts \
+    ), closed AS ( \
+        UPDATE kiribi_attempts AS a SET finished_at = now(), error = $3 \
+        FROM done WHERE a.job_id = done.id AND a.attempt = done.attempts \
+    ) \
+    SELECT id FROM done";
+
+/// Gives claimed jobs back uncharged, fenced by ($1 ids, $2 attempts), and removes
+/// their attempt records: the attempt count and `started_at` go back to what they
+/// were before the claim. Returns one row per job released.
+pub(crate) const RELEASE_JOBS: &str = "\
+    WITH leases AS ( \
+        SELECT * FROM UNNEST($1::int8[], $2::int4[]) AS l(id, attempt) \
+    ), released AS ( \
+        UPDATE kiribi_jobs AS j \
+        SET attempts = j.attempts - 1, \
+            status = CASE WHEN j.attempts - 1 = 0 THEN 'pending' ELSE 'retrying' END, \
+            started_at = (SELECT a.started_at FROM kiribi_attempts AS a \
+                          WHERE a.job_id = j.id AND a.attempt = j.attempts - 1), \
+            lease_owner = NULL, lease_expires_at = NULL \
+        FROM leases \
+        WHERE j.id = leases.id AND j.status = 'running' AND j.attempts = leases.attempt \
+        RETURNING j.id, leases.attempt \
+    ), removed AS ( \
+        DELETE FROM kiribi_attempts AS a USING released \
+        WHERE a.job_id = released.id AND a.attempt = released.attempt \
+    ) \
+    SELECT id FROM released";
+
+/// Takes back every running job whose lease ran out: ready at once while attempts
+/// remain, else failed; its attempt is closed with the error. Returns one row per job.
+///
+/// $1 the error, a `format()` template whose `%s` is the lost lease owner. Rows
+/// another reaper holds are skipped, not waited for.
+pub(crate) const REAP_EXPIRED: &str = "\
+    WITH expired AS ( \
+        SELECT id, lease_owner FROM kiribi_jobs \
+        WHERE status = 'running' AND lease_expires_at < now() \
+        FOR UPDATE SKIP LOCKED \
+    ), reaped AS ( \
+        UPDATE kiribi_jobs AS j \
+        SET status = CASE WHEN j.attempts < j.max_attempts THEN 'retrying' ELSE 'failed' END, \
+            run_at = CASE WHEN j.attempts < j.max_attempts THEN now() ELSE j.run_at END, \
+            finished_at = CASE WHEN j.attempts < j.max_attempts THEN NULL ELSE now() END, \
+            last_error = format($1, COALESCE(expired.lease_owner, 'unknown')), \
+            lease_owner = NULL, lease_expires_at = NULL \
+        FROM expired \
+        WHERE j.id = expired.id AND j.status = 'running' AND j.lease_expires_at < now() \
+        RETURNING j.id, j.attempts, j.last_error \
+    ), closed AS ( \
+        UPDATE kiribi_attempts AS a SET finished_at = now(), error = reaped.last_error \
+        FROM reaped WHERE a.job_id = reaped.id AND a.attempt = reaped.attempts \
+    ) \
+    SELECT id FROM reaped";
+
+/// One job by $1 id.
+pub(crate) const GET_JOB: &str =
+    concat!("SELECT ", job_columns!(), " FROM kiribi_jobs WHERE id = $1");
+
+/// The start of a listing; `storage::list` appends only fixed conditions.
+pub(crate) const LIST_JOBS: &str = concat!("SELECT ", job_columns!(), " FROM kiribi_jobs");
+
+/// The attempts of job $1, oldest first.
+pub(crate) const LIST_ATTEMPTS: &str = "\
+    SELECT job_id, attempt, worker, started_at, finished_at, error FROM kiribi_attempts \
+    WHERE job_id = $1 ORDER BY attempt";
+
+/// Cancels job $1 if it waits.
+pub(crate) const CANCEL_JOB: &str = "\
+    UPDATE kiribi_jobs SET status = 'cancelled', finished_at = now() \
+    WHERE id = $1 AND status IN ('pending', 'retrying')";
+
+/// Makes job $1 ready now, with at least one attempt left, and announces it on
+/// channel $2 (a job made ready by hand is news to idle workers). Returns one row if
+/// the job was retried.
+pub(crate) const RETRY_JOB: &str = "\
+    WITH retried AS ( \
+        UPDATE kiribi_jobs \
+        SET status = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
+            max_attempts = GREATEST(max_attempts, attempts + 1), \
+            run_at = now(), finished_at = NULL \
+        WHERE id = $1 AND status IN ('failed', 'cancelled', 'retrying') \
+        RETURNING id \
+    ) \
+    SELECT id, pg_notify($2, '')::text AS notified FROM retried";
+
+/// Deletes job $1 unless it runs; its attempts go with it (`ON DELETE CASCADE`).
+pub(crate) const DELETE_JOB: &str = "\
+    DELETE FROM kiribi_jobs WHERE id = $1 AND status <> 'running'";
+
+/// Serializes migrations of one schema across every process: a transaction-level
+/// advisory lock keyed on ($1) the schema name.
+pub(crate) const LOCK_MIGRATIONS: &str =
+    "SELECT pg_advisory_xact_lock(hashtext('kiribi migrations'), hashtext($1))";
+
+/// Whether schema $1 exists.
+pub(crate) const SCHEMA_EXISTS: &str =
+    "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)";
+
+/// The table that records applied migrations.
+pub(crate) const CREATE_MIGRATIONS_TABLE: &str = "\
+    CREATE TABLE IF NOT EXISTS kiribi_migrations ( \
+        version     BIGINT      PRIMARY KEY, \
+        description TEXT        NOT NULL, \
+        applied_at  TIMESTAMPTZ NOT NULL DEFAULT now())";
+
+/// The versions already applied.
+pub(crate) const APPLIED_MIGRATIONS: &str =
+    "SELECT version FROM kiribi_migrations ORDER BY version";
+
+/// Records migration $1 ($2 description) as applied now.
+pub(crate) const RECORD_MIGRATION: &str =
+    "INSERT INTO kiribi_migrations (version, description) VALUES ($1, $2)";
+
+/// `SET search_path` to kiribi's schema first, then `public` (where extensions such
+/// as `pgcrypto` usually live). `schema` must be a quoted identifier.
+pub(crate) fn set_search_path(schema: &str, local: bool) -> String {
+    let scope = if local { "LOCAL " } else { "" };
+    format!("SET {scope}search_path TO {schema}, public")
+}

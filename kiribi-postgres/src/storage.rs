@@ -1,0 +1,592 @@
+//! `PgStorage`: kiribi's `Storage` contract on a PostgreSQL schema.
+//!
+//! Concurrency model. Every operation is one statement on one pooled connection:
+//! claims lock the rows they pick with `FOR UPDATE SKIP LOCKED`, so concurrent
+//! claims (across connections, processes and machines) pass each other instead of
+//! waiting or handing a job out twice; writes to a job and its attempt history are
+//! data-modifying CTEs of one statement, so they commit together. "Now" is the
+//! database's `now()`, one clock for every process.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kiribi_core::{
+    AttemptRecord, ClaimRequest, ClaimedJob, Error, JobFilter, JobId, JobRecord, Lease, Listener,
+    NewJob, Outcome, Storage,
+};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Postgres, Transaction};
+
+use crate::enqueue::insert_jobs;
+use crate::error::{BACKEND, connect_error, storage_error};
+use crate::listen::PgJobListener;
+use crate::migrate::{self, Migrated};
+use crate::options::{PgStorageOptions, channel, quote_identifier};
+use crate::row::{self, int_column, micros};
+use crate::sql;
+
+/// The error recorded when a lease expires under a worker: a `format()` template
+/// whose `%s` becomes the worker's id (the same text as the SQLite backend's).
+const LEASE_EXPIRED_ERROR: &str =
+    "lease expired: worker `%s` stopped renewing it (crashed or lost its database connection)";
+
+/// kiribi's job storage in a PostgreSQL schema.
+///
+/// Cheap to clone: clones share one pool. See the [crate documentation](crate) for
+/// an example.
+#[derive(Debug, Clone)]
+pub struct PgStorage {
+    pool: PgPool,
+    schema: Arc<str>,
+    channel: Arc<str>,
+    listen: bool,
+    acquire_timeout: Duration,
+    /// `Some(BEGIN; SET LOCAL search_path …)` when the pool is the caller's and its
+    /// connections do not put kiribi's schema first: every operation then runs in a
+    /// short transaction that sets it.
+    scoped_search_path: Option<Arc<str>>,
+}
+
+impl PgStorage {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`
+    /// or `postgresql://…`) and migrates kiribi's tables in the `public` schema.
+    ///
+    /// The database must exist; kiribi creates only its own tables.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidUrl`] for a malformed URL (without its password);
+    /// - [`Error::MissingDatabase`] if the database does not exist;
+    /// - [`Error::SchemaTooNew`] if a newer kiribi migrated the schema;
+    /// - [`Error::Storage`] if the server cannot be reached (the error names the
+    ///   address) or PostgreSQL fails otherwise.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with(PgStorageOptions::from_url(url)?).await
+    }
+
+    /// Connects as `options` say, creates the schema if missing and migrates it.
+    ///
+    /// Many processes may connect at once, also to a new schema: migrations of one
+    /// schema take turns under an advisory lock.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect); an invalid [schema](PgStorageOptions::schema)
+    /// name is an [`Error::Storage`] that says which names are valid.
+    pub async fn connect_with(options: PgStorageOptions) -> Result<Self, Error> {
+        let (connect, schema) = options.validate()?;
+        // One plain connection first: the pool retries a refused connection until its
+        // acquire timeout and then reports only that it timed out, where this one says
+        // what happened (no such database, nothing listening at host:port).
+        let mut conn = PgConnection::connect_with(connect)
+            .await
+            .map_err(|error| connect_error(error, connect))?;
+        let migrated = migrate::migrate(&mut conn, schema).await;
+        if let Err(error) = conn.close().await {
+            tracing::debug!(%error, "closing kiribi's migration connection failed");
+        }
+        check_migrated(migrated)?;
+
+        let set_search_path: Arc<str> =
+            sql::set_search_path(&quote_identifier(schema), false).into();
+        let pool = PgPoolOptions::new()
+            .max_connections(options.get_max_connections())
+            .acquire_timeout(options.get_acquire_timeout())
+            .after_connect(move |conn, _meta| {
+                let set_search_path = Arc::clone(&set_search_path);
+                Box::pin(async move {
+                    sqlx::raw_sql(AssertSqlSafe(set_search_path))
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_lazy_with(connect.clone());
+        Ok(Self::with_pool(pool, schema, &options, None))
+    }
+
+    /// Uses a pool the application already has, and migrates kiribi's schema through
+    /// it. Of `options`, only the schema, [`listen`](PgStorageOptions::listen) and
+    /// the acquire timeout of the listener's connection apply; the URL and the pool
+    /// size are the pool's own (start from `PgStorageOptions::default()`).
+    ///
+    /// kiribi cannot set `search_path` on the connections of a pool it did not make.
+    /// It checks one connection: if kiribi's schema is its current schema (the first
+    /// one on its `search_path` that exists, as for the default `public`), kiribi
+    /// trusts the pool's `search_path`. Otherwise every kiribi operation runs in a short
+    /// transaction that begins with `SET LOCAL search_path`, which costs two more round
+    /// trips; to avoid them, give the pool kiribi's schema first, for example with
+    /// `PgConnectOptions::options([("search_path", "jobs,public")])`. The same goes for
+    /// [`enqueue_on`](crate::enqueue_on) in your transactions.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use kiribi_postgres::{PgStorage, PgStorageOptions};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = sqlx::PgPool::connect("postgres://postgres@localhost/app").await?;
+    /// let storage = PgStorage::from_pool(pool.clone(), PgStorageOptions::default()).await?;
+    /// assert_eq!(storage.schema(), "public");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SchemaTooNew`] if a newer kiribi migrated the schema;
+    /// [`Error::Storage`] for an invalid schema name or if PostgreSQL fails.
+    pub async fn from_pool(pool: PgPool, options: PgStorageOptions) -> Result<Self, Error> {
+        let schema = options.validated_schema()?;
+        let mut conn = pool.acquire().await.map_err(storage_error)?;
+        check_migrated(migrate::migrate(&mut conn, schema).await)?;
+        let current: Option<String> = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(storage_error)?;
+        drop(conn);
+        let scoped = (current.as_deref() != Some(schema)).then(|| {
+            let set = sql::set_search_path(&quote_identifier(schema), true);
+            Arc::from(format!("BEGIN; {set}"))
+        });
+        Ok(Self::with_pool(pool, schema, &options, scoped))
+    }
+
+    fn with_pool(
+        pool: PgPool,
+        schema: &str,
+        options: &PgStorageOptions,
+        scoped_search_path: Option<Arc<str>>,
+    ) -> Self {
+        Self {
+            pool,
+            schema: schema.into(),
+            channel: channel(schema).into(),
+            listen: options.get_listen(),
+            acquire_timeout: options.get_acquire_timeout(),
+            scoped_search_path,
+        }
+    }
+
+    /// The pool kiribi runs its statements on.
+    ///
+    /// Begin your own transactions here when they should enqueue jobs with
+    /// [`enqueue_on`](crate::enqueue_on): unless the pool came from
+    /// [`from_pool`](Self::from_pool), its connections have `search_path` set to
+    /// `"<schema>", public`, so kiribi's tables are found without a schema name.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The schema that holds kiribi's tables.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// A connection whose `search_path` puts kiribi's schema first.
+    async fn session(&self) -> Result<Session, sqlx::Error> {
+        match &self.scoped_search_path {
+            None => Ok(Session::Pooled(self.pool.acquire().await?)),
+            Some(begin) => Ok(Session::Scoped(
+                self.pool
+                    .begin_with(AssertSqlSafe(Arc::clone(begin)))
+                    .await?,
+            )),
+        }
+    }
+}
+
+/// Turns the migrator's answer into `connect`'s.
+fn check_migrated(migrated: Result<Migrated, sqlx::Error>) -> Result<(), Error> {
+    match migrated.map_err(storage_error)? {
+        Migrated::UpToDate(_) => Ok(()),
+        Migrated::TooNew(found) => Err(Error::SchemaTooNew {
+            backend: BACKEND,
+            found,
+            supported: migrate::latest_version(),
+        }),
+    }
+}
+
+/// One operation's connection: a pooled connection, or a transaction that set
+/// `search_path` for a caller's pool.
+enum Session {
+    Pooled(PoolConnection<Postgres>),
+    Scoped(Transaction<'static, Postgres>),
+}
+
+impl Session {
+    /// Ends the operation: commits the transaction of a scoped session.
+    async fn finish(self) -> Result<(), sqlx::Error> {
+        match self {
+            Session::Pooled(_) => Ok(()),
+            Session::Scoped(tx) => tx.commit().await,
+        }
+    }
+}
+
+impl Deref for Session {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        match self {
+            Session::Pooled(conn) => conn,
+            Session::Scoped(tx) => tx,
+        }
+    }
+}
+
+impl DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match self {
+            Session::Pooled(conn) => conn,
+            Session::Scoped(tx) => tx,
+        }
+    }
+}
+
+#[kiribi_core::async_trait]
+impl Storage for PgStorage {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<Vec<JobId>, Error> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        async {
+            let mut session = self.session().await?;
+            let ids = insert_jobs(&mut session, &jobs).await?;
+            session.finish().await?;
+            Ok(ids)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn enqueue_running(
+        &self,
+        job: NewJob,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<ClaimedJob, Error> {
+        let id: i64 = async {
+            let mut session = self.session().await?;
+            let id = sqlx::query_scalar(sql::INSERT_RUNNING_JOB)
+                .bind(job.name.as_str())
+                .bind(job.queue.as_str())
+                .bind(job.priority)
+                .bind(int_column(job.max_attempts))
+                .bind(job.payload.to_string())
+                .bind(worker)
+                .bind(micros(lease))
+                .fetch_one(&mut *session)
+                .await?;
+            session.finish().await?;
+            Ok(id)
+        }
+        .await
+        .map_err(storage_error)?;
+        Ok(ClaimedJob {
+            id: JobId::from_i64(id),
+            name: job.name,
+            queue: job.queue,
+            payload: job.payload,
+            attempt: 1,
+            max_attempts: job.max_attempts,
+        })
+    }
+
+    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, Error> {
+        if request.names.is_empty() || request.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
+        async {
+            let mut session = self.session().await?;
+            let claimed = sqlx::query(sql::CLAIM_JOBS)
+                .bind(&request.names)
+                .bind(request.queues.as_ref())
+                .bind(limit)
+                .bind(request.worker.as_str())
+                .bind(micros(request.lease))
+                .fetch_all(&mut *session)
+                .await?
+                .iter()
+                .map(row::decode_claimed)
+                .collect::<Result<Vec<_>, _>>()?;
+            session.finish().await?;
+            Ok(claimed)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn renew_leases(&self, worker: &str, lease: Duration) -> Result<u64, Error> {
+        async {
+            let mut session = self.session().await?;
+            let renewed = sqlx::query(sql::RENEW_LEASES)
+                .bind(micros(lease))
+                .bind(worker)
+                .execute(&mut *session)
+                .await?
+                .rows_affected();
+            session.finish().await?;
+            Ok(renewed)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn complete(&self, lease: Lease, outcome: Outcome) -> Result<bool, Error> {
+        let Ok(attempt) = i32::try_from(lease.attempt) else {
+            // No stored attempt number is this large: the lease cannot hold.
+            return Ok(false);
+        };
+        let (status, result, error, delay, finished) = match &outcome {
+            Outcome::Succeeded { result } => (
+                "succeeded",
+                result.as_ref().map(serde_json::Value::to_string),
+                None,
+                None,
+                true,
+            ),
+            Outcome::Retry { error, delay } => (
+                "retrying",
+                None,
+                Some(error.as_str()),
+                Some(micros(*delay)),
+                false,
+            ),
+            Outcome::Failed { error } => ("failed", None, Some(error.as_str()), None, true),
+        };
+        async {
+            let mut session = self.session().await?;
+            let applied = sqlx::query(sql::COMPLETE_JOB)
+                .bind(status)
+                .bind(result)
+                .bind(error)
+                .bind(delay)
+                .bind(finished)
+                .bind(lease.id.as_i64())
+                .bind(attempt)
+                .fetch_optional(&mut *session)
+                .await?
+                .is_some();
+            session.finish().await?;
+            Ok(applied)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn release(&self, leases: &[Lease]) -> Result<u64, Error> {
+        let (ids, attempts): (Vec<i64>, Vec<i32>) = leases
+            .iter()
+            // An attempt number no stored attempt can have: that lease cannot hold.
+            .filter_map(|lease| Some((lease.id.as_i64(), i32::try_from(lease.attempt).ok()?)))
+            .unzip();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        async {
+            let mut session = self.session().await?;
+            let released = sqlx::query(sql::RELEASE_JOBS)
+                .bind(ids)
+                .bind(attempts)
+                .fetch_all(&mut *session)
+                .await?
+                .len();
+            session.finish().await?;
+            Ok(u64::try_from(released).unwrap_or(u64::MAX))
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn reap_expired(&self) -> Result<u64, Error> {
+        let reaped = async {
+            let mut session = self.session().await?;
+            let reaped = sqlx::query(sql::REAP_EXPIRED)
+                .bind(LEASE_EXPIRED_ERROR)
+                .fetch_all(&mut *session)
+                .await?
+                .len();
+            session.finish().await?;
+            Ok(u64::try_from(reaped).unwrap_or(u64::MAX))
+        }
+        .await
+        .map_err(storage_error)?;
+        if reaped > 0 {
+            tracing::info!(reaped, "took back postgres jobs whose lease expired");
+        }
+        Ok(reaped)
+    }
+
+    async fn get(&self, id: JobId) -> Result<Option<JobRecord>, Error> {
+        async {
+            let mut session = self.session().await?;
+            let job = sqlx::query(sql::GET_JOB)
+                .bind(id.as_i64())
+                .fetch_optional(&mut *session)
+                .await?
+                .as_ref()
+                .map(row::decode_job)
+                .transpose()?;
+            session.finish().await?;
+            Ok(job)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, Error> {
+        // Only the conditions the filter sets, so PostgreSQL can use the matching
+        // index; every fragment is fixed text and every value is bound.
+        let mut conditions = Vec::new();
+        if filter.get_status().is_some() {
+            conditions.push("status = $");
+        }
+        if filter.get_name().is_some() {
+            conditions.push("name = $");
+        }
+        if filter.get_queue().is_some() {
+            conditions.push("queue = $");
+        }
+        if filter.get_before().is_some() {
+            conditions.push("id < $");
+        }
+        let mut text = String::from(sql::LIST_JOBS);
+        for (index, condition) in conditions.iter().enumerate() {
+            text.push_str(if index == 0 { " WHERE " } else { " AND " });
+            text.push_str(condition);
+            text.push_str(&(index + 1).to_string());
+        }
+        text.push_str(" ORDER BY id DESC LIMIT $");
+        text.push_str(&(conditions.len() + 1).to_string());
+        let limit = i64::try_from(filter.get_limit()).unwrap_or(i64::MAX);
+        async {
+            let mut session = self.session().await?;
+            let mut query = sqlx::query(AssertSqlSafe(text));
+            if let Some(status) = filter.get_status() {
+                query = query.bind(status.as_str());
+            }
+            if let Some(name) = filter.get_name() {
+                query = query.bind(name);
+            }
+            if let Some(queue) = filter.get_queue() {
+                query = query.bind(queue);
+            }
+            if let Some(before) = filter.get_before() {
+                query = query.bind(before.as_i64());
+            }
+            let jobs = query
+                .bind(limit)
+                .fetch_all(&mut *session)
+                .await?
+                .iter()
+                .map(row::decode_job)
+                .collect::<Result<Vec<_>, _>>()?;
+            session.finish().await?;
+            Ok(jobs)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn attempts(&self, id: JobId) -> Result<Vec<AttemptRecord>, Error> {
+        async {
+            let mut session = self.session().await?;
+            let attempts = sqlx::query(sql::LIST_ATTEMPTS)
+                .bind(id.as_i64())
+                .fetch_all(&mut *session)
+                .await?
+                .iter()
+                .map(row::decode_attempt)
+                .collect::<Result<Vec<_>, _>>()?;
+            session.finish().await?;
+            Ok(attempts)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn cancel(&self, id: JobId) -> Result<bool, Error> {
+        self.execute_one(sql::CANCEL_JOB, id).await
+    }
+
+    async fn retry(&self, id: JobId) -> Result<bool, Error> {
+        async {
+            let mut session = self.session().await?;
+            let retried = sqlx::query(sql::RETRY_JOB)
+                .bind(id.as_i64())
+                .bind(&*self.channel)
+                .fetch_optional(&mut *session)
+                .await?
+                .is_some();
+            session.finish().await?;
+            Ok(retried)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn delete(&self, id: JobId) -> Result<bool, Error> {
+        self.execute_one(sql::DELETE_JOB, id).await
+    }
+
+    /// Subscribes to `NOTIFY kiribi_jobs.<schema>` on a connection of its own;
+    /// `Ok(None)` when [`PgStorageOptions::listen`] turned listening off.
+    async fn listen(&self) -> Result<Option<Box<dyn Listener>>, Error> {
+        if !self.listen {
+            return Ok(None);
+        }
+        let listener = PgJobListener::connect(
+            &self.pool.connect_options(),
+            &self.channel,
+            &self.schema,
+            self.acquire_timeout,
+        )
+        .await?;
+        Ok(Some(Box::new(listener)))
+    }
+}
+
+impl PgStorage {
+    /// Runs a statement that takes ($1) a job id and reports whether it changed
+    /// that job.
+    async fn execute_one(&self, statement: &'static str, id: JobId) -> Result<bool, Error> {
+        async {
+            let mut session = self.session().await?;
+            let changed = sqlx::query(statement)
+                .bind(id.as_i64())
+                .execute(&mut *session)
+                .await?
+                .rows_affected()
+                == 1;
+            session.finish().await?;
+            Ok(changed)
+        }
+        .await
+        .map_err(storage_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_expired_error_matches_the_sqlite_backend() {
+        let error = LEASE_EXPIRED_ERROR.replace("%s", "host-1:42");
+        assert_eq!(
+            error,
+            "lease expired: worker `host-1:42` stopped renewing it \
+             (crashed or lost its database connection)"
+        );
+    }
+}

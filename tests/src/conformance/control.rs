@@ -1,0 +1,275 @@
+//! Conformance checks of job control and inspection: cancel, retry, delete, list and
+//! unknown ids.
+
+use kiribi::{JobFilter, JobId, JobStatus, Outcome, Storage};
+
+use super::{HOUR, LONG_LEASE, claim, claim_one, enqueue, get, job, request};
+
+/// Cancel applies to `Pending` and `Retrying` jobs only.
+pub async fn cancel_applies_to_waiting_jobs_only(storage: &dyn Storage) {
+    let ids = enqueue(
+        storage,
+        vec![job("a", 0), job("b", 1), job("c", 2), job("d", 3)],
+    )
+    .await;
+    // ids[1] retrying, ids[2] running, ids[3] succeeded.
+    let b = claim_one(storage, "b", LONG_LEASE).await;
+    let retry = Outcome::Retry {
+        error: "e".into(),
+        delay: HOUR,
+    };
+    assert!(storage.complete(b.lease(), retry).await.expect("complete"));
+    claim_one(storage, "c", LONG_LEASE).await;
+    let d = claim_one(storage, "d", LONG_LEASE).await;
+    assert!(
+        storage
+            .complete(d.lease(), Outcome::Succeeded { result: None })
+            .await
+            .expect("complete")
+    );
+
+    assert!(storage.cancel(ids[0]).await.expect("cancel"));
+    assert!(storage.cancel(ids[1]).await.expect("cancel"));
+    assert!(!storage.cancel(ids[2]).await.expect("cancel"), "running");
+    assert!(!storage.cancel(ids[3]).await.expect("cancel"), "succeeded");
+    assert!(
+        !storage.cancel(ids[0]).await.expect("cancel"),
+        "already cancelled"
+    );
+    assert!(
+        !storage
+            .cancel(JobId::from_i64(ids[3].as_i64() + 100))
+            .await
+            .expect("cancel")
+    );
+
+    for id in &ids[..2] {
+        let record = get(storage, *id).await;
+        assert_eq!(record.status, JobStatus::Cancelled);
+        assert!(record.finished_at.is_some());
+    }
+    assert_eq!(get(storage, ids[2]).await.status, JobStatus::Running);
+    assert_eq!(get(storage, ids[3]).await.status, JobStatus::Succeeded);
+    assert!(
+        claim(storage, &request("w", &["a"], 1, LONG_LEASE))
+            .await
+            .is_empty()
+    );
+}
+
+/// Retry makes `Failed`, `Cancelled` and `Retrying` jobs ready now, granting one more
+/// attempt when none are left; other states are refused.
+pub async fn retry_makes_finished_jobs_ready_again(storage: &dyn Storage) {
+    let mut once = job("failed", 0);
+    once.max_attempts = 1;
+    let ids = enqueue(
+        storage,
+        vec![
+            once,
+            job("cancelled", 1),
+            job("waiting", 2),
+            job("running", 3),
+            job("done", 4),
+            job("pending", 5),
+        ],
+    )
+    .await;
+    let failed = claim_one(storage, "failed", LONG_LEASE).await;
+    assert!(
+        storage
+            .complete(failed.lease(), Outcome::Failed { error: "e".into() })
+            .await
+            .expect("complete")
+    );
+    assert!(storage.cancel(ids[1]).await.expect("cancel"));
+    let waiting = claim_one(storage, "waiting", LONG_LEASE).await;
+    let later = Outcome::Retry {
+        error: "e".into(),
+        delay: HOUR,
+    };
+    assert!(
+        storage
+            .complete(waiting.lease(), later)
+            .await
+            .expect("complete")
+    );
+    claim_one(storage, "running", LONG_LEASE).await;
+    let done = claim_one(storage, "done", LONG_LEASE).await;
+    assert!(
+        storage
+            .complete(done.lease(), Outcome::Succeeded { result: None })
+            .await
+            .expect("complete")
+    );
+
+    assert!(storage.retry(ids[0]).await.expect("retry"));
+    assert!(storage.retry(ids[1]).await.expect("retry"));
+    assert!(storage.retry(ids[2]).await.expect("retry"));
+    assert!(!storage.retry(ids[3]).await.expect("retry"), "running");
+    assert!(!storage.retry(ids[4]).await.expect("retry"), "succeeded");
+    assert!(!storage.retry(ids[5]).await.expect("retry"), "pending");
+    assert!(
+        !storage
+            .retry(JobId::from_i64(ids[5].as_i64() + 100))
+            .await
+            .expect("retry")
+    );
+
+    let record = get(storage, ids[0]).await;
+    assert_eq!(
+        (record.status, record.attempts, record.max_attempts),
+        (JobStatus::Retrying, 1, 2)
+    );
+    assert_eq!(record.finished_at, None);
+    let record = get(storage, ids[1]).await;
+    assert_eq!(
+        (record.status, record.attempts, record.finished_at),
+        (JobStatus::Pending, 0, None)
+    );
+    let record = get(storage, ids[2]).await;
+    assert_eq!(
+        (record.status, record.max_attempts),
+        (JobStatus::Retrying, 5)
+    );
+
+    let names = ["failed", "cancelled", "waiting"];
+    let claimed = claim(storage, &request("w", &names, 10, LONG_LEASE)).await;
+    let mut attempts: Vec<(JobId, u32)> = claimed.iter().map(|j| (j.id, j.attempt)).collect();
+    attempts.sort();
+    assert_eq!(attempts, vec![(ids[0], 2), (ids[1], 1), (ids[2], 2)]);
+}
+
+/// Delete removes a job that is not running, with its history.
+pub async fn delete_removes_the_job_and_its_history_unless_running(storage: &dyn Storage) {
+    let ids = enqueue(storage, vec![job("a", 0), job("b", 1)]).await;
+    let running = claim_one(storage, "a", LONG_LEASE).await;
+    assert!(!storage.delete(ids[0]).await.expect("delete"), "running");
+    assert_eq!(get(storage, ids[0]).await.status, JobStatus::Running);
+    let retry = Outcome::Retry {
+        error: "e".into(),
+        delay: HOUR,
+    };
+    assert!(
+        storage
+            .complete(running.lease(), retry)
+            .await
+            .expect("complete")
+    );
+
+    assert!(storage.delete(ids[0]).await.expect("delete"));
+    assert!(storage.delete(ids[1]).await.expect("delete"), "pending");
+    assert_eq!(storage.get(ids[0]).await.expect("get"), None);
+    assert!(storage.attempts(ids[0]).await.expect("attempts").is_empty());
+    assert!(
+        !storage.delete(ids[0]).await.expect("delete"),
+        "already gone"
+    );
+    assert!(
+        !storage
+            .complete(running.lease(), Outcome::Succeeded { result: None })
+            .await
+            .expect("complete")
+    );
+}
+
+/// Unknown ids read as nothing, never as an error.
+pub async fn unknown_ids_are_not_errors(storage: &dyn Storage) {
+    let unknown = JobId::from_i64(987_654);
+    assert_eq!(storage.get(unknown).await.expect("get"), None);
+    assert!(
+        storage
+            .attempts(unknown)
+            .await
+            .expect("attempts")
+            .is_empty()
+    );
+    assert!(!storage.cancel(unknown).await.expect("cancel"));
+    assert!(!storage.retry(unknown).await.expect("retry"));
+    assert!(!storage.delete(unknown).await.expect("delete"));
+}
+
+// ----------------------------------------------------------------------------------
+// List
+
+/// `list` returns newest first and applies every criterion set.
+pub async fn list_filters_and_orders_newest_first(storage: &dyn Storage) {
+    let in_queue = |name: &str, queue: &str| {
+        let mut new = job(name, 0);
+        new.queue = queue.to_owned();
+        new
+    };
+    let ids = enqueue(
+        storage,
+        vec![
+            in_queue("mail", "default"),
+            in_queue("mail", "urgent"),
+            in_queue("resize", "media"),
+            in_queue("mail", "default"),
+            in_queue("resize", "default"),
+        ],
+    )
+    .await;
+    let failed = claim_one(storage, "resize", LONG_LEASE).await;
+    assert_eq!(failed.id, ids[2]);
+    assert!(
+        storage
+            .complete(failed.lease(), Outcome::Failed { error: "e".into() })
+            .await
+            .expect("complete")
+    );
+
+    let listed = |filter: JobFilter| async move {
+        let records = storage.list(&filter).await.expect("list");
+        records.iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listed(JobFilter::new()).await,
+        vec![ids[4], ids[3], ids[2], ids[1], ids[0]]
+    );
+    assert_eq!(
+        listed(JobFilter::new().limit(2)).await,
+        vec![ids[4], ids[3]]
+    );
+    assert_eq!(
+        listed(JobFilter::new().before(ids[3]).limit(2)).await,
+        vec![ids[2], ids[1]]
+    );
+    assert_eq!(
+        listed(JobFilter::new().name("mail")).await,
+        vec![ids[3], ids[1], ids[0]]
+    );
+    assert_eq!(
+        listed(JobFilter::new().queue("default")).await,
+        vec![ids[4], ids[3], ids[0]]
+    );
+    assert_eq!(
+        listed(JobFilter::new().status(JobStatus::Failed)).await,
+        vec![ids[2]]
+    );
+    assert_eq!(
+        listed(
+            JobFilter::new()
+                .status(JobStatus::Pending)
+                .name("mail")
+                .queue("default")
+        )
+        .await,
+        vec![ids[3], ids[0]]
+    );
+    assert_eq!(
+        listed(JobFilter::new().name("mail").before(ids[1])).await,
+        vec![ids[0]]
+    );
+    assert!(listed(JobFilter::new().name("nothing")).await.is_empty());
+    assert!(listed(JobFilter::new().limit(0)).await.is_empty());
+
+    let records = storage
+        .list(&JobFilter::new().status(JobStatus::Failed))
+        .await
+        .expect("list");
+    assert_eq!(
+        records[0],
+        get(storage, ids[2]).await,
+        "list returns whole records"
+    );
+}

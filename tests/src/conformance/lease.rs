@@ -1,0 +1,455 @@
+//! Conformance checks of a lease's life: complete, release, reap, renew and
+//! `enqueue_running`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use kiribi::{JobId, JobStatus, Lease, Outcome, Storage};
+
+use super::{
+    HOUR, LONG_LEASE, PATIENCE, SHORT_LEASE, claim, claim_one, enqueue, get, job, request,
+};
+use crate::wait;
+
+/// Waits until `reap_expired` has taken back `count` jobs in total.
+async fn reap(storage: &dyn Storage, count: u64) {
+    let reaped = AtomicU64::new(0);
+    wait::until(
+        &format!("{count} expired leases to be reaped"),
+        PATIENCE,
+        || async {
+            let now = storage.reap_expired().await.expect("reap_expired");
+            let total = reaped.fetch_add(now, Ordering::Relaxed) + now;
+            assert!(total <= count, "reaped {total} jobs, expected {count}");
+            (total == count).then_some(())
+        },
+    )
+    .await;
+}
+
+// ----------------------------------------------------------------------------------
+// Complete
+
+/// `Succeeded` stores the result, finishes the job, clears the lease and closes the
+/// attempt without error.
+pub async fn complete_succeeded_stores_the_result(storage: &dyn Storage) {
+    let ids = enqueue(storage, vec![job("a", 0), job("a", 1)]).await;
+    let claimed = claim(storage, &request("w", &["a"], 2, LONG_LEASE)).await;
+    let result = serde_json::json!({ "sent": true, "count": 3 });
+    assert!(
+        storage
+            .complete(
+                claimed[0].lease(),
+                Outcome::Succeeded {
+                    result: Some(result.clone())
+                }
+            )
+            .await
+            .expect("complete")
+    );
+    assert!(
+        storage
+            .complete(claimed[1].lease(), Outcome::Succeeded { result: None })
+            .await
+            .expect("complete")
+    );
+
+    let record = get(storage, ids[0]).await;
+    assert_eq!(record.status, JobStatus::Succeeded);
+    assert_eq!(record.result, Some(result));
+    assert_eq!(record.attempts, 1);
+    assert!(record.finished_at.is_some());
+    assert_eq!((record.lease_owner, record.lease_expires_at), (None, None));
+    assert_eq!(get(storage, ids[1]).await.result, None);
+
+    let attempts = storage.attempts(ids[0]).await.expect("attempts");
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].finished_at, record.finished_at);
+    assert_eq!(attempts[0].error, None);
+
+    // A finished attempt cannot be completed twice.
+    assert!(
+        !storage
+            .complete(
+                claimed[0].lease(),
+                Outcome::Failed {
+                    error: "late".into()
+                }
+            )
+            .await
+            .expect("complete")
+    );
+    assert_eq!(get(storage, ids[0]).await.status, JobStatus::Succeeded);
+}
+
+/// `Retry` makes the job wait `delay` as `Retrying`, then it is claimed again as the
+/// next attempt; every attempt keeps its error.
+pub async fn complete_retry_schedules_the_next_attempt(storage: &dyn Storage) {
+    let id = enqueue(storage, vec![job("a", 0)]).await[0];
+    let first = claim_one(storage, "a", LONG_LEASE).await;
+    let retry = Outcome::Retry {
+        error: "smtp timeout".into(),
+        delay: HOUR,
+    };
+    assert!(
+        storage
+            .complete(first.lease(), retry)
+            .await
+            .expect("complete")
+    );
+
+    let record = get(storage, id).await;
+    assert_eq!((record.status, record.attempts), (JobStatus::Retrying, 1));
+    assert_eq!(record.last_error.as_deref(), Some("smtp timeout"));
+    assert_eq!(
+        (
+            record.lease_owner,
+            record.lease_expires_at,
+            record.finished_at
+        ),
+        (None, None, None)
+    );
+    let started = record.started_at.expect("started_at");
+    assert!(
+        (record.run_at - started).num_seconds() >= 3599,
+        "waits an hour"
+    );
+    assert!(
+        claim(storage, &request("w", &["a"], 1, LONG_LEASE))
+            .await
+            .is_empty()
+    );
+
+    // Make it ready sooner: a retry with a short delay on a fresh job.
+    let id = enqueue(storage, vec![job("b", 0)]).await[0];
+    let first = claim_one(storage, "b", LONG_LEASE).await;
+    let retry = Outcome::Retry {
+        error: "first failure".into(),
+        delay: Duration::from_millis(100),
+    };
+    assert!(
+        storage
+            .complete(first.lease(), retry)
+            .await
+            .expect("complete")
+    );
+    let second = wait::until("the retry to become ready", PATIENCE, || async {
+        claim(storage, &request("worker-b", &["b"], 1, LONG_LEASE))
+            .await
+            .pop()
+    })
+    .await;
+    assert_eq!((second.id, second.attempt), (id, 2));
+    assert!(
+        storage
+            .complete(
+                second.lease(),
+                Outcome::Failed {
+                    error: "second failure".into()
+                }
+            )
+            .await
+            .expect("complete")
+    );
+
+    let attempts = storage.attempts(id).await.expect("attempts");
+    let summary: Vec<(u32, Option<&str>, Option<&str>)> = attempts
+        .iter()
+        .map(|a| (a.attempt, a.worker.as_deref(), a.error.as_deref()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, Some("worker-a"), Some("first failure")),
+            (2, Some("worker-b"), Some("second failure")),
+        ]
+    );
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.finished_at.is_some_and(|end| end >= a.started_at))
+    );
+}
+
+/// `Failed` finishes the job with its error.
+pub async fn complete_failed_finishes_the_job(storage: &dyn Storage) {
+    let id = enqueue(storage, vec![job("a", 0)]).await[0];
+    let claimed = claim_one(storage, "a", LONG_LEASE).await;
+    let failed = Outcome::Failed {
+        error: "user 7 does not exist".into(),
+    };
+    assert!(
+        storage
+            .complete(claimed.lease(), failed)
+            .await
+            .expect("complete")
+    );
+    let record = get(storage, id).await;
+    assert_eq!(record.status, JobStatus::Failed);
+    assert_eq!(record.last_error.as_deref(), Some("user 7 does not exist"));
+    assert!(record.finished_at.is_some());
+    assert_eq!(record.lease_owner, None);
+    let attempts = storage.attempts(id).await.expect("attempts");
+    assert_eq!(attempts[0].error.as_deref(), Some("user 7 does not exist"));
+    assert!(
+        claim(storage, &request("w", &["a"], 1, LONG_LEASE))
+            .await
+            .is_empty()
+    );
+}
+
+/// A write with a lost lease changes nothing and reports `false`.
+pub async fn stale_leases_cannot_complete_or_release(storage: &dyn Storage) {
+    let id = enqueue(storage, vec![job("a", 0)]).await[0];
+    let lost = claim_one(storage, "a", SHORT_LEASE).await;
+    reap(storage, 1).await;
+    let reaped = get(storage, id).await;
+    assert_eq!(reaped.status, JobStatus::Retrying);
+
+    let ok = Outcome::Succeeded {
+        result: Some(serde_json::json!("stale")),
+    };
+    assert!(
+        !storage
+            .complete(lost.lease(), ok.clone())
+            .await
+            .expect("complete")
+    );
+    assert_eq!(storage.release(&[lost.lease()]).await.expect("release"), 0);
+    assert_eq!(
+        get(storage, id).await,
+        reaped,
+        "a stale write changed the job"
+    );
+
+    // Re-claimed by another worker: the old lease still cannot touch the new attempt.
+    let current = claim(storage, &request("worker-b", &["a"], 1, LONG_LEASE)).await;
+    assert_eq!((current[0].id, current[0].attempt), (id, 2));
+    let running = get(storage, id).await;
+    assert!(!storage.complete(lost.lease(), ok).await.expect("complete"));
+    assert_eq!(storage.release(&[lost.lease()]).await.expect("release"), 0);
+    assert_eq!(get(storage, id).await, running);
+    assert_eq!(storage.attempts(id).await.expect("attempts").len(), 2);
+
+    // Writes for jobs that do not exist are not errors either.
+    let unknown = Lease {
+        id: JobId::from_i64(id.as_i64() + 1_000),
+        attempt: 1,
+    };
+    let failed = Outcome::Failed { error: "x".into() };
+    assert!(!storage.complete(unknown, failed).await.expect("complete"));
+    assert_eq!(storage.release(&[unknown]).await.expect("release"), 0);
+}
+
+// ----------------------------------------------------------------------------------
+// Leases
+
+/// An expired lease makes the job `Retrying` (ready now) while attempts remain, and
+/// `Failed` at its last attempt; the attempt is closed with a lost-worker error.
+pub async fn reap_expired_retries_or_fails_at_max_attempts(storage: &dyn Storage) {
+    let mut last_chance = job("once", 0);
+    last_chance.max_attempts = 1;
+    let ids = enqueue(storage, vec![job("twice", 0), last_chance]).await;
+    let both = request("lost-worker", &["twice", "once"], 2, SHORT_LEASE);
+    assert_eq!(claim(storage, &both).await.len(), 2);
+    reap(storage, 2).await;
+
+    let retrying = get(storage, ids[0]).await;
+    assert_eq!(
+        (retrying.status, retrying.attempts),
+        (JobStatus::Retrying, 1)
+    );
+    assert_eq!((retrying.lease_owner, retrying.finished_at), (None, None));
+    let error = retrying.last_error.expect("last_error is set");
+    assert!(
+        error.contains("lease expired") && error.contains("lost-worker"),
+        "{error}"
+    );
+
+    let failed = get(storage, ids[1]).await;
+    assert_eq!((failed.status, failed.attempts), (JobStatus::Failed, 1));
+    assert!(failed.finished_at.is_some());
+    assert!(
+        failed
+            .last_error
+            .is_some_and(|e| e.contains("lease expired"))
+    );
+
+    for id in &ids {
+        let attempts = storage.attempts(*id).await.expect("attempts");
+        assert_eq!(attempts.len(), 1);
+        assert!(attempts[0].finished_at.is_some());
+        assert!(
+            attempts[0]
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("lost-worker"))
+        );
+    }
+    // Ready at once, as the next attempt.
+    let again = claim_one(storage, "twice", LONG_LEASE).await;
+    assert_eq!((again.id, again.attempt), (ids[0], 2));
+}
+
+/// A lease that has not expired is never taken back.
+pub async fn reap_expired_leaves_live_leases_alone(storage: &dyn Storage) {
+    let id = enqueue(storage, vec![job("a", 0)]).await[0];
+    claim_one(storage, "a", LONG_LEASE).await;
+    assert_eq!(storage.reap_expired().await.expect("reap_expired"), 0);
+    assert_eq!(get(storage, id).await.status, JobStatus::Running);
+}
+
+/// Renewing extends every lease the worker holds, so its jobs are not reaped.
+pub async fn renew_leases_keeps_a_job_from_being_reaped(storage: &dyn Storage) {
+    let ids = enqueue(storage, vec![job("a", 0), job("a", 1), job("b", 2)]).await;
+    let mine = claim(
+        storage,
+        &request("worker-a", &["a"], 2, Duration::from_millis(300)),
+    )
+    .await;
+    assert_eq!(mine.len(), 2);
+    let theirs = claim(storage, &request("worker-b", &["b"], 1, SHORT_LEASE)).await;
+    assert_eq!(theirs.len(), 1);
+    let before = get(storage, ids[0]).await.lease_expires_at.expect("lease");
+
+    assert_eq!(
+        storage
+            .renew_leases("worker-a", LONG_LEASE)
+            .await
+            .expect("renew"),
+        2
+    );
+    assert_eq!(
+        storage
+            .renew_leases("nobody", LONG_LEASE)
+            .await
+            .expect("renew"),
+        0
+    );
+    let after = get(storage, ids[0]).await.lease_expires_at.expect("lease");
+    assert!(
+        (after - before).num_seconds() >= 500,
+        "renewed: {before} → {after}"
+    );
+
+    // worker-b's short lease expires and is reaped; worker-a's renewed ones are not,
+    // although their original 300 ms have long passed by then.
+    reap(storage, 1).await;
+    wait::until("the original lease to have passed", PATIENCE, || async {
+        let probe = enqueue(storage, vec![job("probe", 0)]).await[0];
+        (get(storage, probe).await.created_at > before).then_some(())
+    })
+    .await;
+    assert_eq!(storage.reap_expired().await.expect("reap_expired"), 0);
+    for id in &ids[..2] {
+        let record = get(storage, *id).await;
+        assert_eq!(record.status, JobStatus::Running);
+        assert_eq!(record.lease_owner.as_deref(), Some("worker-a"));
+    }
+    assert_eq!(get(storage, ids[2]).await.status, JobStatus::Retrying);
+}
+
+/// Releasing gives a job back uncharged: attempts go back down, the attempt record is
+/// removed and the job is ready again.
+pub async fn release_does_not_charge_an_attempt(storage: &dyn Storage) {
+    let ids = enqueue(storage, vec![job("a", 0), job("b", 1)]).await;
+    let claimed = claim_one(storage, "a", LONG_LEASE).await;
+    assert_eq!(
+        storage.release(&[claimed.lease()]).await.expect("release"),
+        1
+    );
+    let record = get(storage, ids[0]).await;
+    assert_eq!((record.status, record.attempts), (JobStatus::Pending, 0));
+    assert_eq!(
+        (
+            record.lease_owner,
+            record.lease_expires_at,
+            record.started_at
+        ),
+        (None, None, None)
+    );
+    assert!(storage.attempts(ids[0]).await.expect("attempts").is_empty());
+    let again = claim_one(storage, "a", LONG_LEASE).await;
+    assert_eq!((again.id, again.attempt), (ids[0], 1));
+
+    // A job on its second attempt goes back to `Retrying` with its first attempt kept.
+    let first = claim_one(storage, "b", LONG_LEASE).await;
+    let retry = Outcome::Retry {
+        error: "boom".into(),
+        delay: Duration::ZERO,
+    };
+    assert!(
+        storage
+            .complete(first.lease(), retry)
+            .await
+            .expect("complete")
+    );
+    let second = claim_one(storage, "b", LONG_LEASE).await;
+    assert_eq!(second.attempt, 2);
+    let releases = [second.lease(), second.lease(), again.lease()];
+    assert_eq!(
+        storage.release(&releases).await.expect("release"),
+        2,
+        "each lease once"
+    );
+    let record = get(storage, ids[1]).await;
+    assert_eq!((record.status, record.attempts), (JobStatus::Retrying, 1));
+    assert_eq!(record.last_error.as_deref(), Some("boom"));
+    let attempts = storage.attempts(ids[1]).await.expect("attempts");
+    assert_eq!(
+        attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(),
+        vec![1]
+    );
+    assert_eq!(record.started_at, Some(attempts[0].started_at));
+    assert_eq!(storage.release(&[]).await.expect("release"), 0);
+}
+
+/// `enqueue_running` records an inline run: `Running` from the start, one attempt open,
+/// the lease held by the caller; workers never claim it.
+pub async fn enqueue_running_records_an_inline_attempt(storage: &dyn Storage) {
+    let mut new = job("inline", 0);
+    new.max_attempts = 1;
+    let claimed = storage
+        .enqueue_running(new, "inline", LONG_LEASE)
+        .await
+        .expect("enqueue_running");
+    assert_eq!(
+        (claimed.name.as_str(), claimed.attempt, claimed.max_attempts),
+        ("inline", 1, 1)
+    );
+    assert_eq!(claimed.payload, serde_json::json!({ "n": 0 }));
+
+    let record = get(storage, claimed.id).await;
+    assert_eq!((record.status, record.attempts), (JobStatus::Running, 1));
+    assert_eq!(record.lease_owner.as_deref(), Some("inline"));
+    assert!(record.started_at.is_some() && record.lease_expires_at.is_some());
+    let attempts = storage.attempts(claimed.id).await.expect("attempts");
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(
+        (attempts[0].attempt, attempts[0].worker.as_deref()),
+        (1, Some("inline"))
+    );
+
+    assert!(
+        claim(storage, &request("w", &["inline"], 10, LONG_LEASE))
+            .await
+            .is_empty()
+    );
+    let done = Outcome::Succeeded {
+        result: Some(serde_json::json!(42)),
+    };
+    assert!(
+        storage
+            .complete(claimed.lease(), done)
+            .await
+            .expect("complete")
+    );
+    let record = get(storage, claimed.id).await;
+    assert_eq!(
+        (record.status, record.result),
+        (JobStatus::Succeeded, Some(serde_json::json!(42)))
+    );
+
+    let later = enqueue(storage, vec![job("inline", 1)]).await[0];
+    assert!(later > claimed.id, "inline jobs share the id sequence");
+}

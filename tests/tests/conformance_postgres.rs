@@ -1,0 +1,19 @@
+//! The backend conformance suite against PostgreSQL: a database of its own per test.
+
+use kiribi::Storage;
+use kiribi::postgres::PgStorage;
+use kiribi_tests::TestDb;
+use kiribi_tests::conformance::TestDatabase;
+
+struct PgTestDatabase(TestDb);
+
+impl TestDatabase for PgTestDatabase {
+    async fn open(&self) -> Box<dyn Storage> {
+        let storage = PgStorage::connect(self.0.url())
+            .await
+            .expect("connect to the test database");
+        Box::new(storage)
+    }
+}
+
+kiribi_tests::conformance_tests!(PgTestDatabase(TestDb::postgres().await));
