@@ -14,12 +14,20 @@ use std::time::{Duration, Instant};
 use kiribi::{JobContext, JobFilter, JobStatus, Kiribi, job};
 
 /// Pretends to charge a customer; fails once to show a retry.
-#[job(queue = "billing", max_attempts = 3, backoff = "fixed", retry_delay = "200ms")]
+#[job(
+    queue = "billing",
+    max_attempts = 3,
+    backoff = "fixed",
+    retry_delay = "200ms"
+)]
 async fn charge(ctx: JobContext, customer: i64, cents: u64) -> anyhow::Result<String> {
     if ctx.attempt() == 1 && customer % 2 == 0 {
         anyhow::bail!("card network timeout");
     }
-    Ok(format!("charged customer {customer} {cents} cents on attempt {}", ctx.attempt()))
+    Ok(format!(
+        "charged customer {customer} {cents} cents on attempt {}",
+        ctx.attempt()
+    ))
 }
 
 /// Sends a receipt once the order exists.
@@ -81,7 +89,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     worker.shutdown().await?;
-    let failed = kiribi.jobs(JobFilter::new().status(JobStatus::Failed)).await?;
+    let failed = kiribi
+        .jobs(JobFilter::new().status(JobStatus::Failed))
+        .await?;
     println!("\n{} failed job(s) in the store", failed.len());
     Ok(())
 }

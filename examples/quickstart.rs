@@ -35,7 +35,12 @@ async fn flaky_charge(ctx: JobContext, cents: u64) -> anyhow::Result<u64> {
 }
 
 /// Takes longer than its timeout on every attempt.
-#[job(timeout = "200ms", max_attempts = 2, retry_delay = "100ms", queue = "media")]
+#[job(
+    timeout = "200ms",
+    max_attempts = 2,
+    retry_delay = "100ms",
+    queue = "media"
+)]
 async fn resize_image(path: String) -> Result<(), JobError> {
     tokio::time::sleep(Duration::from_secs(5)).await;
     println!("resized {path}");
@@ -79,7 +84,13 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     FlakyCharge::enqueue(&kiribi, FlakyCharge { cents: 1999 }).await?;
-    ResizeImage::enqueue(&kiribi, ResizeImage { path: "cat.png".into() }).await?;
+    ResizeImage::enqueue(
+        &kiribi,
+        ResizeImage {
+            path: "cat.png".into(),
+        },
+    )
+    .await?;
     DailyReport::enqueue_with(
         &kiribi,
         DailyReport {
@@ -114,8 +125,8 @@ async fn main() -> anyhow::Result<()> {
     let mut jobs = kiribi.jobs(JobFilter::new()).await?;
     jobs.reverse();
     println!(
-        "{:<3} {:<14} {:<8} {:<10} {:<8} {:<9} {}",
-        "id", "name", "queue", "status", "attempts", "run time", "result / last error"
+        "{:<3} {:<14} {:<8} {:<10} {:<8} {:<9} result / last error",
+        "id", "name", "queue", "status", "attempts", "run time"
     );
     for job in jobs {
         let run_time = match (job.started_at, job.finished_at) {

@@ -63,6 +63,8 @@ impl FromStr for JobId {
         s.trim()
             .parse::<i64>()
             .map(JobId)
-            .map_err(|_| ParseJobIdError { input: s.to_owned() })
+            .map_err(|_| ParseJobIdError {
+                input: s.to_owned(),
+            })
     }
 }

@@ -48,7 +48,9 @@ impl fmt::Display for Backoff {
 
 /// The error returned when a string names no backoff strategy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not a backoff strategy: expected one of \"exponential\", \"fixed\", \"linear\"")]
+#[error(
+    "`{input}` is not a backoff strategy: expected one of \"exponential\", \"fixed\", \"linear\""
+)]
 pub struct ParseBackoffError {
     input: String,
 }
@@ -61,7 +63,9 @@ impl FromStr for Backoff {
             "exponential" => Ok(Backoff::Exponential),
             "fixed" => Ok(Backoff::Fixed),
             "linear" => Ok(Backoff::Linear),
-            _ => Err(ParseBackoffError { input: s.to_owned() }),
+            _ => Err(ParseBackoffError {
+                input: s.to_owned(),
+            }),
         }
     }
 }
@@ -152,7 +156,10 @@ mod tests {
             let nominal = Duration::from_secs(1u64 << (attempt - 1));
             for _ in 0..50 {
                 let d = policy.delay_after(attempt);
-                assert!(d >= nominal.mul_f64(0.8) && d <= nominal.mul_f64(1.2), "{attempt}: {d:?}");
+                assert!(
+                    d >= nominal.mul_f64(0.8) && d <= nominal.mul_f64(1.2),
+                    "{attempt}: {d:?}"
+                );
             }
         }
     }

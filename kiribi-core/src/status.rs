@@ -94,7 +94,9 @@ impl FromStr for JobStatus {
         JobStatus::ALL
             .into_iter()
             .find(|status| status.as_str() == s)
-            .ok_or_else(|| ParseJobStatusError { input: s.to_owned() })
+            .ok_or_else(|| ParseJobStatusError {
+                input: s.to_owned(),
+            })
     }
 }
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::{
-    AttemptRecord, ClaimRequest, ClaimedJob, JobFilter, JobId, JobRecord, Lease, NewJob,
-    Outcome, Result,
+    AttemptRecord, ClaimRequest, ClaimedJob, JobFilter, JobId, JobRecord, Lease, NewJob, Outcome,
+    Result,
 };
 
 /// The primitives a kiribi backend provides. Everything else is built on them.
@@ -53,8 +53,12 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Inserts one job that is `Running` from the start, with one attempt open and its
     /// lease held by `worker` for `lease`: the record of an inline (`run_now`) run.
-    async fn enqueue_running(&self, job: NewJob, worker: &str, lease: Duration)
-    -> Result<ClaimedJob>;
+    async fn enqueue_running(
+        &self,
+        job: NewJob,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<ClaimedJob>;
 
     /// Atomically claims up to `request.limit` ready jobs for `request.worker`.
     async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>>;

@@ -16,8 +16,7 @@ use std::time::Duration;
 
 use kiribi_core::{
     AttemptRecord, ClaimRequest, ClaimedJob, Error, JobFilter, JobId, JobRecord, Lease, Listener,
-    NewJob,
-    Outcome, Storage,
+    NewJob, Outcome, Storage,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqlitePoolOptions;

@@ -104,9 +104,15 @@ fn from_chain(display: &str, error: &(dyn StdError + 'static)) -> JobError {
             `serde::Deserialize`, `Debug`, `Clone` and `Send`: derive them, and use \
             owned types (`String`, not `&str`)"
 )]
-pub trait Payload: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug + Clone + Send + 'static {}
+pub trait Payload:
+    serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug + Clone + Send + 'static
+{
+}
 
-impl<T> Payload for T where T: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug + Clone + Send + 'static {}
+impl<T> Payload for T where
+    T: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug + Clone + Send + 'static
+{
+}
 
 /// Compile-time check emitted by `#[job]` at each argument's type.
 #[doc(hidden)]
@@ -143,6 +149,10 @@ impl<T, E> JobReturn for Result<T, E> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::needless_borrow,
+    reason = "the tests spell the call exactly as `#[job]` generates it; the `&` picks the impl"
+)]
 mod tests {
     use super::*;
 

@@ -39,7 +39,13 @@ struct ContextInner {
 }
 
 impl JobContext {
-    pub(crate) fn new(id: JobId, name: String, attempt: u32, max_attempts: u32, kiribi: Kiribi) -> Self {
+    pub(crate) fn new(
+        id: JobId,
+        name: String,
+        attempt: u32,
+        max_attempts: u32,
+        kiribi: Kiribi,
+    ) -> Self {
         Self {
             inner: Arc::new(ContextInner {
                 id,

@@ -123,7 +123,10 @@ pub(crate) fn new_job<J: Job>(job: &J, options: Option<&EnqueueOptions>) -> Resu
 }
 
 /// `MyJob::enqueue`.
-pub(crate) fn enqueue<'a, J: Job, E: Enqueue + 'a>(target: E, job: J) -> BoxFuture<'a, Result<JobId>> {
+pub(crate) fn enqueue<'a, J: Job, E: Enqueue + 'a>(
+    target: E,
+    job: J,
+) -> BoxFuture<'a, Result<JobId>> {
     enqueue_with(target, job, None)
 }
 

@@ -317,7 +317,10 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_scheme_names_the_enabled_backends() {
-        let err = Kiribi::connect("redis://localhost").await.unwrap_err().to_string();
+        let err = Kiribi::connect("redis://localhost")
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`redis:`"), "{err}");
         #[cfg(feature = "sqlite")]
         assert!(err.contains("sqlite"), "{err}");

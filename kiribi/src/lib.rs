@@ -6,7 +6,7 @@
 //! retried with backoff, can time out, be delayed, prioritised, routed to queues,
 //! searched, cancelled and retried by hand.
 //!
-//! ```
+//! ```standalone_crate
 //! use std::time::Duration;
 //! use kiribi::{job, JobContext, JobStatus, Kiribi};
 //!
@@ -23,7 +23,9 @@
 //! let worker = kiribi.worker().concurrency(4).start();
 //!
 //! let id = SendWelcome::enqueue(&kiribi, SendWelcome { user_id: 7, email: "a@b.c".into() }).await?;
+//! # let deadline = std::time::Instant::now() + Duration::from_secs(20);
 //! while kiribi.job(id).await?.unwrap().status != JobStatus::Succeeded {
+//! #   assert!(std::time::Instant::now() < deadline, "the job did not run");
 //!     tokio::time::sleep(Duration::from_millis(10)).await;
 //! }
 //! worker.shutdown().await?;
@@ -66,8 +68,8 @@ pub use worker::{WorkerBuilder, WorkerHandle};
 
 pub use kiribi_core::{
     AttemptRecord, Backoff, BoxError, ClaimRequest, ClaimedJob, EnqueueOptions, Error, JobError,
-    JobFilter, JobId, JobRecord, JobStatus, Lease, NewJob, Outcome, ParseBackoffError,
-    ParseJobIdError, ParseJobStatusError, Result, RetryPolicy, Storage, Listener, async_trait,
+    JobFilter, JobId, JobRecord, JobStatus, Lease, Listener, NewJob, Outcome, ParseBackoffError,
+    ParseJobIdError, ParseJobStatusError, Result, RetryPolicy, Storage, async_trait,
 };
 
 /// Turns an `async fn` into a typed, persisted job.

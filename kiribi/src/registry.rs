@@ -8,7 +8,8 @@ use crate::job::BoxFuture;
 use crate::{Error, Job, JobConfig, JobContext, JobError};
 
 /// A type-erased attempt: payload JSON in, result JSON (or the job's error) out.
-pub(crate) type ErasedRun = fn(JobContext, Value) -> BoxFuture<'static, Result<Option<Value>, JobError>>;
+pub(crate) type ErasedRun =
+    fn(JobContext, Value) -> BoxFuture<'static, Result<Option<Value>, JobError>>;
 
 /// One `#[job]` as submitted to `inventory`.
 #[doc(hidden)]
@@ -40,7 +41,10 @@ inventory::collect!(Registration);
 
 /// Decodes the payload (naming the field that does not fit), runs the job and
 /// encodes its output.
-fn run_erased<J: Job>(ctx: JobContext, payload: Value) -> BoxFuture<'static, Result<Option<Value>, JobError>> {
+fn run_erased<J: Job>(
+    ctx: JobContext,
+    payload: Value,
+) -> BoxFuture<'static, Result<Option<Value>, JobError>> {
     Box::pin(async move {
         let job: J = decode_payload(J::CONFIG.name, payload).map_err(JobError::permanent)?;
         let output = job.run(ctx).await?;
@@ -49,7 +53,10 @@ fn run_erased<J: Job>(ctx: JobContext, payload: Value) -> BoxFuture<'static, Res
 }
 
 /// Deserializes a payload, naming the path of the first mismatch.
-pub(crate) fn decode_payload<J: serde::de::DeserializeOwned>(name: &str, payload: Value) -> Result<J, Error> {
+pub(crate) fn decode_payload<J: serde::de::DeserializeOwned>(
+    name: &str,
+    payload: Value,
+) -> Result<J, Error> {
     serde_path_to_error::deserialize(payload).map_err(|err| {
         let path = err.path().to_string();
         Error::Payload {
@@ -70,7 +77,10 @@ pub(crate) fn encode_payload<J: Job>(job: &J) -> Result<Value, Error> {
 }
 
 /// Serializes a job's output; `()` and `None` are stored as no result.
-pub(crate) fn encode_result<T: serde::Serialize>(name: &str, output: &T) -> Result<Option<Value>, Error> {
+pub(crate) fn encode_result<T: serde::Serialize>(
+    name: &str,
+    output: &T,
+) -> Result<Option<Value>, Error> {
     match serde_json::to_value(output) {
         Ok(Value::Null) => Ok(None),
         Ok(value) => Ok(Some(value)),
@@ -136,7 +146,11 @@ impl Registration {
         &self.config
     }
 
-    pub(crate) fn run(&self, ctx: JobContext, payload: Value) -> BoxFuture<'static, Result<Option<Value>, JobError>> {
+    pub(crate) fn run(
+        &self,
+        ctx: JobContext,
+        payload: Value,
+    ) -> BoxFuture<'static, Result<Option<Value>, JobError>> {
         (self.run)(ctx, payload)
     }
 }
@@ -164,9 +178,14 @@ mod tests {
 
     #[test]
     fn duplicate_names_are_reported_with_both_locations() {
-        let err = Registry::from_registrations([&B, &A]).unwrap_err().to_string();
+        let err = Registry::from_registrations([&B, &A])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`mail.send`"), "{err}");
-        assert!(err.contains("src/a.rs:3") && err.contains("src/b.rs:9"), "{err}");
+        assert!(
+            err.contains("src/a.rs:3") && err.contains("src/b.rs:9"),
+            "{err}"
+        );
     }
 
     #[test]

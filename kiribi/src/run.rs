@@ -36,7 +36,12 @@ pub(crate) async fn guarded<T>(
         },
         None => caught.await,
     };
-    finished.unwrap_or_else(|panic| Err(JobError::new(format_args!("panicked: {}", panic_message(&*panic)))))
+    finished.unwrap_or_else(|panic| {
+        Err(JobError::new(format_args!(
+            "panicked: {}",
+            panic_message(&*panic)
+        )))
+    })
 }
 
 /// What becomes of a job whose attempt failed with `error`.
@@ -201,10 +206,19 @@ mod tests {
     fn the_last_attempt_and_permanent_errors_fail_the_job() {
         let policy = RetryPolicy::default();
         let flaky = JobError::new("flaky");
-        assert!(matches!(outcome_after_error(&flaky, 1, 3, &policy), Outcome::Retry { .. }));
-        assert!(matches!(outcome_after_error(&flaky, 3, 3, &policy), Outcome::Failed { .. }));
+        assert!(matches!(
+            outcome_after_error(&flaky, 1, 3, &policy),
+            Outcome::Retry { .. }
+        ));
+        assert!(matches!(
+            outcome_after_error(&flaky, 3, 3, &policy),
+            Outcome::Failed { .. }
+        ));
         let gone = JobError::permanent("gone");
-        assert!(matches!(outcome_after_error(&gone, 1, 3, &policy), Outcome::Failed { .. }));
+        assert!(matches!(
+            outcome_after_error(&gone, 1, 3, &policy),
+            Outcome::Failed { .. }
+        ));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::{Error, JobContext, Kiribi, Result};
 ///
 /// # Examples
 ///
-/// ```
+/// ```standalone_crate
 /// use std::time::Duration;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), kiribi::Error> {
@@ -225,11 +225,7 @@ async fn run_worker(
     let names = registry.names();
     tracing::info!(worker = %id, jobs = ?names, queues = ?config.queues, concurrency = config.concurrency, "worker started");
 
-    let maintenance = tokio::spawn(maintain_leases(
-        kiribi.clone(),
-        id.clone(),
-        config.lease,
-    ));
+    let maintenance = tokio::spawn(maintain_leases(kiribi.clone(), id.clone(), config.lease));
     let listening = tokio::spawn(forward_wakeups(kiribi.clone(), id.clone()));
     let mut wake = kiribi.subscribe_wake();
     let mut tasks: JoinSet<()> = JoinSet::new();
@@ -331,7 +327,13 @@ async fn execute(kiribi: Kiribi, registry: Arc<Registry>, job: ClaimedJob) {
         return;
     };
     let config = registration.config();
-    let ctx = JobContext::new(job.id, job.name.clone(), job.attempt, job.max_attempts, kiribi.clone());
+    let ctx = JobContext::new(
+        job.id,
+        job.name.clone(),
+        job.attempt,
+        job.max_attempts,
+        kiribi.clone(),
+    );
     tracing::debug!(id = %job.id, job = %job.name, attempt = job.attempt, "job started");
     let outcome = match guarded(registration.run(ctx, job.payload), config.timeout).await {
         Ok(result) => Outcome::Succeeded { result },
@@ -386,7 +388,9 @@ async fn maintain_leases(kiribi: Kiribi, worker: String, lease: Duration) {
                 tracing::warn!(worker = %worker, jobs = reaped, "took back jobs whose worker stopped renewing its lease");
                 kiribi.wake_workers();
             }
-            Err(err) => tracing::warn!(worker = %worker, error = %err, "taking back expired leases failed"),
+            Err(err) => {
+                tracing::warn!(worker = %worker, error = %err, "taking back expired leases failed")
+            }
         }
     }
 }

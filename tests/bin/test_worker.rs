@@ -9,7 +9,9 @@ use std::time::Duration;
 async fn main() -> Result<(), kiribi::Error> {
     kiribi_tests::jobs::link();
     let mut args = std::env::args().skip(1);
-    let url = args.next().expect("usage: kiribi-test-worker <url> <concurrency> <lease-ms>");
+    let url = args
+        .next()
+        .expect("usage: kiribi-test-worker <url> <concurrency> <lease-ms>");
     let concurrency: usize = args.next().map_or(8, |a| a.parse().expect("concurrency"));
     let lease_ms: u64 = args.next().map_or(30_000, |a| a.parse().expect("lease-ms"));
 

@@ -75,7 +75,9 @@ impl TestDb {
 
     /// Connects a handle to it.
     pub async fn connect(&self) -> Kiribi {
-        Kiribi::connect(&self.url).await.expect("connect to the test database")
+        Kiribi::connect(&self.url)
+            .await
+            .expect("connect to the test database")
     }
 
     /// Connects a handle with state for `State<T>`.
@@ -118,7 +120,11 @@ pub async fn wait_for_status(kiribi: &Kiribi, id: JobId, status: JobStatus) -> J
         &format!("job {id} to be {status}"),
         std::time::Duration::from_secs(20),
         || async {
-            let record = kiribi.job(id).await.expect("read the job").expect("the job exists");
+            let record = kiribi
+                .job(id)
+                .await
+                .expect("read the job")
+                .expect("the job exists");
             (record.status == status).then_some(record)
         },
     )

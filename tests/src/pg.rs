@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use kiribi::sqlx::{Connection, PgConnection};
@@ -81,15 +81,21 @@ impl TestPgDatabase {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let mut conn = PgConnection::connect(server).await.expect("connect to the test server");
-        kiribi::sqlx::query(kiribi::sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-            .execute(&mut conn)
+        let mut conn = PgConnection::connect(server)
             .await
-            .expect("drop a leftover test database");
-        kiribi::sqlx::query(kiribi::sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create the test database");
+            .expect("connect to the test server");
+        kiribi::sqlx::query(kiribi::sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("drop a leftover test database");
+        kiribi::sqlx::query(kiribi::sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {name}"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("create the test database");
         let url = with_database(server, &name);
         Self {
             server: server.to_owned(),
@@ -121,10 +127,12 @@ impl Drop for TestPgDatabase {
                 .ok()?;
             runtime.block_on(async {
                 let mut conn = PgConnection::connect(&server).await.ok()?;
-                kiribi::sqlx::query(kiribi::sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                    .execute(&mut conn)
-                    .await
-                    .ok()
+                kiribi::sqlx::query(kiribi::sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .ok()
             })
         })
         .join();
@@ -141,7 +149,9 @@ pub fn with_database(url: &str, database: &str) -> String {
         None => (url, None),
     };
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     let mut out = format!("{}/{database}", &base[..host_end]);
     if let Some(query) = query {
         out.push('?');
@@ -175,7 +185,10 @@ impl PrivateServer {
         let server = Self { dir, bin, port };
         if running_as_root() {
             // PostgreSQL refuses to run as root; its files must belong to `postgres`.
-            run(Command::new("chown").arg("-R").arg("postgres:").arg(server.dir.path()))?;
+            run(Command::new("chown")
+                .arg("-R")
+                .arg("postgres:")
+                .arg(server.dir.path()))?;
         }
         server.pg(
             "initdb",
@@ -227,7 +240,10 @@ impl PrivateServer {
     /// What `pg_ctl` said.
     pub fn stop(&self) -> Result<(), String> {
         let data = self.dir.path().join("data");
-        self.pg("pg_ctl", &["-D", path_str(&data)?, "-w", "stop", "-m", "immediate"])
+        self.pg(
+            "pg_ctl",
+            &["-D", path_str(&data)?, "-w", "stop", "-m", "immediate"],
+        )
     }
 
     /// Starts the (stopped) server again on the same port and data.
@@ -245,7 +261,18 @@ impl PrivateServer {
         );
         self.pg(
             "pg_ctl",
-            &["-D", path_str(&data)?, "-l", path_str(&log)?, "-o", &options, "-w", "-t", "60", "start"],
+            &[
+                "-D",
+                path_str(&data)?,
+                "-l",
+                path_str(&log)?,
+                "-o",
+                &options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
         )
     }
 
@@ -259,7 +286,10 @@ impl PrivateServer {
             let program = command.get_program().to_owned();
             let args: Vec<_> = command.get_args().map(ToOwned::to_owned).collect();
             *command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(program).args(args);
+            command
+                .args(["-u", "postgres", "--"])
+                .arg(program)
+                .args(args);
         }
         command
     }
@@ -288,7 +318,8 @@ fn run(command: &mut Command) -> Result<(), String> {
 }
 
 fn path_str(path: &Path) -> Result<&str, String> {
-    path.to_str().ok_or_else(|| format!("{} is not UTF-8", path.display()))
+    path.to_str()
+        .ok_or_else(|| format!("{} is not UTF-8", path.display()))
 }
 
 fn running_as_root() -> bool {

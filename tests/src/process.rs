@@ -13,7 +13,13 @@ pub struct WorkerProcess {
 
 impl WorkerProcess {
     /// Starts `binary <url> <concurrency> <lease-ms>` and waits until it has connected.
-    pub async fn start(binary: &str, url: &str, concurrency: usize, lease: Duration, run_log: &std::path::Path) -> Self {
+    pub async fn start(
+        binary: &str,
+        url: &str,
+        concurrency: usize,
+        lease: Duration,
+        run_log: &std::path::Path,
+    ) -> Self {
         let mut child = Command::new(binary)
             .arg(url)
             .arg(concurrency.to_string())
@@ -30,7 +36,11 @@ impl WorkerProcess {
             .await
             .expect("the worker process connects within 30 s")
             .expect("read the worker's stdout");
-        assert_eq!(ready.as_deref(), Some("ready"), "worker process did not start");
+        assert_eq!(
+            ready.as_deref(),
+            Some("ready"),
+            "worker process did not start"
+        );
         Self { child }
     }
 
@@ -78,7 +88,11 @@ pub fn read_run_logs(dir: &std::path::Path) -> Vec<(u32, i64, u32)> {
         let complete = text.rfind('\n').map_or("", |end| &text[..end]);
         for line in complete.lines() {
             let (id, attempt) = line.split_once(' ').expect("`<id> <attempt>`");
-            runs.push((pid, id.parse().expect("an id"), attempt.parse().expect("an attempt")));
+            runs.push((
+                pid,
+                id.parse().expect("an id"),
+                attempt.parse().expect("an attempt"),
+            ));
         }
     }
     runs

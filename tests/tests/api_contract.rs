@@ -40,17 +40,35 @@ fn handles_and_errors_have_the_promised_bounds() {
 async fn every_future_kiribi_returns_is_send() {
     let db = TestDb::sqlite();
     let kiribi = send(Kiribi::connect(db.url())).await.unwrap();
-    let id = send(BoundsProbe::enqueue(&kiribi, BoundsProbe { n: 1 })).await.unwrap();
-    send(BoundsProbe::enqueue_with(&kiribi, BoundsProbe { n: 2 }, EnqueueOptions::new())).await.unwrap();
-    send(BoundsProbe::enqueue_many(&kiribi, vec![BoundsProbe { n: 3 }])).await.unwrap();
-    send(BoundsProbe::run_now(&kiribi, BoundsProbe { n: 4 })).await.unwrap();
+    let id = send(BoundsProbe::enqueue(&kiribi, BoundsProbe { n: 1 }))
+        .await
+        .unwrap();
+    send(BoundsProbe::enqueue_with(
+        &kiribi,
+        BoundsProbe { n: 2 },
+        EnqueueOptions::new(),
+    ))
+    .await
+    .unwrap();
+    send(BoundsProbe::enqueue_many(
+        &kiribi,
+        vec![BoundsProbe { n: 3 }],
+    ))
+    .await
+    .unwrap();
+    send(BoundsProbe::run_now(&kiribi, BoundsProbe { n: 4 }))
+        .await
+        .unwrap();
     send(kiribi.job(id)).await.unwrap();
     send(kiribi.jobs(JobFilter::new())).await.unwrap();
     send(kiribi.attempts(id)).await.unwrap();
     send(kiribi.cancel(id)).await.unwrap();
     send(kiribi.retry(id)).await.unwrap();
     send(kiribi.delete(id)).await.unwrap();
-    let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
+    let worker = kiribi
+        .worker()
+        .poll_interval(Duration::from_millis(20))
+        .start();
     send(worker.shutdown()).await.unwrap();
 }
 
@@ -80,5 +98,8 @@ async fn sqlite_url_in_a_missing_directory_names_the_path() {
 async fn unsupported_scheme_lists_the_enabled_backends() {
     let err = Kiribi::connect("mysql://localhost/jobs").await.unwrap_err();
     let message = err.to_string();
-    assert!(message.contains("`mysql:`") && message.contains("sqlite"), "{message}");
+    assert!(
+        message.contains("`mysql:`") && message.contains("sqlite"),
+        "{message}"
+    );
 }

@@ -23,7 +23,11 @@ async fn duplicate_job_names_fail_worker_start_with_both_locations() {
     assert!(matches!(err, Error::DuplicateJobName { .. }), "{err:?}");
     let message = err.to_string();
     assert!(message.contains("`shared.name`"), "{message}");
-    assert_eq!(message.matches("duplicate_names.rs:").count(), 2, "{message}");
+    assert_eq!(
+        message.matches("duplicate_names.rs:").count(),
+        2,
+        "{message}"
+    );
 
     let err = kiribi.worker().run().await.unwrap_err();
     assert!(matches!(err, Error::DuplicateJobName { .. }), "{err:?}");

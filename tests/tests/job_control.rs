@@ -24,9 +24,15 @@ async fn cancelled_job_never_runs(db: TestDb) {
     let kiribi = db.connect().await;
     let cancelled = Noop::enqueue(&kiribi, Noop { n: 1 }).await.unwrap();
     assert!(kiribi.cancel(cancelled).await.unwrap());
-    assert!(!kiribi.cancel(cancelled).await.unwrap(), "a cancelled job cannot be cancelled again");
+    assert!(
+        !kiribi.cancel(cancelled).await.unwrap(),
+        "a cancelled job cannot be cancelled again"
+    );
 
-    let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
+    let worker = kiribi
+        .worker()
+        .poll_interval(Duration::from_millis(20))
+        .start();
     let later = Noop::enqueue(&kiribi, Noop { n: 2 }).await.unwrap();
     wait_for_status(&kiribi, later, JobStatus::Succeeded).await;
     worker.shutdown().await.unwrap();
@@ -40,21 +46,36 @@ async fn cancelled_job_never_runs(db: TestDb) {
 async fn failed_job_can_be_retried_by_hand(db: TestDb) {
     let kiribi = db.connect().await;
     let marker = db.dir().join("marker").display().to_string();
-    let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
-    let id = FailsOnceThenWorks::enqueue(&kiribi, FailsOnceThenWorks { marker }).await.unwrap();
+    let worker = kiribi
+        .worker()
+        .poll_interval(Duration::from_millis(20))
+        .start();
+    let id = FailsOnceThenWorks::enqueue(&kiribi, FailsOnceThenWorks { marker })
+        .await
+        .unwrap();
     let failed = wait_for_status(&kiribi, id, JobStatus::Failed).await;
     assert_eq!((failed.attempts, failed.max_attempts), (1, 1));
 
     assert!(kiribi.retry(id).await.unwrap());
     let record = wait_for_status(&kiribi, id, JobStatus::Succeeded).await;
-    assert_eq!((record.attempts, record.max_attempts), (2, 2), "retry grants one more attempt");
-    assert!(!kiribi.retry(id).await.unwrap(), "a succeeded job is not retried");
+    assert_eq!(
+        (record.attempts, record.max_attempts),
+        (2, 2),
+        "retry grants one more attempt"
+    );
+    assert!(
+        !kiribi.retry(id).await.unwrap(),
+        "a succeeded job is not retried"
+    );
     worker.shutdown().await.unwrap();
 }
 
 async fn deleted_job_is_gone_with_its_history(db: TestDb) {
     let kiribi = db.connect().await;
-    let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
+    let worker = kiribi
+        .worker()
+        .poll_interval(Duration::from_millis(20))
+        .start();
     let id = Noop::enqueue(&kiribi, Noop { n: 3 }).await.unwrap();
     wait_for_status(&kiribi, id, JobStatus::Succeeded).await;
     worker.shutdown().await.unwrap();
@@ -62,7 +83,10 @@ async fn deleted_job_is_gone_with_its_history(db: TestDb) {
     assert!(kiribi.delete(id).await.unwrap());
     assert!(kiribi.job(id).await.unwrap().is_none());
     assert!(kiribi.attempts(id).await.unwrap().is_empty());
-    assert!(!kiribi.delete(id).await.unwrap(), "deleting twice reports false");
+    assert!(
+        !kiribi.delete(id).await.unwrap(),
+        "deleting twice reports false"
+    );
 }
 
 async fn actions_on_unknown_ids_report_false(db: TestDb) {
@@ -83,12 +107,34 @@ async fn jobs_lists_newest_first_with_filters(db: TestDb) {
     let c = Noop::enqueue(&kiribi, Noop { n: 3 }).await.unwrap();
     kiribi.cancel(c).await.unwrap();
 
-    let ids = |records: Vec<kiribi::JobRecord>| records.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let ids =
+        |records: Vec<kiribi::JobRecord>| records.into_iter().map(|r| r.id).collect::<Vec<_>>();
     assert_eq!(ids(kiribi.jobs(JobFilter::new()).await.unwrap()), [c, b, a]);
-    assert_eq!(ids(kiribi.jobs(JobFilter::new().status(JobStatus::Pending)).await.unwrap()), [b, a]);
-    assert_eq!(ids(kiribi.jobs(JobFilter::new().queue("other")).await.unwrap()), [b]);
-    assert_eq!(ids(kiribi.jobs(JobFilter::new().name("noop").limit(2)).await.unwrap()), [c, b]);
-    assert!(kiribi.jobs(JobFilter::new().name("nope")).await.unwrap().is_empty());
+    assert_eq!(
+        ids(kiribi
+            .jobs(JobFilter::new().status(JobStatus::Pending))
+            .await
+            .unwrap()),
+        [b, a]
+    );
+    assert_eq!(
+        ids(kiribi.jobs(JobFilter::new().queue("other")).await.unwrap()),
+        [b]
+    );
+    assert_eq!(
+        ids(kiribi
+            .jobs(JobFilter::new().name("noop").limit(2))
+            .await
+            .unwrap()),
+        [c, b]
+    );
+    assert!(
+        kiribi
+            .jobs(JobFilter::new().name("nope"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 kiribi_tests::backend_tests!(

@@ -18,16 +18,31 @@ async fn drifted_payload_fails_at_once_naming_the_field_and_the_worker_keeps_goi
         serde_json::json!({ "user_id": "seven", "email": "a@b.c" }),
     );
     let bad = kiribi.storage().enqueue(vec![drifted]).await.unwrap()[0];
-    let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
+    let worker = kiribi
+        .worker()
+        .poll_interval(Duration::from_millis(20))
+        .start();
 
     let record = wait_for_status(&kiribi, bad, JobStatus::Failed).await;
-    assert_eq!(record.attempts, 1, "a payload that does not decode is not retried");
+    assert_eq!(
+        record.attempts, 1,
+        "a payload that does not decode is not retried"
+    );
     let error = record.last_error.unwrap();
-    assert!(error.contains("user_id"), "the error names the field: {error}");
+    assert!(
+        error.contains("user_id"),
+        "the error names the field: {error}"
+    );
 
-    let good = Greet::enqueue(&kiribi, Greet { user_id: 7, email: "x@y.z".into() })
-        .await
-        .unwrap();
+    let good = Greet::enqueue(
+        &kiribi,
+        Greet {
+            user_id: 7,
+            email: "x@y.z".into(),
+        },
+    )
+    .await
+    .unwrap();
     let record = wait_for_status(&kiribi, good, JobStatus::Succeeded).await;
     assert_eq!(record.result, Some(serde_json::json!("7 x@y.z")));
     worker.shutdown().await.unwrap();
@@ -38,10 +53,21 @@ async fn job_name_this_binary_does_not_know_is_left_pending_and_untouched(db: Te
     let foreign = NewJob::new("another_service.job", serde_json::json!({ "x": 1 }));
     let foreign = kiribi.storage().enqueue(vec![foreign]).await.unwrap()[0];
     let before = kiribi.job(foreign).await.unwrap().unwrap();
-    let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
+    let worker = kiribi
+        .worker()
+        .poll_interval(Duration::from_millis(20))
+        .start();
 
     // Once a known job enqueued after it has run, the worker has polled past it.
-    let known = Greet::enqueue(&kiribi, Greet { user_id: 1, email: "a".into() }).await.unwrap();
+    let known = Greet::enqueue(
+        &kiribi,
+        Greet {
+            user_id: 1,
+            email: "a".into(),
+        },
+    )
+    .await
+    .unwrap();
     wait_for_status(&kiribi, known, JobStatus::Succeeded).await;
     worker.shutdown().await.unwrap();
 

@@ -17,7 +17,10 @@ const WORKER: &str = env!("CARGO_BIN_EXE_kiribi-test-worker");
 async fn unfinished(kiribi: &Kiribi) -> usize {
     let mut left = 0;
     for status in [JobStatus::Pending, JobStatus::Running, JobStatus::Retrying] {
-        left += kiribi.jobs(JobFilter::new().status(status).limit(1)).await.map_or(1, |j| j.len());
+        left += kiribi
+            .jobs(JobFilter::new().status(status).limit(1))
+            .await
+            .map_or(1, |j| j.len());
     }
     left
 }
@@ -34,7 +37,9 @@ async fn worker_processes_resume_by_themselves_after_the_server_restarts() {
     std::fs::create_dir(&logs).unwrap();
 
     let kiribi = Kiribi::connect(database.url()).await.unwrap();
-    let mut ids: Vec<_> = Drain::enqueue_many(&kiribi, (0..500).map(|n| Drain { n })).await.unwrap();
+    let mut ids: Vec<_> = Drain::enqueue_many(&kiribi, (0..500).map(|n| Drain { n }))
+        .await
+        .unwrap();
     let workers = [
         WorkerProcess::start(WORKER, database.url(), 4, Duration::from_secs(2), &logs).await,
         WorkerProcess::start(WORKER, database.url(), 4, Duration::from_secs(2), &logs).await,
@@ -60,7 +65,11 @@ async fn worker_processes_resume_by_themselves_after_the_server_restarts() {
 
     // Jobs enqueued after the restart run too: the workers reconnected.
     let kiribi = Kiribi::connect(database.url()).await.unwrap();
-    ids.extend(Drain::enqueue_many(&kiribi, (500..1000).map(|n| Drain { n })).await.unwrap());
+    ids.extend(
+        Drain::enqueue_many(&kiribi, (500..1000).map(|n| Drain { n }))
+            .await
+            .unwrap(),
+    );
     wait::until("every job to finish", Duration::from_secs(120), || async {
         (unfinished(&kiribi).await == 0).then_some(())
     })
@@ -74,8 +83,14 @@ async fn worker_processes_resume_by_themselves_after_the_server_restarts() {
         .await
         .unwrap();
     assert_eq!(succeeded.len(), ids.len(), "no job was lost or failed");
-    let ran: HashSet<i64> = read_run_logs(&logs).into_iter().map(|(_, id, _)| id).collect();
-    assert!(ids.iter().all(|id| ran.contains(&id.as_i64())), "every job ran");
+    let ran: HashSet<i64> = read_run_logs(&logs)
+        .into_iter()
+        .map(|(_, id, _)| id)
+        .collect();
+    assert!(
+        ids.iter().all(|id| ran.contains(&id.as_i64())),
+        "every job ran"
+    );
     drop(kiribi);
     drop(database);
     drop(server);
@@ -87,12 +102,17 @@ async fn worker_recovers_after_its_connections_are_terminated() {
     let kiribi = db.connect().await;
     // Only notifications (no polling) can start jobs quickly here, so the listener
     // itself must come back after its connection is killed.
-    let worker = kiribi.worker().poll_interval(Duration::from_secs(3600)).start();
+    let worker = kiribi
+        .worker()
+        .poll_interval(Duration::from_secs(3600))
+        .start();
     let first = Drain::enqueue(&kiribi, Drain { n: 1 }).await.unwrap();
     wait_for_status(&kiribi, first, JobStatus::Succeeded).await;
 
     let database = db.url().rsplit('/').next().unwrap().to_owned();
-    let mut admin = PgConnection::connect(&kiribi_tests::pg::server_url().await).await.unwrap();
+    let mut admin = PgConnection::connect(&kiribi_tests::pg::server_url().await)
+        .await
+        .unwrap();
     let killed: i64 = kiribi::sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
          WHERE datname = $1 AND pid <> pg_backend_pid()) AS t",
@@ -101,7 +121,10 @@ async fn worker_recovers_after_its_connections_are_terminated() {
     .fetch_one(&mut admin)
     .await
     .unwrap();
-    assert!(killed >= 2, "the worker's pool and listener connections were killed ({killed})");
+    assert!(
+        killed >= 2,
+        "the worker's pool and listener connections were killed ({killed})"
+    );
 
     // Enqueued from another process's point of view: a fresh handle.
     let other = db.connect().await;

@@ -20,12 +20,19 @@ async fn killed_workers_job_is_finished_by_another_worker_after_its_lease(db: Te
 
     let first = WorkerProcess::start(WORKER, db.url(), 2, lease, &logs).await;
     let first_pid = first.pid();
-    let id = HangOnce::enqueue(&kiribi, HangOnce { marker: marker.display().to_string() })
-        .await
-        .unwrap();
-    wait::until("the first attempt to start", Duration::from_secs(20), || async {
-        marker.exists().then_some(())
-    })
+    let id = HangOnce::enqueue(
+        &kiribi,
+        HangOnce {
+            marker: marker.display().to_string(),
+        },
+    )
+    .await
+    .unwrap();
+    wait::until(
+        "the first attempt to start",
+        Duration::from_secs(20),
+        || async { marker.exists().then_some(()) },
+    )
     .await;
     let running = kiribi.job(id).await.unwrap().unwrap();
     assert_eq!(running.status, JobStatus::Running);
@@ -41,10 +48,16 @@ async fn killed_workers_job_is_finished_by_another_worker_after_its_lease(db: Te
     let attempts = kiribi.attempts(id).await.unwrap();
     assert_eq!(attempts.len(), 2);
     let lost = attempts[0].error.as_deref().unwrap_or_default();
-    assert!(lost.contains("lease expired"), "the lost attempt says why: {lost}");
+    assert!(
+        lost.contains("lease expired"),
+        "the lost attempt says why: {lost}"
+    );
     assert_ne!(attempts[0].worker, attempts[1].worker);
 
-    let pids: HashSet<u32> = read_run_logs(&logs).into_iter().map(|(pid, _, _)| pid).collect();
+    let pids: HashSet<u32> = read_run_logs(&logs)
+        .into_iter()
+        .map(|(pid, _, _)| pid)
+        .collect();
     assert_eq!(pids, HashSet::from([first_pid, second_pid]));
 }
 

@@ -19,11 +19,16 @@ async fn three_worker_processes_run_every_job_exactly_once(db: TestDb) {
 
     let mut workers = Vec::new();
     for _ in 0..3 {
-        workers.push(WorkerProcess::start(WORKER, db.url(), 8, Duration::from_secs(30), &logs).await);
+        workers
+            .push(WorkerProcess::start(WORKER, db.url(), 8, Duration::from_secs(30), &logs).await);
     }
     let mut ids = Vec::new();
     for chunk in (0..JOBS).collect::<Vec<_>>().chunks(1000) {
-        ids.extend(Drain::enqueue_many(&kiribi, chunk.iter().map(|&n| Drain { n })).await.unwrap());
+        ids.extend(
+            Drain::enqueue_many(&kiribi, chunk.iter().map(|&n| Drain { n }))
+                .await
+                .unwrap(),
+        );
     }
 
     wait::until("every job to succeed", Duration::from_secs(120), || async {
@@ -32,8 +37,16 @@ async fn three_worker_processes_run_every_job_exactly_once(db: TestDb) {
             .await
             .unwrap()
             .len()
-            + kiribi.jobs(JobFilter::new().status(JobStatus::Running).limit(1)).await.unwrap().len()
-            + kiribi.jobs(JobFilter::new().status(JobStatus::Retrying).limit(1)).await.unwrap().len();
+            + kiribi
+                .jobs(JobFilter::new().status(JobStatus::Running).limit(1))
+                .await
+                .unwrap()
+                .len()
+            + kiribi
+                .jobs(JobFilter::new().status(JobStatus::Retrying).limit(1))
+                .await
+                .unwrap()
+                .len();
         (left == 0).then_some(())
     })
     .await;
@@ -42,7 +55,11 @@ async fn three_worker_processes_run_every_job_exactly_once(db: TestDb) {
     }
 
     let succeeded = kiribi
-        .jobs(JobFilter::new().status(JobStatus::Succeeded).limit(usize::try_from(JOBS).unwrap() + 1))
+        .jobs(
+            JobFilter::new()
+                .status(JobStatus::Succeeded)
+                .limit(usize::try_from(JOBS).unwrap() + 1),
+        )
         .await
         .unwrap();
     assert_eq!(succeeded.len(), ids.len());
@@ -56,7 +73,11 @@ async fn three_worker_processes_run_every_job_exactly_once(db: TestDb) {
     assert_eq!(per_job.len(), ids.len(), "every job ran");
     assert!(per_job.values().all(|&n| n == 1), "no job ran twice");
     let processes: HashSet<u32> = runs.iter().map(|(pid, _, _)| *pid).collect();
-    assert!(processes.len() >= 2, "the work was shared: {} process(es) ran jobs", processes.len());
+    assert!(
+        processes.len() >= 2,
+        "the work was shared: {} process(es) ran jobs",
+        processes.len()
+    );
 }
 
 kiribi_tests::backend_tests!(three_worker_processes_run_every_job_exactly_once);

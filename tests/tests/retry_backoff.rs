@@ -38,7 +38,10 @@ async fn panics(ctx: JobContext) -> Result<&'static str, String> {
 }
 
 fn fast_worker(kiribi: &kiribi::Kiribi) -> kiribi::WorkerHandle {
-    kiribi.worker().poll_interval(Duration::from_millis(20)).start()
+    kiribi
+        .worker()
+        .poll_interval(Duration::from_millis(20))
+        .start()
 }
 
 async fn job_that_fails_twice_succeeds_on_its_third_attempt_with_history(db: TestDb) {
@@ -53,17 +56,29 @@ async fn job_that_fails_twice_succeeds_on_its_third_attempt_with_history(db: Tes
 
     let attempts = kiribi.attempts(id).await.unwrap();
     let errors: Vec<_> = attempts.iter().map(|a| a.error.as_deref()).collect();
-    assert_eq!(errors, [Some("failure number 1"), Some("failure number 2"), None]);
-    assert!(attempts.iter().all(|a| a.finished_at.is_some() && a.worker.as_deref() == Some(worker.id())));
+    assert_eq!(
+        errors,
+        [Some("failure number 1"), Some("failure number 2"), None]
+    );
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.finished_at.is_some() && a.worker.as_deref() == Some(worker.id()))
+    );
     worker.shutdown().await.unwrap();
 }
 
 async fn job_that_keeps_failing_ends_failed_after_max_attempts(db: TestDb) {
     let kiribi = db.connect().await;
     let worker = fast_worker(&kiribi);
-    let id = AlwaysFails::enqueue(&kiribi, AlwaysFails { reason: "smtp down".into() })
-        .await
-        .unwrap();
+    let id = AlwaysFails::enqueue(
+        &kiribi,
+        AlwaysFails {
+            reason: "smtp down".into(),
+        },
+    )
+    .await
+    .unwrap();
 
     let record = wait_for_status(&kiribi, id, JobStatus::Failed).await;
     assert_eq!((record.attempts, record.max_attempts), (3, 3));
@@ -75,7 +90,9 @@ async fn job_that_keeps_failing_ends_failed_after_max_attempts(db: TestDb) {
 
 async fn retry_waits_for_the_backoff_delay(db: TestDb) {
     let kiribi = db.connect().await;
-    let id = AlwaysFails::enqueue(&kiribi, AlwaysFails { reason: "x".into() }).await.unwrap();
+    let id = AlwaysFails::enqueue(&kiribi, AlwaysFails { reason: "x".into() })
+        .await
+        .unwrap();
     let worker = fast_worker(&kiribi);
     let record = wait_for_status(&kiribi, id, JobStatus::Failed).await;
     let attempts = kiribi.attempts(id).await.unwrap();
@@ -83,7 +100,11 @@ async fn retry_waits_for_the_backoff_delay(db: TestDb) {
     for (n, pair) in attempts.windows(2).enumerate() {
         let gap = pair[1].started_at - pair[0].finished_at.unwrap();
         let min = i64::try_from(n + 1).unwrap() * 10;
-        assert!(gap.num_milliseconds() >= min - 1, "gap {gap} before attempt {}", n + 2);
+        assert!(
+            gap.num_milliseconds() >= min - 1,
+            "gap {gap} before attempt {}",
+            n + 2
+        );
     }
     assert_eq!(record.attempts, 3);
     worker.shutdown().await.unwrap();
@@ -92,7 +113,9 @@ async fn retry_waits_for_the_backoff_delay(db: TestDb) {
 async fn permanent_error_fails_the_job_without_retrying(db: TestDb) {
     let kiribi = db.connect().await;
     let worker = fast_worker(&kiribi);
-    let id = GivesUp::enqueue(&kiribi, GivesUp { user_id: 42 }).await.unwrap();
+    let id = GivesUp::enqueue(&kiribi, GivesUp { user_id: 42 })
+        .await
+        .unwrap();
     let record = wait_for_status(&kiribi, id, JobStatus::Failed).await;
     assert_eq!(record.attempts, 1);
     assert_eq!(record.last_error.as_deref(), Some("user 42 does not exist"));
@@ -117,7 +140,10 @@ async fn panicking_attempt_is_recorded_and_retried(db: TestDb) {
     assert_eq!(record.attempts, 2);
     assert_eq!(record.result, Some(serde_json::json!("recovered")));
     let first = &kiribi.attempts(id).await.unwrap()[0];
-    assert_eq!(first.error.as_deref(), Some("panicked: the first attempt panics"));
+    assert_eq!(
+        first.error.as_deref(),
+        Some("panicked: the first attempt panics")
+    );
     worker.shutdown().await.unwrap();
 }
 

@@ -28,8 +28,14 @@ async fn child(ctx: JobContext, n: u32) -> Result<String, String> {
 }
 
 async fn run_now_returns_the_output_and_records_the_run(db: TestDb) {
-    let kiribi = Kiribi::builder().state(Prefix("> ".into())).connect(db.url()).await.unwrap();
-    let out = Shout::run_now(&kiribi, Shout { word: "hi".into() }).await.unwrap();
+    let kiribi = Kiribi::builder()
+        .state(Prefix("> ".into()))
+        .connect(db.url())
+        .await
+        .unwrap();
+    let out = Shout::run_now(&kiribi, Shout { word: "hi".into() })
+        .await
+        .unwrap();
     assert_eq!(out, "> HI");
 
     let records = kiribi.jobs(kiribi::JobFilter::new()).await.unwrap();
@@ -42,12 +48,26 @@ async fn run_now_returns_the_output_and_records_the_run(db: TestDb) {
 }
 
 async fn failing_run_now_makes_one_attempt_and_returns_the_error(db: TestDb) {
-    let kiribi = Kiribi::builder().state(Prefix(String::new())).connect(db.url()).await.unwrap();
-    let err = Shout::run_now(&kiribi, Shout { word: String::new() }).await.unwrap_err();
+    let kiribi = Kiribi::builder()
+        .state(Prefix(String::new()))
+        .connect(db.url())
+        .await
+        .unwrap();
+    let err = Shout::run_now(
+        &kiribi,
+        Shout {
+            word: String::new(),
+        },
+    )
+    .await
+    .unwrap_err();
     let Error::JobFailed { id, name, error } = err else {
         panic!("expected JobFailed, got {err:?}");
     };
-    assert_eq!((name.as_str(), error.message()), ("shout", "nothing to shout"));
+    assert_eq!(
+        (name.as_str(), error.message()),
+        ("shout", "nothing to shout")
+    );
     let record = kiribi.job(id).await.unwrap().unwrap();
     assert_eq!(record.status, JobStatus::Failed);
     assert_eq!(record.attempts, 1);
@@ -56,13 +76,23 @@ async fn failing_run_now_makes_one_attempt_and_returns_the_error(db: TestDb) {
 
 async fn missing_state_fails_the_job_naming_the_type(db: TestDb) {
     let kiribi = db.connect().await;
-    let err = Shout::run_now(&kiribi, Shout { word: "x".into() }).await.unwrap_err();
+    let err = Shout::run_now(&kiribi, Shout { word: "x".into() })
+        .await
+        .unwrap_err();
     let message = err.to_string();
-    assert!(message.contains("Prefix") && message.contains("Kiribi::builder().state"), "{message}");
+    assert!(
+        message.contains("Prefix") && message.contains("Kiribi::builder().state"),
+        "{message}"
+    );
 
     // Through a worker it fails at once too, rather than retrying four more times.
-    let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
-    let id = Shout::enqueue(&kiribi, Shout { word: "x".into() }).await.unwrap();
+    let worker = kiribi
+        .worker()
+        .poll_interval(Duration::from_millis(20))
+        .start();
+    let id = Shout::enqueue(&kiribi, Shout { word: "x".into() })
+        .await
+        .unwrap();
     let record = wait_for_status(&kiribi, id, JobStatus::Failed).await;
     assert_eq!(record.attempts, 1);
     worker.shutdown().await.unwrap();
@@ -70,14 +100,30 @@ async fn missing_state_fails_the_job_naming_the_type(db: TestDb) {
 
 async fn a_job_enqueues_follow_up_jobs_through_its_context(db: TestDb) {
     let kiribi = db.connect().await;
-    let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
-    let id = Parent::enqueue(&kiribi, Parent { children: 3 }).await.unwrap();
+    let worker = kiribi
+        .worker()
+        .poll_interval(Duration::from_millis(20))
+        .start();
+    let id = Parent::enqueue(&kiribi, Parent { children: 3 })
+        .await
+        .unwrap();
     let record = wait_for_status(&kiribi, id, JobStatus::Succeeded).await;
     let children: Vec<i64> = serde_json::from_value(record.result.unwrap()).unwrap();
     assert_eq!(children.len(), 3);
     for child in children {
-        let done = wait_for_status(&kiribi, kiribi::JobId::from_i64(child), JobStatus::Succeeded).await;
-        assert!(done.result.unwrap().as_str().unwrap().starts_with("child #"));
+        let done = wait_for_status(
+            &kiribi,
+            kiribi::JobId::from_i64(child),
+            JobStatus::Succeeded,
+        )
+        .await;
+        assert!(
+            done.result
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .starts_with("child #")
+        );
     }
     worker.shutdown().await.unwrap();
 }

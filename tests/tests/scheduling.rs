@@ -23,7 +23,10 @@ async fn in_mail_queue() -> Result<(), String> {
 
 async fn delayed_job_waits_for_its_run_at(db: TestDb) {
     let kiribi = db.connect().await;
-    let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
+    let worker = kiribi
+        .worker()
+        .poll_interval(Duration::from_millis(20))
+        .start();
     let delayed = InMailQueue::enqueue_with(
         &kiribi,
         InMailQueue,
@@ -37,22 +40,40 @@ async fn delayed_job_waits_for_its_run_at(db: TestDb) {
     // An undelayed job enqueued after it runs first, while the delayed one waits.
     let now = InMailQueue::enqueue(&kiribi, InMailQueue).await.unwrap();
     wait_for_status(&kiribi, now, JobStatus::Succeeded).await;
-    assert_eq!(kiribi.job(delayed).await.unwrap().unwrap().status, JobStatus::Pending);
+    assert_eq!(
+        kiribi.job(delayed).await.unwrap().unwrap().status,
+        JobStatus::Pending
+    );
 
     let done = wait_for_status(&kiribi, delayed, JobStatus::Succeeded).await;
-    assert!(done.started_at.unwrap() >= done.run_at, "it never starts before its run_at");
+    assert!(
+        done.started_at.unwrap() >= done.run_at,
+        "it never starts before its run_at"
+    );
     worker.shutdown().await.unwrap();
 }
 
 async fn higher_priority_runs_first_then_older_run_at(db: TestDb) {
     let order = RunOrder::default();
-    let kiribi = Kiribi::builder().state(order.clone()).connect(db.url()).await.unwrap();
+    let kiribi = Kiribi::builder()
+        .state(order.clone())
+        .connect(db.url())
+        .await
+        .unwrap();
     for (n, priority) in [(1, 0), (2, 5), (3, 0), (4, 10), (5, 5)] {
-        Ordered::enqueue_with(&kiribi, Ordered { n }, EnqueueOptions::new().priority(priority))
-            .await
-            .unwrap();
+        Ordered::enqueue_with(
+            &kiribi,
+            Ordered { n },
+            EnqueueOptions::new().priority(priority),
+        )
+        .await
+        .unwrap();
     }
-    let worker = kiribi.worker().concurrency(1).poll_interval(Duration::from_millis(20)).start();
+    let worker = kiribi
+        .worker()
+        .concurrency(1)
+        .poll_interval(Duration::from_millis(20))
+        .start();
     kiribi_tests::wait::until("all five jobs", Duration::from_secs(20), || async {
         (order.0.lock().unwrap().len() == 5).then_some(())
     })
@@ -64,16 +85,27 @@ async fn higher_priority_runs_first_then_older_run_at(db: TestDb) {
 async fn worker_serves_only_its_queues(db: TestDb) {
     let kiribi = db.connect().await;
     let mail = InMailQueue::enqueue(&kiribi, InMailQueue).await.unwrap();
-    let moved = InMailQueue::enqueue_with(&kiribi, InMailQueue, EnqueueOptions::new().queue("urgent"))
-        .await
-        .unwrap();
+    let moved =
+        InMailQueue::enqueue_with(&kiribi, InMailQueue, EnqueueOptions::new().queue("urgent"))
+            .await
+            .unwrap();
 
-    let urgent_worker = kiribi.worker().queues(["urgent"]).poll_interval(Duration::from_millis(20)).start();
+    let urgent_worker = kiribi
+        .worker()
+        .queues(["urgent"])
+        .poll_interval(Duration::from_millis(20))
+        .start();
     wait_for_status(&kiribi, moved, JobStatus::Succeeded).await;
-    assert_eq!(kiribi.job(mail).await.unwrap().unwrap().status, JobStatus::Pending);
+    assert_eq!(
+        kiribi.job(mail).await.unwrap().unwrap().status,
+        JobStatus::Pending
+    );
     urgent_worker.shutdown().await.unwrap();
 
-    let every_queue = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
+    let every_queue = kiribi
+        .worker()
+        .poll_interval(Duration::from_millis(20))
+        .start();
     wait_for_status(&kiribi, mail, JobStatus::Succeeded).await;
     every_queue.shutdown().await.unwrap();
 }

@@ -21,11 +21,19 @@ async fn sqlite_job_enqueued_in_a_committed_transaction_exists_and_runs() {
         .unwrap();
 
     let mut tx = pool.begin().await.unwrap();
-    kiribi::sqlx::query("INSERT INTO users (id) VALUES (7)").execute(&mut *tx).await.unwrap();
-    let id = AfterSignup::enqueue(&mut *tx, AfterSignup { user_id: 7 }).await.unwrap();
-    let more = AfterSignup::enqueue_many(&mut *tx, [AfterSignup { user_id: 8 }, AfterSignup { user_id: 9 }])
+    kiribi::sqlx::query("INSERT INTO users (id) VALUES (7)")
+        .execute(&mut *tx)
         .await
         .unwrap();
+    let id = AfterSignup::enqueue(&mut *tx, AfterSignup { user_id: 7 })
+        .await
+        .unwrap();
+    let more = AfterSignup::enqueue_many(
+        &mut *tx,
+        [AfterSignup { user_id: 8 }, AfterSignup { user_id: 9 }],
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     runs_all(&kiribi, id, more).await;
@@ -38,7 +46,9 @@ async fn sqlite_job_enqueued_in_a_rolled_back_transaction_never_exists() {
     let pool = kiribi.sqlite_pool().expect("a SQLite backend").clone();
 
     let mut tx = pool.begin().await.unwrap();
-    let id = AfterSignup::enqueue(&mut *tx, AfterSignup { user_id: 7 }).await.unwrap();
+    let id = AfterSignup::enqueue(&mut *tx, AfterSignup { user_id: 7 })
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
 
     assert!(kiribi.job(id).await.unwrap().is_none());
@@ -55,15 +65,29 @@ async fn postgres_job_enqueued_in_a_committed_transaction_exists_and_runs() {
         .await
         .unwrap();
     // An idle worker: the job must start from the commit's notification.
-    let worker = kiribi.worker().poll_interval(Duration::from_secs(3600)).start();
+    let worker = kiribi
+        .worker()
+        .poll_interval(Duration::from_secs(3600))
+        .start();
 
     let mut tx = pool.begin().await.unwrap();
-    kiribi::sqlx::query("INSERT INTO users (id) VALUES (7)").execute(&mut *tx).await.unwrap();
-    let id = AfterSignup::enqueue(&mut *tx, AfterSignup { user_id: 7 }).await.unwrap();
-    let more = AfterSignup::enqueue_many(&mut *tx, [AfterSignup { user_id: 8 }, AfterSignup { user_id: 9 }])
+    kiribi::sqlx::query("INSERT INTO users (id) VALUES (7)")
+        .execute(&mut *tx)
         .await
         .unwrap();
-    assert!(kiribi.job(id).await.unwrap().is_none(), "invisible before commit");
+    let id = AfterSignup::enqueue(&mut *tx, AfterSignup { user_id: 7 })
+        .await
+        .unwrap();
+    let more = AfterSignup::enqueue_many(
+        &mut *tx,
+        [AfterSignup { user_id: 8 }, AfterSignup { user_id: 9 }],
+    )
+    .await
+    .unwrap();
+    assert!(
+        kiribi.job(id).await.unwrap().is_none(),
+        "invisible before commit"
+    );
     tx.commit().await.unwrap();
 
     let record = wait_for_status(&kiribi, id, JobStatus::Succeeded).await;
@@ -81,7 +105,9 @@ async fn postgres_job_enqueued_in_a_rolled_back_transaction_never_exists() {
     let pool = kiribi.pg_pool().expect("a PostgreSQL backend").clone();
 
     let mut tx = pool.begin().await.unwrap();
-    let id = AfterSignup::enqueue(&mut *tx, AfterSignup { user_id: 7 }).await.unwrap();
+    let id = AfterSignup::enqueue(&mut *tx, AfterSignup { user_id: 7 })
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
 
     assert!(kiribi.job(id).await.unwrap().is_none());
@@ -90,7 +116,10 @@ async fn postgres_job_enqueued_in_a_rolled_back_transaction_never_exists() {
 
 async fn runs_all(kiribi: &kiribi::Kiribi, id: kiribi::JobId, more: Vec<kiribi::JobId>) {
     assert_eq!(more.len(), 2);
-    let worker = kiribi.worker().poll_interval(Duration::from_millis(20)).start();
+    let worker = kiribi
+        .worker()
+        .poll_interval(Duration::from_millis(20))
+        .start();
     let record = wait_for_status(kiribi, id, JobStatus::Succeeded).await;
     assert_eq!(record.result, Some(serde_json::json!(7)));
     for id in more {
