@@ -10,7 +10,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -23,34 +22,34 @@ const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// The URL of a server the tests may create databases on.
 pub async fn server_url() -> String {
-    static URL: OnceLock<String> = OnceLock::new();
-    if let Some(url) = URL.get() {
-        return url.clone();
-    }
+    // One server per test process, even when tests on several runtimes ask at once.
+    static URL: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    URL.get_or_init(find_or_start_server).await.clone()
+}
+
+async fn find_or_start_server() -> String {
     let configured = std::env::var(URL_ENV).unwrap_or_else(|_| DEFAULT_URL.to_owned());
-    let url = if answers(&configured).await {
-        configured
-    } else {
-        eprintln!(
-            "\n*** kiribi tests: no PostgreSQL answers at {configured} ({URL_ENV}); \
-             starting a throwaway server for this test process ***\n"
-        );
-        let server = tokio::task::spawn_blocking(PrivateServer::start_for_process)
-            .await
-            .expect("start a throwaway PostgreSQL")
-            .unwrap_or_else(|err| {
-                panic!(
-                    "PostgreSQL is needed for these tests and none could be found or started: \
-                     {err}. Start one and set {URL_ENV}=postgres://user@host:port/db, or \
-                     install PostgreSQL's server binaries (initdb, pg_ctl)."
-                )
-            });
-        let url = server.url("postgres");
-        // The watchdog stops it when this process exits.
-        std::mem::forget(server);
-        url
-    };
-    URL.get_or_init(|| url).clone()
+    if answers(&configured).await {
+        return configured;
+    }
+    eprintln!(
+        "\n*** kiribi tests: no PostgreSQL answers at {configured} ({URL_ENV}); \
+         starting a throwaway server for this test process ***\n"
+    );
+    let server = tokio::task::spawn_blocking(PrivateServer::start_for_process)
+        .await
+        .expect("start a throwaway PostgreSQL")
+        .unwrap_or_else(|err| {
+            panic!(
+                "PostgreSQL is needed for these tests and none could be found or started: \
+                 {err}. Start one and set {URL_ENV}=postgres://user@host:port/db, or \
+                 install PostgreSQL's server binaries (initdb, pg_ctl)."
+            )
+        });
+    let url = server.url("postgres");
+    // The watchdog stops it when this process exits.
+    std::mem::forget(server);
+    url
 }
 
 async fn answers(url: &str) -> bool {

@@ -103,3 +103,26 @@ async fn unsupported_scheme_lists_the_enabled_backends() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn postgres_urls_work_with_either_scheme() {
+    let db = TestDb::postgres().await;
+    for url in [
+        db.url().to_owned(),
+        db.url().replacen("postgres://", "postgresql://", 1),
+    ] {
+        let kiribi = Kiribi::connect(&url).await.unwrap();
+        assert!(
+            kiribi.pg_pool().is_some() && kiribi.sqlite_pool().is_none(),
+            "{url}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn missing_postgres_database_is_named_in_the_error() {
+    let server = kiribi_tests::pg::server_url().await;
+    let url = kiribi_tests::pg::with_database(&server, "kiribi_no_such_database");
+    let err = Kiribi::connect(&url).await.unwrap_err();
+    assert!(err.to_string().contains("kiribi_no_such_database"), "{err}");
+}
