@@ -142,3 +142,8 @@ pub use chrono;
 
 /// The sqlx this crate is built with; a caller's transactions must use the same one.
 pub use sqlx;
+
+/// The README's code compiles: its Rust blocks run as doctests.
+#[cfg(all(doctest, feature = "sqlite", feature = "postgres"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

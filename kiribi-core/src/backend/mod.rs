@@ -1,0 +1,45 @@
+//! What every storage backend needs and no database decides: for backend authors.
+//!
+//! A backend (such as `kiribi-sqlite` or `kiribi-postgres`) keeps its SQL, its
+//! connections and its column reads; the rules that do not depend on the database
+//! live here once, so every backend applies them the same way and says the same
+//! words in its errors:
+//!
+//! - [`Migration`], [`latest_version`] and [`pending_migrations`]: which embedded
+//!   migrations to apply given the versions a database has recorded, and when it
+//!   was migrated by a newer kiribi ([`SchemaTooNew`], then [`Error::SchemaTooNew`]);
+//! - [`CorruptRow`] and the decoders [`decode_status`], [`decode_count`] and
+//!   [`decode_json`]: a stored value that kiribi never writes is an error that
+//!   names the table, the job and the column, never a panic;
+//! - [`inserted_ids`] and [`lease_expired_error`]: what an insert must return, and
+//!   what is recorded when a worker's lease runs out.
+//!
+//! Nothing here talks to a database, so none of it needs a runtime or a driver.
+//!
+//! # Examples
+//!
+//! ```
+//! use kiribi_core::backend::{self, Migration};
+//!
+//! const MIGRATIONS: &[Migration] = &[
+//!     Migration::new(20261129000000, "create jobs", "CREATE TABLE …"),
+//!     Migration::new(20270101000000, "add tags", "ALTER TABLE …"),
+//! ];
+//!
+//! // The database has recorded the first migration: only the second is pending.
+//! let pending = backend::pending_migrations(MIGRATIONS, &[20261129000000]).unwrap();
+//! assert_eq!(pending.len(), 1);
+//! assert_eq!(pending[0].version, backend::latest_version(MIGRATIONS));
+//! ```
+//!
+//! [`Error::SchemaTooNew`]: crate::Error::SchemaTooNew
+
+mod lease;
+mod migrate;
+mod row;
+
+pub use lease::lease_expired_error;
+pub use migrate::{
+    Migrated, Migration, SchemaTooNew, latest_version, pending_migrations, versions_increase,
+};
+pub use row::{CorruptRow, decode_count, decode_json, decode_status, inserted_ids};
