@@ -3,7 +3,8 @@
 //! kiribi call returns, and the retry math.
 //!
 //! Users depend on `kiribi`, which re-exports everything here. Backend authors
-//! implement [`Storage`] and run kiribi's conformance suite against it.
+//! implement [`Storage`] and run kiribi's conformance suite against it, with the
+//! database-independent parts of a backend in [`backend`].
 //!
 //! ```
 //! use std::time::Duration;
@@ -17,6 +18,7 @@
 //! assert_eq!(policy.delay_after(2), Duration::from_secs(4));
 //! ```
 
+pub mod backend;
 mod error;
 mod filter;
 mod id;

@@ -1,6 +1,7 @@
 //! Inserting new jobs: the one write path of `enqueue`, whether through kiribi's own
 //! pool or a caller's transaction.
 
+use kiribi_core::backend::inserted_ids;
 use kiribi_core::{Error, JobId, NewJob};
 use sqlx::PgConnection;
 
@@ -89,12 +90,5 @@ pub(crate) async fn insert_jobs(
         .bind(run_ats)
         .fetch_all(&mut *conn)
         .await?;
-    if ids.len() != jobs.len() {
-        return Err(sqlx::Error::Protocol(format!(
-            "inserted {} jobs but got {} ids back",
-            jobs.len(),
-            ids.len()
-        )));
-    }
-    Ok(ids.into_iter().map(JobId::from_i64).collect())
+    inserted_ids(jobs.len(), ids).map_err(sqlx::Error::Protocol)
 }

@@ -100,38 +100,6 @@ impl fmt::Display for InvalidSchema {
 
 impl std::error::Error for InvalidSchema {}
 
-/// A stored row that does not decode: a column holds what kiribi never writes.
-#[derive(Debug)]
-pub(crate) struct CorruptRow {
-    /// The table.
-    pub(crate) table: &'static str,
-    /// The row's job id, when it could be read.
-    pub(crate) job_id: Option<i64>,
-    /// The column.
-    pub(crate) column: &'static str,
-    /// What is wrong with the value.
-    pub(crate) reason: String,
-}
-
-impl CorruptRow {
-    /// Wraps the problem as the driver error a decoding failure is.
-    pub(crate) fn into_sqlx(self) -> sqlx::Error {
-        sqlx::Error::Decode(Box::new(self))
-    }
-}
-
-impl fmt::Display for CorruptRow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "corrupt row in `{}`", self.table)?;
-        if let Some(id) = self.job_id {
-            write!(f, " (job {id})")?;
-        }
-        write!(f, ": column `{}` {}", self.column, self.reason)
-    }
-}
-
-impl std::error::Error for CorruptRow {}
-
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
@@ -165,23 +133,5 @@ mod tests {
         assert_eq!(database_name(&options), "alice");
         let options = PgConnectOptions::from_str("postgres://alice@localhost/jobs").unwrap();
         assert_eq!(database_name(&options), "jobs");
-    }
-
-    #[test]
-    fn corrupt_row_names_table_job_and_column() {
-        let error = storage_error(
-            CorruptRow {
-                table: "kiribi_jobs",
-                job_id: Some(7),
-                column: "payload",
-                reason: "is not JSON".to_owned(),
-            }
-            .into_sqlx(),
-        );
-        let text = chain(&error);
-        assert!(
-            text.contains("job 7") && text.contains("`payload`"),
-            "{text}"
-        );
     }
 }

@@ -6,12 +6,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use kiribi_core::backend::{CorruptRow, decode_count, decode_json, decode_status};
 use kiribi_core::build::{attempt_record, job_record};
 use kiribi_core::{AttemptRecord, ClaimedJob, JobId, JobRecord, JobStatus};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
-
-use crate::error::CorruptRow;
 
 /// The longest duration kiribi adds to the database's clock: about 100 years.
 /// Longer delays and leases are cut to it, since `timestamptz` ends in 294276 AD
@@ -29,6 +28,11 @@ pub(crate) fn int_column(count: u32) -> i32 {
     i32::try_from(count).unwrap_or(i32::MAX)
 }
 
+/// A row that does not decode, as the driver error a decoding failure is.
+fn into_sqlx(corrupt: CorruptRow) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(corrupt))
+}
+
 /// Reads the columns of one table row, naming the row in every error.
 struct Columns<'r> {
     row: &'r PgRow,
@@ -42,14 +46,10 @@ impl<'r> Columns<'r> {
         Self { row, table, job_id }
     }
 
-    fn corrupt(&self, column: &'static str, reason: impl Into<String>) -> sqlx::Error {
-        CorruptRow {
-            table: self.table,
-            job_id: self.job_id,
-            column,
-            reason: reason.into(),
-        }
-        .into_sqlx()
+    /// A decoder's answer, its reason named as this row's corrupt `column`: the
+    /// driver error a decoding failure is.
+    fn decoded<T>(&self, column: &'static str, value: Result<T, String>) -> Result<T, sqlx::Error> {
+        value.map_err(|reason| into_sqlx(CorruptRow::new(self.table, self.job_id, column, reason)))
     }
 
     fn get<T>(&self, column: &'static str) -> Result<T, sqlx::Error>
@@ -65,30 +65,25 @@ impl<'r> Columns<'r> {
 
     fn count(&self, column: &'static str) -> Result<u32, sqlx::Error> {
         let value: i32 = self.get(column)?;
-        u32::try_from(value)
-            .map_err(|_| self.corrupt(column, format!("holds {value}, not a count")))
+        self.decoded(column, decode_count(value))
     }
 
     fn json(&self, column: &'static str) -> Result<serde_json::Value, sqlx::Error> {
         let text: String = self.get(column)?;
-        serde_json::from_str(&text)
-            .map_err(|error| self.corrupt(column, format!("is not valid JSON: {error}")))
+        self.decoded(column, decode_json(&text))
     }
 
     fn optional_json(
         &self,
         column: &'static str,
     ) -> Result<Option<serde_json::Value>, sqlx::Error> {
-        match self.get::<Option<String>>(column)? {
-            None => Ok(None),
-            Some(_) => self.json(column).map(Some),
-        }
+        let text: Option<String> = self.get(column)?;
+        self.decoded(column, text.as_deref().map(decode_json).transpose())
     }
 
     fn status(&self, column: &'static str) -> Result<JobStatus, sqlx::Error> {
         let text: String = self.get(column)?;
-        text.parse()
-            .map_err(|error| self.corrupt(column, format!("{error}")))
+        self.decoded(column, decode_status(&text))
     }
 }
 
@@ -159,5 +154,12 @@ mod tests {
     fn counts_saturate() {
         assert_eq!(int_column(5), 5);
         assert_eq!(int_column(u32::MAX), i32::MAX);
+    }
+
+    #[test]
+    fn corrupt_row_reaches_the_user_in_the_storage_error() {
+        let corrupt = CorruptRow::new("kiribi_jobs", Some(7), "payload", "is not JSON");
+        let text = crate::error::storage_error(into_sqlx(corrupt)).to_string();
+        assert!(text.contains("(job 7): column `payload`"), "{text}");
     }
 }

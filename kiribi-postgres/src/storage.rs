@@ -11,6 +11,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
 
+use kiribi_core::backend::{Migrated, lease_expired_error};
 use kiribi_core::{
     AttemptRecord, ClaimRequest, ClaimedJob, Error, JobFilter, JobId, JobRecord, Lease, Listener,
     NewJob, Outcome, Storage,
@@ -22,15 +23,10 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Postgres, Transactio
 use crate::enqueue::insert_jobs;
 use crate::error::{BACKEND, connect_error, storage_error};
 use crate::listen::PgJobListener;
-use crate::migrate::{self, Migrated};
+use crate::migrate;
 use crate::options::{PgStorageOptions, channel, quote_identifier};
 use crate::row::{self, int_column, micros};
 use crate::sql;
-
-/// The error recorded when a lease expires under a worker: a `format()` template
-/// whose `%s` becomes the worker's id (the same text as the SQLite backend's).
-const LEASE_EXPIRED_ERROR: &str =
-    "lease expired: worker `%s` stopped renewing it (crashed or lost its database connection)";
 
 /// kiribi's job storage in a PostgreSQL schema.
 ///
@@ -201,14 +197,7 @@ impl PgStorage {
 
 /// Turns the migrator's answer into `connect`'s.
 fn check_migrated(migrated: Result<Migrated, sqlx::Error>) -> Result<(), Error> {
-    match migrated.map_err(storage_error)? {
-        Migrated::UpToDate(_) => Ok(()),
-        Migrated::TooNew(found) => Err(Error::SchemaTooNew {
-            backend: BACKEND,
-            found,
-            supported: migrate::latest_version(),
-        }),
-    }
+    migrated.map_err(storage_error)?.check(BACKEND).map(drop)
 }
 
 /// One operation's connection: a pooled connection, or a transaction that set
@@ -412,7 +401,8 @@ impl Storage for PgStorage {
         let reaped = async {
             let mut session = self.session().await?;
             let reaped = sqlx::query(sql::REAP_EXPIRED)
-                .bind(LEASE_EXPIRED_ERROR)
+                // A `format()` template: the database puts each worker's id for `%s`.
+                .bind(lease_expired_error("%s"))
                 .fetch_all(&mut *session)
                 .await?
                 .len();
@@ -573,20 +563,5 @@ impl PgStorage {
         }
         .await
         .map_err(storage_error)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lease_expired_error_matches_the_sqlite_backend() {
-        let error = LEASE_EXPIRED_ERROR.replace("%s", "host-1:42");
-        assert_eq!(
-            error,
-            "lease expired: worker `host-1:42` stopped renewing it \
-             (crashed or lost its database connection)"
-        );
     }
 }

@@ -1,6 +1,7 @@
 //! Inserting new jobs: the one write path of `enqueue`, whether through kiribi's own
 //! connection or a caller's transaction.
 
+use kiribi_core::backend::inserted_ids;
 use kiribi_core::{Error, JobId, NewJob};
 use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
 
@@ -100,12 +101,5 @@ async fn insert_chunk(
     // `RETURNING` order is unspecified, but one statement assigns increasing ids in
     // `VALUES` order (AUTOINCREMENT, under the write lock): sorted ids are input order.
     ids.sort_unstable();
-    if ids.len() != jobs.len() {
-        return Err(sqlx::Error::Protocol(format!(
-            "inserted {} jobs but got {} ids back",
-            jobs.len(),
-            ids.len()
-        )));
-    }
-    Ok(ids.into_iter().map(JobId::from_i64).collect())
+    inserted_ids(jobs.len(), ids).map_err(sqlx::Error::Protocol)
 }

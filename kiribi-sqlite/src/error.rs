@@ -1,6 +1,5 @@
 //! Turning sqlx errors into kiribi errors, and riding out lock contention.
 
-use std::fmt;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -69,38 +68,6 @@ where
     }
 }
 
-/// A stored row that does not decode: a column holds what kiribi never writes.
-#[derive(Debug)]
-pub(crate) struct CorruptRow {
-    /// The table.
-    pub(crate) table: &'static str,
-    /// The row's job id, when it could be read.
-    pub(crate) job_id: Option<i64>,
-    /// The column.
-    pub(crate) column: &'static str,
-    /// What is wrong with the value.
-    pub(crate) reason: String,
-}
-
-impl CorruptRow {
-    /// Wraps the problem as the driver error a decoding failure is.
-    pub(crate) fn into_sqlx(self) -> sqlx::Error {
-        sqlx::Error::Decode(Box::new(self))
-    }
-}
-
-impl fmt::Display for CorruptRow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "corrupt row in `{}`", self.table)?;
-        if let Some(id) = self.job_id {
-            write!(f, " (job {id})")?;
-        }
-        write!(f, ": column `{}` {}", self.column, self.reason)
-    }
-}
-
-impl std::error::Error for CorruptRow {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,32 +76,5 @@ mod tests {
     fn non_database_errors_are_not_contention() {
         assert!(!is_contention(&sqlx::Error::PoolTimedOut));
         assert!(!is_contention(&sqlx::Error::RowNotFound));
-    }
-
-    #[test]
-    fn corrupt_row_names_table_job_and_column() {
-        let error = storage_error(
-            CorruptRow {
-                table: "kiribi_jobs",
-                job_id: Some(7),
-                column: "payload",
-                reason: "is not JSON".to_owned(),
-            }
-            .into_sqlx(),
-        );
-        let chain = {
-            let mut text = error.to_string();
-            let mut source = std::error::Error::source(&error);
-            while let Some(inner) = source {
-                text.push_str(" / ");
-                text.push_str(&inner.to_string());
-                source = inner.source();
-            }
-            text
-        };
-        assert!(
-            chain.contains("job 7") && chain.contains("`payload`"),
-            "{chain}"
-        );
     }
 }

@@ -5,41 +5,19 @@
 //! in one `BEGIN IMMEDIATE` transaction, so two processes starting at once take
 //! turns instead of both migrating.
 
+use kiribi_core::backend::{Migrated, Migration, pending_migrations, versions_increase};
 use sqlx::{Connection, SqliteConnection};
 
 use crate::sql;
 
-/// One embedded migration.
-pub(crate) struct Migration {
-    /// The `<timestamp>` of its file name; applied in increasing order.
-    pub(crate) version: i64,
-    /// The `<what>` of its file name.
-    pub(crate) description: &'static str,
-    /// Its SQL.
-    pub(crate) sql: &'static str,
-}
-
 /// Every migration, oldest first. A file in `migrations/` that is not listed here
 /// fails the `every_migration_file_is_embedded` test.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 20261129000000,
-    description: "create jobs",
-    sql: include_str!("../migrations/20261129000000_create_jobs.sql"),
-}];
-
-/// The newest schema version this build knows.
-pub(crate) fn latest_version() -> i64 {
-    MIGRATIONS.last().map_or(0, |migration| migration.version)
-}
-
-/// What [`migrate`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Migrated {
-    /// The schema is current; this many migrations were applied now.
-    UpToDate(usize),
-    /// The database was migrated by a newer kiribi to this version; nothing was touched.
-    TooNew(i64),
-}
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration::new(
+    20261129000000,
+    "create jobs",
+    include_str!("../migrations/20261129000000_create_jobs.sql"),
+)];
+const _: () = assert!(versions_increase(MIGRATIONS));
 
 /// Applies every missing migration in one `BEGIN IMMEDIATE` transaction.
 ///
@@ -54,17 +32,15 @@ pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<Migrated, sql
     let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS)
         .fetch_all(&mut *tx)
         .await?;
-    if let Some(&found) = applied.iter().max()
-        && found > latest_version()
-    {
-        tx.rollback().await?;
-        return Ok(Migrated::TooNew(found));
-    }
-    let mut count = 0;
-    for migration in MIGRATIONS {
-        if applied.contains(&migration.version) {
-            continue;
+    let pending = match pending_migrations(MIGRATIONS, &applied) {
+        Ok(pending) => pending,
+        Err(too_new) => {
+            tx.rollback().await?;
+            return Ok(Migrated::TooNew(too_new));
         }
+    };
+    let mut count = 0;
+    for migration in pending {
         tracing::info!(
             version = migration.version,
             description = migration.description,
@@ -95,15 +71,7 @@ mod tests {
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         files.sort();
-        let embedded: Vec<String> = MIGRATIONS
-            .iter()
-            .map(|m| format!("{}_{}.sql", m.version, m.description.replace(' ', "_")))
-            .collect();
+        let embedded: Vec<String> = MIGRATIONS.iter().map(Migration::file_name).collect();
         assert_eq!(files, embedded);
-    }
-
-    #[test]
-    fn migrations_are_in_increasing_order() {
-        assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
     }
 }

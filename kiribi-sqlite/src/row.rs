@@ -6,12 +6,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use kiribi_core::backend::{CorruptRow, decode_count, decode_json, decode_status};
 use kiribi_core::build::{attempt_record, job_record};
 use kiribi_core::{AttemptRecord, ClaimedJob, JobId, JobRecord, JobStatus};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-
-use crate::error::CorruptRow;
 
 /// The current time in Unix epoch milliseconds.
 pub(crate) fn now_ms() -> i64 {
@@ -33,6 +32,11 @@ pub(crate) fn attempt_column(attempt: u32) -> i64 {
     i64::from(attempt)
 }
 
+/// A row that does not decode, as the driver error a decoding failure is.
+fn into_sqlx(corrupt: CorruptRow) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(corrupt))
+}
+
 /// Reads the columns of one table row, naming the row in every error.
 struct Columns<'r> {
     row: &'r SqliteRow,
@@ -46,14 +50,10 @@ impl<'r> Columns<'r> {
         Self { row, table, job_id }
     }
 
-    fn corrupt(&self, column: &'static str, reason: impl Into<String>) -> sqlx::Error {
-        CorruptRow {
-            table: self.table,
-            job_id: self.job_id,
-            column,
-            reason: reason.into(),
-        }
-        .into_sqlx()
+    /// A decoder's answer, its reason named as this row's corrupt `column`: the
+    /// driver error a decoding failure is.
+    fn decoded<T>(&self, column: &'static str, value: Result<T, String>) -> Result<T, sqlx::Error> {
+        value.map_err(|reason| into_sqlx(CorruptRow::new(self.table, self.job_id, column, reason)))
     }
 
     fn get<T>(&self, column: &'static str) -> Result<T, sqlx::Error>
@@ -69,20 +69,21 @@ impl<'r> Columns<'r> {
 
     fn count(&self, column: &'static str) -> Result<u32, sqlx::Error> {
         let value: i64 = self.get(column)?;
-        u32::try_from(value)
-            .map_err(|_| self.corrupt(column, format!("holds {value}, not a count")))
+        self.decoded(column, decode_count(value))
     }
 
     fn priority(&self, column: &'static str) -> Result<i32, sqlx::Error> {
         let value: i64 = self.get(column)?;
-        i32::try_from(value)
-            .map_err(|_| self.corrupt(column, format!("holds {value}, outside the i32 range")))
+        let priority =
+            i32::try_from(value).map_err(|_| format!("holds {value}, outside the i32 range"));
+        self.decoded(column, priority)
     }
 
     fn time(&self, column: &'static str) -> Result<DateTime<Utc>, sqlx::Error> {
         let value: i64 = self.get(column)?;
-        DateTime::from_timestamp_millis(value)
-            .ok_or_else(|| self.corrupt(column, format!("holds {value}, not a time")))
+        let time = DateTime::from_timestamp_millis(value)
+            .ok_or_else(|| format!("holds {value}, not a time"));
+        self.decoded(column, time)
     }
 
     fn optional_time(&self, column: &'static str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
@@ -94,24 +95,20 @@ impl<'r> Columns<'r> {
 
     fn json(&self, column: &'static str) -> Result<serde_json::Value, sqlx::Error> {
         let text: String = self.get(column)?;
-        serde_json::from_str(&text)
-            .map_err(|error| self.corrupt(column, format!("is not valid JSON: {error}")))
+        self.decoded(column, decode_json(&text))
     }
 
     fn optional_json(
         &self,
         column: &'static str,
     ) -> Result<Option<serde_json::Value>, sqlx::Error> {
-        match self.get::<Option<String>>(column)? {
-            None => Ok(None),
-            Some(_) => self.json(column).map(Some),
-        }
+        let text: Option<String> = self.get(column)?;
+        self.decoded(column, text.as_deref().map(decode_json).transpose())
     }
 
     fn status(&self, column: &'static str) -> Result<JobStatus, sqlx::Error> {
         let text: String = self.get(column)?;
-        text.parse()
-            .map_err(|error| self.corrupt(column, format!("{error}")))
+        self.decoded(column, decode_status(&text))
     }
 }
 
@@ -182,4 +179,16 @@ pub(crate) fn decode_attempt(row: &SqliteRow) -> Result<AttemptRecord, sqlx::Err
 pub(crate) fn decode_expired(row: &SqliteRow) -> Result<(i64, i64, Option<String>), sqlx::Error> {
     let c = Columns::new(row, "kiribi_jobs", "id");
     Ok((c.get("id")?, c.get("attempts")?, c.get("lease_owner")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corrupt_row_reaches_the_user_in_the_storage_error() {
+        let corrupt = CorruptRow::new("kiribi_jobs", Some(7), "payload", "is not JSON");
+        let text = crate::error::storage_error(into_sqlx(corrupt)).to_string();
+        assert!(text.contains("(job 7): column `payload`"), "{text}");
+    }
 }

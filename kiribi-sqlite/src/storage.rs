@@ -14,6 +14,7 @@ use std::cmp::Reverse;
 use std::future::Future;
 use std::time::Duration;
 
+use kiribi_core::backend::lease_expired_error;
 use kiribi_core::{
     AttemptRecord, ClaimRequest, ClaimedJob, Error, JobFilter, JobId, JobRecord, Lease, Listener,
     NewJob, Outcome, Storage,
@@ -24,7 +25,7 @@ use sqlx::{AssertSqlSafe, Connection, Sqlite, SqlitePool};
 
 use crate::enqueue::insert_jobs;
 use crate::error::{BACKEND, retry_on_contention, storage_error};
-use crate::migrate::{self, Migrated};
+use crate::migrate;
 use crate::options::SqliteStorageOptions;
 use crate::row::{self, after, attempt_column, now_ms};
 use crate::sql;
@@ -94,13 +95,9 @@ impl SqliteStorage {
             .await
             .map_err(storage_error)?
         };
-        if let Migrated::TooNew(found) = migrated {
+        if let Err(error) = migrated.check(BACKEND) {
             writer.close().await;
-            return Err(Error::SchemaTooNew {
-                backend: BACKEND,
-                found,
-                supported: migrate::latest_version(),
-            });
+            return Err(error);
         }
 
         let reader = if options.is_in_memory() {
@@ -157,14 +154,6 @@ impl SqliteStorage {
             .await
             .map_err(storage_error)
     }
-}
-
-/// The error recorded when a lease expires under a worker.
-fn lease_expired_error(owner: Option<&str>) -> String {
-    format!(
-        "lease expired: worker `{}` stopped renewing it (crashed or lost its database connection)",
-        owner.unwrap_or("unknown")
-    )
 }
 
 #[kiribi_core::async_trait]
@@ -371,7 +360,7 @@ impl Storage for SqliteStorage {
             let mut reaped = 0;
             for row in &rows {
                 let (id, attempt, owner) = row::decode_expired(row)?;
-                let error = lease_expired_error(owner.as_deref());
+                let error = lease_expired_error(owner.as_deref().unwrap_or("unknown"));
                 let applied = sqlx::query(sql::REAP_JOB)
                     .bind(now)
                     .bind(error.as_str())
@@ -521,15 +510,6 @@ impl Storage for SqliteStorage {
 mod tests {
     use super::*;
     use crate::row::duration_ms;
-
-    #[test]
-    fn lease_expired_error_names_the_worker() {
-        let error = lease_expired_error(Some("host-1:42"));
-        assert!(
-            error.starts_with("lease expired: worker `host-1:42`"),
-            "{error}"
-        );
-    }
 
     #[test]
     fn durations_saturate() {
