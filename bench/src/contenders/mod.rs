@@ -1,0 +1,170 @@
+//! The job systems under test, each behind [`Contender`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use async_trait::async_trait;
+
+use crate::recorder::{Payload, Recorder};
+
+mod kiribi_common;
+mod kiribi_postgres;
+mod kiribi_sqlite;
+mod raw_postgres;
+mod raw_sqlite;
+mod raw_worker;
+
+#[cfg(feature = "peers")]
+mod apalis_common;
+#[cfg(feature = "peers")]
+mod apalis_postgres;
+#[cfg(feature = "peers")]
+mod apalis_sqlite;
+#[cfg(feature = "peers")]
+mod graphile;
+
+/// Where a contender's jobs live: a SQLite file or a PostgreSQL database of its own.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Target {
+    /// The form passed to a worker subprocess on its command line.
+    pub(crate) fn to_arg(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite:{}", path.display()),
+            Self::Postgres(url) => url.clone(),
+        }
+    }
+
+    pub(crate) fn from_arg(arg: &str) -> Self {
+        match arg.strip_prefix("sqlite:") {
+            Some(path) => Self::Sqlite(PathBuf::from(path)),
+            None => Self::Postgres(arg.to_owned()),
+        }
+    }
+
+    pub(crate) fn pg_url(&self) -> Option<&str> {
+        match self {
+            Self::Postgres(url) => Some(url),
+            Self::Sqlite(_) => None,
+        }
+    }
+
+    pub(crate) fn sqlite_path(&self) -> Result<&PathBuf> {
+        match self {
+            Self::Sqlite(path) => Ok(path),
+            Self::Postgres(_) => anyhow::bail!("a SQLite contender needs a SQLite target"),
+        }
+    }
+
+    pub(crate) fn require_pg(&self) -> Result<&str> {
+        self.pg_url()
+            .ok_or_else(|| anyhow::anyhow!("a PostgreSQL contender needs a PostgreSQL target"))
+    }
+}
+
+/// Which backend a contender runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Every contender, in table order: name, backend, whether it needs the `peers` feature.
+pub(crate) const ALL: &[(&str, Backend, bool)] = &[
+    ("kiribi-sqlite", Backend::Sqlite, false),
+    ("raw-sqlite", Backend::Sqlite, false),
+    ("apalis-sqlite", Backend::Sqlite, true),
+    ("kiribi-postgres", Backend::Postgres, false),
+    ("raw-postgres", Backend::Postgres, false),
+    ("apalis-postgres", Backend::Postgres, true),
+    ("graphile-worker", Backend::Postgres, true),
+];
+
+pub(crate) fn backend_of(name: &str) -> Result<Backend> {
+    ALL.iter()
+        .find(|(n, ..)| *n == name)
+        .map(|(_, b, _)| *b)
+        .ok_or_else(|| {
+            let names: Vec<_> = ALL.iter().map(|(n, ..)| *n).collect();
+            anyhow::anyhow!("unknown contender `{name}`; expected one of {names:?}")
+        })
+}
+
+/// Whether this build can run the contender.
+pub(crate) fn available(name: &str) -> bool {
+    ALL.iter()
+        .any(|(n, _, peer)| *n == name && (!peer || cfg!(feature = "peers")))
+}
+
+/// A job system under test, connected to its [`Target`]; its job body calls
+/// [`Recorder::record`] on the recorder it was connected with.
+#[async_trait]
+pub(crate) trait Contender: Send + Sync {
+    /// Enqueues one job through the system's single-job API.
+    async fn enqueue_one(&self, job: Payload) -> Result<()>;
+
+    /// Enqueues jobs through the system's batch API, if it has one (`Ok(false)` if not).
+    async fn enqueue_batch(&self, jobs: Vec<Payload>) -> Result<bool>;
+
+    /// Inserts `n` pending jobs `seq = 0..n` as fast as possible (setup, not measured).
+    async fn insert_pending(&self, n: u64) -> Result<()> {
+        let mut seq = 0;
+        while seq < n {
+            let end = (seq + 1000).min(n);
+            let jobs: Vec<_> = (seq..end).map(Payload::new).collect();
+            if !self.enqueue_batch(jobs.clone()).await? {
+                for job in jobs {
+                    self.enqueue_one(job).await?;
+                }
+            }
+            seq = end;
+        }
+        Ok(())
+    }
+
+    /// Inserts `n` jobs that already finished, directly in SQL (`Ok(false)` if the
+    /// contender cannot).
+    async fn insert_finished(&self, n: u64) -> Result<bool>;
+
+    /// Starts workers running `concurrency` jobs at once in this process.
+    async fn start_workers(&self, concurrency: usize) -> Result<Box<dyn Workers>>;
+
+    /// How many jobs are not finished yet in the database (`None` if unknown).
+    async fn unfinished(&self) -> Result<Option<u64>>;
+}
+
+/// Running workers.
+#[async_trait]
+pub(crate) trait Workers: Send {
+    /// Stops them gracefully.
+    async fn shutdown(self: Box<Self>) -> Result<()>;
+}
+
+/// Connects the named contender to `target`, creating its tables if needed.
+pub(crate) async fn connect(
+    name: &str,
+    target: &Target,
+    recorder: Arc<Recorder>,
+) -> Result<Box<dyn Contender>> {
+    Ok(match name {
+        "kiribi-sqlite" => Box::new(kiribi_sqlite::connect(target, recorder).await?),
+        "kiribi-postgres" => Box::new(kiribi_postgres::connect(target, recorder).await?),
+        "raw-sqlite" => Box::new(raw_sqlite::connect(target, recorder).await?),
+        "raw-postgres" => Box::new(raw_postgres::connect(target, recorder).await?),
+        #[cfg(feature = "peers")]
+        "apalis-sqlite" => Box::new(apalis_sqlite::connect(target, recorder).await?),
+        #[cfg(feature = "peers")]
+        "apalis-postgres" => Box::new(apalis_postgres::connect(target, recorder).await?),
+        #[cfg(feature = "peers")]
+        "graphile-worker" => Box::new(graphile::connect(target, recorder).await?),
+        other => {
+            backend_of(other)?;
+            anyhow::bail!("`{other}` needs the `peers` feature: --features peers")
+        }
+    })
+}

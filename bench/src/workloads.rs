@@ -1,0 +1,356 @@
+//! The workloads W1–W6 and RSS: each runs one cell (one contender, one run) on a fresh
+//! database and returns what it measured.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::Config;
+use crate::contenders::{self, Contender, Target};
+use crate::databases;
+use crate::recorder::{Payload, Recorder, check_exactly_once, now_us};
+use crate::subprocess::{WorkerProc, peak_rss_mib};
+
+/// Every workload, in table order: name and column header.
+pub(crate) const ALL: &[(&str, &str)] = &[
+    ("w1", "W1 enqueue (jobs/s)"),
+    ("w2", "W2 enqueue_many ×1000 (jobs/s)"),
+    ("w3", "W3 drain, c=8 (jobs/s)"),
+    ("w4", "W4 drain, 4 procs (jobs/s)"),
+    ("w5", "W5 latency, other process, p50 / p99 (ms)"),
+    ("w5-local", "W5 latency, same process, p50 / p99 (ms)"),
+    ("w6-small", "W6 drain with 10k finished (jobs/s)"),
+    ("w6-large", "W6 drain with 1M finished (jobs/s)"),
+    ("dead", "PG dead tuples after W3"),
+    ("rss", "worker peak RSS, 1M pending (MiB)"),
+];
+
+/// What one cell measured.
+#[derive(Debug, Clone)]
+pub(crate) enum Measure {
+    Rate(f64),
+    Latency {
+        p50_ms: f64,
+        p99_ms: f64,
+    },
+    Count(u64),
+    Mib(f64),
+    /// The contender's API cannot express the workload; the footnote says why.
+    NotApplicable(&'static str),
+}
+
+/// The concurrency of every worker.
+const CONCURRENCY: usize = 8;
+const WORKER_PROCESSES: usize = 4;
+
+/// The workloads that run on their own (`dead` comes with `w3`), and whether each is
+/// heavy enough to run once however many runs were asked for.
+pub(crate) const RUNNABLE: &[(&str, bool)] = &[
+    ("w1", false),
+    ("w2", false),
+    ("w3", false),
+    ("w4", false),
+    ("w5", false),
+    ("w5-local", false),
+    ("w6-small", false),
+    ("w6-large", true),
+    ("rss", true),
+];
+
+/// Runs `workload` for `contender` once, on a fresh database; `w3` also yields `dead`.
+pub(crate) async fn run(
+    config: &Config,
+    workload: &str,
+    contender: &str,
+) -> Result<Vec<(&'static str, Measure)>> {
+    let fresh = databases::fresh(contender, &config.pg_url).await?;
+    let result = run_on(config, workload, contender, &fresh.target).await;
+    fresh.cleanup().await;
+    result.with_context(|| format!("{workload} for {contender}"))
+}
+
+async fn run_on(
+    config: &Config,
+    workload: &str,
+    name: &str,
+    target: &Target,
+) -> Result<Vec<(&'static str, Measure)>> {
+    let n = config.jobs;
+    let one = |key, m| Ok(vec![(key, m)]);
+    match workload {
+        "w1" => one("w1", enqueue_one(name, target, n).await?),
+        "w2" => one("w2", enqueue_batches(name, target, n).await?),
+        "w3" | "dead" => {
+            let (rate, dead) = drain(config, name, target, 0).await?;
+            Ok(vec![("w3", rate), ("dead", dead)])
+        }
+        "w4" => one("w4", drain_processes(name, target, n).await?),
+        "w5" => one("w5", latency(config, name, target, false).await?),
+        "w5-local" => one("w5-local", latency(config, name, target, true).await?),
+        "w6-small" => {
+            let finished = config.finished_small();
+            one("w6-small", drain(config, name, target, finished).await?.0)
+        }
+        "w6-large" => {
+            let finished = config.finished_large();
+            one("w6-large", drain(config, name, target, finished).await?.0)
+        }
+        "rss" => one("rss", peak_rss(config, name, target).await?),
+        other => {
+            let names: Vec<_> = ALL.iter().map(|(n, _)| *n).collect();
+            anyhow::bail!("unknown workload `{other}`; expected one of {names:?}")
+        }
+    }
+}
+
+#[allow(clippy::cast_precision_loss, reason = "job counts are far below 2^52")]
+fn rate(n: u64, elapsed: Duration) -> Measure {
+    Measure::Rate(n as f64 / elapsed.as_secs_f64())
+}
+
+async fn connect(name: &str, target: &Target, track: bool) -> Result<Box<dyn Contender>> {
+    contenders::connect(name, target, Arc::new(Recorder::new(track))).await
+}
+
+/// W1: `n` jobs, one call each, one after another.
+async fn enqueue_one(name: &str, target: &Target, n: u64) -> Result<Measure> {
+    let contender = connect(name, target, false).await?;
+    let start = Instant::now();
+    for seq in 0..n {
+        contender.enqueue_one(Payload::new(seq)).await?;
+    }
+    Ok(rate(n, start.elapsed()))
+}
+
+/// W2: `n` jobs in batches of 1,000 through the batch API.
+async fn enqueue_batches(name: &str, target: &Target, n: u64) -> Result<Measure> {
+    let contender = connect(name, target, false).await?;
+    let start = Instant::now();
+    let mut seq = 0;
+    while seq < n {
+        let end = (seq + 1000).min(n);
+        if !contender
+            .enqueue_batch((seq..end).map(Payload::new).collect())
+            .await?
+        {
+            return Ok(Measure::NotApplicable("no batch enqueue API"));
+        }
+        seq = end;
+    }
+    Ok(rate(n, start.elapsed()))
+}
+
+/// Enqueues `0..n` in batches of 1,000 (through the batch API where there is one).
+async fn enqueue_all(contender: &dyn Contender, n: u64) -> Result<()> {
+    let mut seq = 0;
+    while seq < n {
+        let end = (seq + 1000).min(n);
+        let jobs: Vec<_> = (seq..end).map(Payload::new).collect();
+        if !contender.enqueue_batch(jobs.clone()).await? {
+            for job in jobs {
+                contender.enqueue_one(job).await?;
+            }
+        }
+        seq = end;
+    }
+    Ok(())
+}
+
+fn deadline_for(n: u64) -> Instant {
+    Instant::now() + Duration::from_secs(120 + n / 50)
+}
+
+/// Waits until the database has no unfinished job (where the contender can tell).
+async fn wait_finished(contender: &dyn Contender, deadline: Instant) -> Result<()> {
+    while let Some(left) = contender.unfinished().await? {
+        if left == 0 {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "{left} jobs never finished");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(())
+}
+
+/// W3 (and W6 with `finished` rows already there): `n` ready jobs, one worker in this
+/// process with concurrency 8, timed from worker start until every job ran and is
+/// finished in the database. Also returns PostgreSQL's dead tuples afterwards.
+async fn drain(
+    config: &Config,
+    name: &str,
+    target: &Target,
+    finished: u64,
+) -> Result<(Measure, Measure)> {
+    let n = config.jobs;
+    let recorder = Arc::new(Recorder::new(true));
+    let contender = contenders::connect(name, target, recorder.clone()).await?;
+    if finished > 0 && !contender.insert_finished(finished).await? {
+        let na = Measure::NotApplicable("cannot insert finished jobs");
+        return Ok((na.clone(), na));
+    }
+    enqueue_all(contender.as_ref(), n).await?;
+    let deadline = deadline_for(n);
+    let start = Instant::now();
+    let workers = contender.start_workers(CONCURRENCY).await?;
+    while recorder.executed() < n {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {} of {n} jobs ran",
+            recorder.executed()
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    wait_finished(contender.as_ref(), deadline).await?;
+    let elapsed = start.elapsed();
+    workers.shutdown().await?;
+    check_exactly_once(n, &recorder.take_seqs())?;
+    drop(contender);
+    let dead = match target.pg_url() {
+        Some(url) => {
+            // Backends report their statistics at most once a second.
+            tokio::time::sleep(Duration::from_millis(if config.quick { 200 } else { 1500 })).await;
+            Measure::Count(databases::dead_tuples(url).await?)
+        }
+        None => Measure::NotApplicable("PostgreSQL only"),
+    };
+    Ok((rate(n, elapsed), dead))
+}
+
+/// W4: `n` ready jobs drained by 4 worker processes (concurrency 8 each), timed from
+/// the `go` until every job ran and is finished; each job must run exactly once.
+async fn drain_processes(name: &str, target: &Target, n: u64) -> Result<Measure> {
+    let contender = connect(name, target, false).await?;
+    enqueue_all(contender.as_ref(), n).await?;
+    let mut procs = (0..WORKER_PROCESSES)
+        .map(|_| WorkerProc::spawn(name, target, CONCURRENCY, true))
+        .collect::<Result<Vec<_>>>()?;
+    for proc in &mut procs {
+        proc.ready().await?;
+    }
+    let deadline = deadline_for(n);
+    let start = Instant::now();
+    for proc in &mut procs {
+        proc.go().await?;
+    }
+    loop {
+        let done: u64 = procs.iter().map(WorkerProc::executed).sum();
+        if done >= n {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "only {done} of {n} jobs ran");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    wait_finished(contender.as_ref(), deadline).await?;
+    let elapsed = start.elapsed();
+    let mut seqs = Vec::new();
+    for proc in procs {
+        seqs.extend(proc.stop().await?.seqs);
+    }
+    check_exactly_once(n, &seqs)?;
+    Ok(rate(n, elapsed))
+}
+
+/// W5: an idle worker (in another process, or in this one with `local`), jobs
+/// enqueued one by one at a fixed interval; each records `start - enqueue` from the
+/// timestamp in its payload.
+async fn latency(config: &Config, name: &str, target: &Target, local: bool) -> Result<Measure> {
+    let (count, interval) = config.latency_jobs();
+    let recorder = Arc::new(Recorder::new(false));
+    let contender = contenders::connect(name, target, recorder.clone()).await?;
+    let mut proc = None;
+    let mut local_workers = None;
+    if local {
+        local_workers = Some(contender.start_workers(CONCURRENCY).await?);
+    } else {
+        let mut p = WorkerProc::spawn(name, target, CONCURRENCY, false)?;
+        p.ready().await?;
+        p.go().await?;
+        proc = Some(p);
+    }
+    // Let the worker settle into idleness.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let start = Instant::now();
+    for seq in 0..count {
+        let job = Payload {
+            seq,
+            enq_us: now_us(),
+        };
+        contender.enqueue_one(job).await?;
+        let next = start + interval * u32::try_from(seq + 1)?;
+        tokio::time::sleep_until(next.into()).await;
+    }
+    let deadline = deadline_for(count);
+    let executed = || match &proc {
+        Some(p) => p.executed(),
+        None => recorder.executed(),
+    };
+    while executed() < count {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {} of {count} jobs ran",
+            executed()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut latencies = match (proc, local_workers) {
+        (Some(p), _) => p.stop().await?.latencies_us,
+        (None, Some(w)) => {
+            w.shutdown().await?;
+            recorder.take_latencies_us()
+        }
+        (None, None) => unreachable!("one of the two is set above"),
+    };
+    anyhow::ensure!(!latencies.is_empty(), "no latency recorded");
+    latencies.sort_unstable();
+    Ok(Measure::Latency {
+        p50_ms: percentile_ms(&latencies, 50),
+        p99_ms: percentile_ms(&latencies, 99),
+    })
+}
+
+/// Nearest-rank percentile of sorted microseconds, in milliseconds.
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "latencies are far below 2^52 µs"
+)]
+fn percentile_ms(sorted_us: &[i64], p: usize) -> f64 {
+    let rank = (sorted_us.len() * p).div_ceil(100).max(1);
+    sorted_us[rank - 1] as f64 / 1000.0
+}
+
+/// Worker peak RSS: one worker process (concurrency 8) with `pending` jobs waiting,
+/// read from `VmHWM` once it has run 20,000 of them (500 in quick mode) or after 60 s,
+/// whichever comes first (a worker that slows down with a big table still gets measured).
+async fn peak_rss(config: &Config, name: &str, target: &Target) -> Result<Measure> {
+    let pending = config.rss_pending();
+    let contender = connect(name, target, false).await?;
+    contender.insert_pending(pending).await?;
+    let mut proc = WorkerProc::spawn(name, target, CONCURRENCY, false)?;
+    proc.ready().await?;
+    proc.go().await?;
+    let goal = pending.min(if config.quick { 500 } else { 20_000 });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proc.executed() < goal && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pid = proc.pid().context("the worker process has exited")?;
+    let mib = peak_rss_mib(pid)?;
+    eprintln!("  rss: {mib:.1} MiB after {} jobs", proc.executed());
+    anyhow::ensure!(proc.executed() > 0, "the worker ran no job in 60 s");
+    proc.stop().await?;
+    Ok(Measure::Mib(mib))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile_ms;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let us: Vec<i64> = (1..=200).map(|i| i * 1000).collect();
+        assert_eq!(percentile_ms(&us, 50), 100.0);
+        assert_eq!(percentile_ms(&us, 99), 198.0);
+        assert_eq!(percentile_ms(&[5000], 99), 5.0);
+    }
+}
