@@ -1,11 +1,13 @@
-//! What kiribi on SQLite and on PostgreSQL share: the no-op job and the public API calls.
+//! kiribi as a contender on either backend: the no-op job, the public API calls, and
+//! the dispatch to each backend's bulk SQL for pre-filled tables.
 
 use std::sync::Arc;
 
 use anyhow::Result;
+use async_trait::async_trait;
 use kiribi::{Kiribi, State, WorkerHandle, job};
 
-use super::Workers;
+use super::{Contender, Workers, kiribi_postgres, kiribi_sqlite};
 use crate::recorder::{Payload, Recorder};
 
 /// The benchmark's no-op job: records its execution and returns.
@@ -20,7 +22,7 @@ pub(super) async fn connect(url: &str, recorder: Arc<Recorder>) -> Result<Kiribi
     Ok(Kiribi::builder().state(recorder).connect(url).await?)
 }
 
-pub(super) async fn enqueue_one(kiribi: &Kiribi, job: Payload) -> Result<()> {
+async fn enqueue_one(kiribi: &Kiribi, job: Payload) -> Result<()> {
     Noop::enqueue(
         kiribi,
         Noop {
@@ -32,7 +34,7 @@ pub(super) async fn enqueue_one(kiribi: &Kiribi, job: Payload) -> Result<()> {
     Ok(())
 }
 
-pub(super) async fn enqueue_batch(kiribi: &Kiribi, jobs: Vec<Payload>) -> Result<()> {
+async fn enqueue_batch(kiribi: &Kiribi, jobs: Vec<Payload>) -> Result<()> {
     let jobs = jobs.into_iter().map(|j| Noop {
         seq: j.seq,
         enq_us: j.enq_us,
@@ -42,7 +44,7 @@ pub(super) async fn enqueue_batch(kiribi: &Kiribi, jobs: Vec<Payload>) -> Result
 }
 
 /// `worker().concurrency(n)`, everything else at its defaults.
-pub(super) fn start_workers(kiribi: &Kiribi, concurrency: usize) -> Box<dyn Workers> {
+fn start_workers(kiribi: &Kiribi, concurrency: usize) -> Box<dyn Workers> {
     Box::new(KiribiWorkers(
         kiribi.worker().concurrency(concurrency).start(),
     ))
@@ -54,5 +56,67 @@ struct KiribiWorkers(WorkerHandle);
 impl Workers for KiribiWorkers {
     async fn shutdown(self: Box<Self>) -> Result<()> {
         Ok(self.0.shutdown().await?)
+    }
+}
+
+/// kiribi through its public API, on whichever backend its handle connected to.
+pub(super) struct KiribiContender {
+    kiribi: Kiribi,
+}
+
+impl KiribiContender {
+    pub(super) fn new(kiribi: Kiribi) -> Self {
+        Self { kiribi }
+    }
+
+    /// Bulk SQL in kiribi's own schema, by backend.
+    async fn insert_rows(&self, n: u64, finished: bool) -> Result<()> {
+        if let Some(pool) = self.kiribi.sqlite_pool() {
+            kiribi_sqlite::insert_rows(pool, n, finished).await
+        } else if let Some(pool) = self.kiribi.pg_pool() {
+            kiribi_postgres::insert_rows(pool, n, finished).await
+        } else {
+            anyhow::bail!("kiribi handle without a SQLite or PostgreSQL pool")
+        }
+    }
+}
+
+/// The same text on both backends.
+const UNFINISHED: &str =
+    "SELECT count(*) FROM kiribi_jobs WHERE status IN ('pending', 'retrying', 'running')";
+
+#[async_trait]
+impl Contender for KiribiContender {
+    async fn enqueue_one(&self, job: Payload) -> Result<()> {
+        enqueue_one(&self.kiribi, job).await
+    }
+
+    async fn enqueue_batch(&self, jobs: Vec<Payload>) -> Result<bool> {
+        enqueue_batch(&self.kiribi, jobs).await?;
+        Ok(true)
+    }
+
+    async fn insert_pending(&self, n: u64) -> Result<()> {
+        self.insert_rows(n, false).await
+    }
+
+    async fn insert_finished(&self, n: u64) -> Result<bool> {
+        self.insert_rows(n, true).await?;
+        Ok(true)
+    }
+
+    async fn start_workers(&self, concurrency: usize) -> Result<Box<dyn Workers>> {
+        Ok(start_workers(&self.kiribi, concurrency))
+    }
+
+    async fn unfinished(&self) -> Result<Option<u64>> {
+        let n: i64 = if let Some(pool) = self.kiribi.sqlite_pool() {
+            sqlx::query_scalar(UNFINISHED).fetch_one(pool).await?
+        } else if let Some(pool) = self.kiribi.pg_pool() {
+            sqlx::query_scalar(UNFINISHED).fetch_one(pool).await?
+        } else {
+            anyhow::bail!("kiribi handle without a SQLite or PostgreSQL pool")
+        };
+        Ok(Some(u64::try_from(n)?))
     }
 }
