@@ -36,7 +36,12 @@ async fn sqlite_job_enqueued_in_a_committed_transaction_exists_and_runs() {
     .unwrap();
     tx.commit().await.unwrap();
 
-    runs_all(&kiribi, id, more).await;
+    let worker = kiribi
+        .worker()
+        .poll_interval(Duration::from_millis(20))
+        .start();
+    all_succeed(&kiribi, id, more).await;
+    worker.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -90,11 +95,7 @@ async fn postgres_job_enqueued_in_a_committed_transaction_exists_and_runs() {
     );
     tx.commit().await.unwrap();
 
-    let record = wait_for_status(&kiribi, id, JobStatus::Succeeded).await;
-    assert_eq!(record.result, Some(serde_json::json!(7)));
-    for id in more {
-        wait_for_status(&kiribi, id, JobStatus::Succeeded).await;
-    }
+    all_succeed(&kiribi, id, more).await;
     worker.shutdown().await.unwrap();
 }
 
@@ -114,16 +115,12 @@ async fn postgres_job_enqueued_in_a_rolled_back_transaction_never_exists() {
     assert!(kiribi.jobs(JobFilter::new()).await.unwrap().is_empty());
 }
 
-async fn runs_all(kiribi: &kiribi::Kiribi, id: kiribi::JobId, more: Vec<kiribi::JobId>) {
+/// Waits for the three jobs of a committed transaction to succeed.
+async fn all_succeed(kiribi: &kiribi::Kiribi, id: kiribi::JobId, more: Vec<kiribi::JobId>) {
     assert_eq!(more.len(), 2);
-    let worker = kiribi
-        .worker()
-        .poll_interval(Duration::from_millis(20))
-        .start();
     let record = wait_for_status(kiribi, id, JobStatus::Succeeded).await;
     assert_eq!(record.result, Some(serde_json::json!(7)));
     for id in more {
         wait_for_status(kiribi, id, JobStatus::Succeeded).await;
     }
-    worker.shutdown().await.unwrap();
 }
