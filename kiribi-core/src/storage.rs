@@ -11,7 +11,7 @@ use crate::{
 
 /// The primitives a kiribi backend provides. Everything else is built on them.
 ///
-/// Implemented by `kiribi_sqlite::SqliteStorage` (and, later, PostgreSQL); the
+/// Implemented by `kiribi_sqlite::SqliteStorage` and `kiribi_postgres::PgStorage`; the
 /// `kiribi::Kiribi` handle holds one as `Arc<dyn Storage>`.
 ///
 /// # Contract
@@ -69,7 +69,20 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Records how an attempt ended. Returns `false` (and changes nothing) when the
     /// lease no longer holds.
-    async fn complete(&self, lease: Lease, outcome: Outcome) -> Result<bool>;
+    ///
+    /// Provided: one [`complete_many`](Storage::complete_many) of one completion.
+    async fn complete(&self, lease: Lease, outcome: Outcome) -> Result<bool> {
+        let applied = self.complete_many(&[(lease, outcome)]).await?;
+        Ok(applied.first().copied().unwrap_or(false))
+    }
+
+    /// Records how several attempts ended, in one transaction: all of them or none.
+    /// Returns, in input order, whether each lease still held; a completion whose
+    /// lease no longer holds changes nothing. The leases are distinct.
+    ///
+    /// Workers batch the outcomes of the jobs that finished while the previous write
+    /// was in flight, so that a busy worker pays one commit for many jobs.
+    async fn complete_many(&self, completions: &[(Lease, Outcome)]) -> Result<Vec<bool>>;
 
     /// Gives claimed jobs back without charging the attempt: the attempt count
     /// goes back down, the attempt record is removed and the job is ready again.

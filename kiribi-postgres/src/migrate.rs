@@ -15,11 +15,18 @@ use crate::sql;
 /// Every migration, oldest first, with the same versions as the SQLite backend's.
 /// A file in `migrations/` that is not listed here fails the
 /// `every_migration_file_is_embedded` test.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration::new(
-    20261129000000,
-    "create jobs",
-    include_str!("../migrations/20261129000000_create_jobs.sql"),
-)];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration::new(
+        20261129000000,
+        "create jobs",
+        include_str!("../migrations/20261129000000_create_jobs.sql"),
+    ),
+    Migration::new(
+        20261129120000,
+        "lean indexes",
+        include_str!("../migrations/20261129120000_lean_indexes.sql"),
+    ),
+];
 const _: () = assert!(versions_increase(MIGRATIONS));
 
 /// Creates `schema` if missing and applies every missing migration to it, in one

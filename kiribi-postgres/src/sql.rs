@@ -70,19 +70,14 @@ pub(crate) const INSERT_RUNNING_JOB: &str = "\
 /// claim order.
 ///
 /// $1 names, $2 queues (NULL for every queue), $3 limit, $4 lease owner, $5 lease
-/// (µs). `SKIP LOCKED` lets concurrent claims pass each other's rows instead of
-/// waiting for them or handing them out twice. A released attempt's record is
+/// (µs). `kiribi_pick_jobs` (see its migration) walks the ready index in claim
+/// order with `FOR UPDATE SKIP LOCKED`, which lets concurrent claims pass each
+/// other's rows instead of waiting for them or handing them out twice. A released attempt's record is
 /// deleted, so its number is free again; the upsert only guards against a leftover
 /// record poisoning a job forever.
 pub(crate) const CLAIM_JOBS: &str = "\
     WITH picked AS ( \
-        SELECT id FROM kiribi_jobs \
-        WHERE status IN ('pending', 'retrying') AND run_at <= now() \
-          AND name = ANY($1::text[]) \
-          AND ($2::text[] IS NULL OR queue = ANY($2::text[])) \
-        ORDER BY priority DESC, run_at, id \
-        LIMIT $3 \
-        FOR UPDATE SKIP LOCKED \
+        SELECT id FROM kiribi_pick_jobs($1::text[], $2::text[], $3) AS id \
     ), claimed AS ( \
         UPDATE kiribi_jobs AS j \
         SET status = 'running', attempts = j.attempts + 1, started_at = now(), \
@@ -105,23 +100,31 @@ pub(crate) const RENEW_LEASES: &str = "\
     UPDATE kiribi_jobs SET lease_expires_at = now() + $1 * interval '1 microsecond' \
     WHERE status = 'running' AND lease_owner = $2";
 
-/// Records an attempt's outcome on its job and its attempt, fenced by ($6 id,
-/// $7 attempt); returns one row if the lease held.
+/// Records a batch of outcomes on their jobs and attempts, each fenced by (id,
+/// attempt); returns the id of every job whose lease held.
 ///
-/// $1 new status, $2 result (JSON text), $3 error (NULL keeps the job's previous
-/// one), $4 next run in µs from now (NULL keeps `run_at`), $5 whether the job is
-/// finished.
-pub(crate) const COMPLETE_JOB: &str = "\
-    WITH done AS ( \
-        UPDATE kiribi_jobs \
-        SET status = $1, result = $2::jsonb, last_error = COALESCE($3, last_error), \
-            run_at = COALESCE(now() + $4::int8 * interval '1 microsecond', run_at), \
-            finished_at = CASE WHEN $5 THEN now() END, \
+/// Arrays, one element per completion: $1 ids, $2 attempts, $3 new statuses, $4
+/// results (JSON text), $5 errors (NULL keeps the job's previous one), $6 next run in
+/// µs from now (NULL keeps `run_at`), $7 whether the job is finished. Rows are locked
+/// in id order, so two batches can never wait on each other in a cycle.
+pub(crate) const COMPLETE_JOBS: &str = "\
+    WITH input AS ( \
+        SELECT * FROM UNNEST($1::int8[], $2::int4[], $3::text[], $4::text[], $5::text[], \
+                             $6::int8[], $7::bool[]) \
+            AS c(id, attempt, status, result, error, delay_us, finished) \
+        ORDER BY id \
+    ), done AS ( \
+        UPDATE kiribi_jobs AS j \
+        SET status = c.status, result = c.result::jsonb, \
+            last_error = COALESCE(c.error, j.last_error), \
+            run_at = COALESCE(now() + c.delay_us * interval '1 microsecond', j.run_at), \
+            finished_at = CASE WHEN c.finished THEN now() END, \
             lease_owner = NULL, lease_expires_at = NULL \
-        WHERE id = $6 AND status = 'running' AND attempts = $7 \
-        RETURNING id, attempts \
+        FROM input AS c \
+        WHERE j.id = c.id AND j.status = 'running' AND j.attempts = c.attempt \
+        RETURNING j.id, j.attempts, c.error \
     ), closed AS ( \
-        UPDATE kiribi_attempts AS a SET finished_at = now(), error = $3 \
+        UPDATE kiribi_attempts AS a SET finished_at = now(), error = done.error \
         FROM done WHERE a.job_id = done.id AND a.attempt = done.attempts \
     ) \
     SELECT id FROM done";

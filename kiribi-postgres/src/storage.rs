@@ -7,6 +7,7 @@
 //! data-modifying CTEs of one statement, so they commit together. "Now" is the
 //! database's `now()`, one clock for every process.
 
+use std::collections::HashSet;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
@@ -331,46 +332,40 @@ impl Storage for PgStorage {
         .map_err(storage_error)
     }
 
-    async fn complete(&self, lease: Lease, outcome: Outcome) -> Result<bool, Error> {
-        let Ok(attempt) = i32::try_from(lease.attempt) else {
-            // No stored attempt number is this large: the lease cannot hold.
-            return Ok(false);
-        };
-        let (status, result, error, delay, finished) = match &outcome {
-            Outcome::Succeeded { result } => (
-                "succeeded",
-                result.as_ref().map(serde_json::Value::to_string),
-                None,
-                None,
-                true,
-            ),
-            Outcome::Retry { error, delay } => (
-                "retrying",
-                None,
-                Some(error.as_str()),
-                Some(micros(*delay)),
-                false,
-            ),
-            Outcome::Failed { error } => ("failed", None, Some(error.as_str()), None, true),
-        };
-        async {
+    async fn complete_many(&self, completions: &[(Lease, Outcome)]) -> Result<Vec<bool>, Error> {
+        let mut batch = Completions::default();
+        for (lease, outcome) in completions {
+            // No stored attempt number exceeds i32: such a lease cannot hold.
+            if let Ok(attempt) = i32::try_from(lease.attempt) {
+                batch.push(lease.id.as_i64(), attempt, outcome);
+            }
+        }
+        if batch.ids.is_empty() {
+            return Ok(vec![false; completions.len()]);
+        }
+        let held: HashSet<i64> = async {
             let mut session = self.session().await?;
-            let applied = sqlx::query(sql::COMPLETE_JOB)
-                .bind(status)
-                .bind(result)
-                .bind(error)
-                .bind(delay)
-                .bind(finished)
-                .bind(lease.id.as_i64())
-                .bind(attempt)
-                .fetch_optional(&mut *session)
-                .await?
-                .is_some();
+            let held = sqlx::query_scalar(sql::COMPLETE_JOBS)
+                .bind(&batch.ids)
+                .bind(&batch.attempts)
+                .bind(&batch.statuses)
+                .bind(&batch.results)
+                .bind(&batch.errors)
+                .bind(&batch.delays)
+                .bind(&batch.finished)
+                .fetch_all(&mut *session)
+                .await?;
             session.finish().await?;
-            Ok(applied)
+            Ok(held)
         }
         .await
-        .map_err(storage_error)
+        .map_err(storage_error)?
+        .into_iter()
+        .collect();
+        Ok(completions
+            .iter()
+            .map(|(lease, _)| held.contains(&lease.id.as_i64()))
+            .collect())
     }
 
     async fn release(&self, leases: &[Lease]) -> Result<u64, Error> {
@@ -563,5 +558,46 @@ impl PgStorage {
         }
         .await
         .map_err(storage_error)
+    }
+}
+
+/// A batch of completions as the arrays [`sql::COMPLETE_JOBS`] binds.
+#[derive(Default)]
+struct Completions<'a> {
+    ids: Vec<i64>,
+    attempts: Vec<i32>,
+    statuses: Vec<&'static str>,
+    results: Vec<Option<String>>,
+    errors: Vec<Option<&'a str>>,
+    delays: Vec<Option<i64>>,
+    finished: Vec<bool>,
+}
+
+impl<'a> Completions<'a> {
+    fn push(&mut self, id: i64, attempt: i32, outcome: &'a Outcome) {
+        let (status, result, error, delay, finished) = match outcome {
+            Outcome::Succeeded { result } => (
+                "succeeded",
+                result.as_ref().map(serde_json::Value::to_string),
+                None,
+                None,
+                true,
+            ),
+            Outcome::Retry { error, delay } => (
+                "retrying",
+                None,
+                Some(error.as_str()),
+                Some(micros(*delay)),
+                false,
+            ),
+            Outcome::Failed { error } => ("failed", None, Some(error.as_str()), None, true),
+        };
+        self.ids.push(id);
+        self.attempts.push(attempt);
+        self.statuses.push(status);
+        self.results.push(result);
+        self.errors.push(error);
+        self.delays.push(delay);
+        self.finished.push(finished);
     }
 }

@@ -6,6 +6,9 @@ use common::{SchemaGuard, connection, url};
 use kiribi_core::{Error, JobFilter, NewJob, Storage};
 use kiribi_postgres::{PgStorage, PgStorageOptions};
 
+/// Every migration this kiribi has, oldest first.
+const MIGRATIONS: [i64; 2] = [20261129000000, 20261129120000];
+
 async fn applied_migrations(schema: &str) -> Vec<i64> {
     let mut conn = connection().await;
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -36,7 +39,7 @@ async fn connect_creates_the_schema_and_migrates_it() {
         tables,
         ["kiribi_attempts", "kiribi_jobs", "kiribi_migrations"]
     );
-    assert_eq!(applied_migrations(&schema.name).await, [20261129000000]);
+    assert_eq!(applied_migrations(&schema.name).await, MIGRATIONS);
 
     let ids = storage
         .enqueue(vec![NewJob::new("a", serde_json::json!({ "n": 1 }))])
@@ -55,7 +58,7 @@ async fn connecting_again_does_not_migrate_again() {
         .await
         .unwrap();
     let second = schema.storage().await;
-    assert_eq!(applied_migrations(&schema.name).await, [20261129000000]);
+    assert_eq!(applied_migrations(&schema.name).await, MIGRATIONS);
     assert_eq!(second.list(&JobFilter::new()).await.unwrap().len(), 1);
 }
 
@@ -74,7 +77,7 @@ async fn concurrent_connects_to_a_new_schema_all_succeed() {
             .await
             .unwrap();
     }
-    assert_eq!(applied_migrations(&schema.name).await, [20261129000000]);
+    assert_eq!(applied_migrations(&schema.name).await, MIGRATIONS);
 }
 
 #[tokio::test]
@@ -100,14 +103,51 @@ async fn a_schema_migrated_by_a_newer_kiribi_is_refused_and_left_alone() {
         }) => {
             assert_eq!(backend, "postgres");
             assert_eq!(found, newer);
-            assert_eq!(supported, 20261129000000);
+            assert_eq!(Some(&supported), MIGRATIONS.last());
         }
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
     assert_eq!(
         applied_migrations(&schema.name).await,
-        [20261129000000, newer]
+        [&MIGRATIONS[..], &[newer]].concat()
     );
+}
+
+#[tokio::test]
+async fn a_schema_of_an_older_kiribi_is_migrated_and_keeps_its_jobs() {
+    let schema = SchemaGuard::new("older");
+    let mut conn = connection().await;
+    // The schema as the first release of kiribi left it, with one waiting job.
+    let first = include_str!("../migrations/20261129000000_create_jobs.sql");
+    let setup = format!(
+        "CREATE SCHEMA \"{name}\"; SET search_path TO \"{name}\"; {first}; \
+         CREATE TABLE kiribi_migrations (version BIGINT PRIMARY KEY, \
+             description TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now()); \
+         INSERT INTO kiribi_migrations (version, description) VALUES ({v1}, 'create jobs'); \
+         INSERT INTO kiribi_jobs (name, queue, status, priority, max_attempts, payload, \
+             created_at, run_at) VALUES ('a', 'default', 'pending', 0, 5, '{{}}', now(), now()); \
+         RESET search_path",
+        name = schema.name,
+        v1 = MIGRATIONS[0],
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let storage = schema.storage().await;
+    assert_eq!(applied_migrations(&schema.name).await, MIGRATIONS);
+    let claimed = storage
+        .claim(&kiribi_core::ClaimRequest {
+            worker: "w".into(),
+            names: vec!["a".into()],
+            queues: None,
+            limit: 10,
+            lease: std::time::Duration::from_secs(60),
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "the job from before the upgrade is claimed");
 }
 
 #[tokio::test]

@@ -12,11 +12,18 @@ use crate::sql;
 
 /// Every migration, oldest first. A file in `migrations/` that is not listed here
 /// fails the `every_migration_file_is_embedded` test.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration::new(
-    20261129000000,
-    "create jobs",
-    include_str!("../migrations/20261129000000_create_jobs.sql"),
-)];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration::new(
+        20261129000000,
+        "create jobs",
+        include_str!("../migrations/20261129000000_create_jobs.sql"),
+    ),
+    Migration::new(
+        20261129120000,
+        "lean indexes",
+        include_str!("../migrations/20261129120000_lean_indexes.sql"),
+    ),
+];
 const _: () = assert!(versions_increase(MIGRATIONS));
 
 /// Applies every missing migration in one `BEGIN IMMEDIATE` transaction.

@@ -89,20 +89,37 @@ pub(crate) const OPEN_CLAIMED_ATTEMPTS: &str = "\
 pub(crate) const RENEW_LEASES: &str = "\
     UPDATE kiribi_jobs SET lease_expires_at = ?1 WHERE status = 'running' AND lease_owner = ?2";
 
-/// Records an attempt's outcome on its job, fenced by (id, attempt).
+/// Records a batch of outcomes on their jobs, each fenced by (id, attempt); returns
+/// the id of every job whose lease held.
 ///
-/// ?1 new status, ?2 result, ?3 error (NULL keeps the previous one), ?4 next run_at
-/// (NULL keeps it), ?5 finished_at, ?6 id, ?7 attempt.
-pub(crate) const COMPLETE_JOB: &str = "\
+/// ?1 a JSON array with one array per completion: `[id, attempt, status, result
+/// (JSON text) or null, error or null (keeps the previous one), next run_at or null
+/// (keeps it), finished_at or null]`.
+pub(crate) const COMPLETE_JOBS: &str = "\
     UPDATE kiribi_jobs \
-    SET status = ?1, result = ?2, last_error = COALESCE(?3, last_error), \
-        run_at = COALESCE(?4, run_at), finished_at = ?5, \
+    SET status = c.status, result = c.result, \
+        last_error = COALESCE(c.error, kiribi_jobs.last_error), \
+        run_at = COALESCE(c.run_at, kiribi_jobs.run_at), finished_at = c.finished_at, \
         lease_owner = NULL, lease_expires_at = NULL \
-    WHERE id = ?6 AND status = 'running' AND attempts = ?7";
+    FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS attempt, value ->> 2 AS status, \
+                 value ->> 3 AS result, value ->> 4 AS error, value ->> 5 AS run_at, \
+                 value ->> 6 AS finished_at \
+          FROM json_each(?1)) AS c \
+    WHERE kiribi_jobs.id = c.job_id AND kiribi_jobs.status = 'running' \
+      AND kiribi_jobs.attempts = c.attempt \
+    RETURNING kiribi_jobs.id";
 
 /// Closes an attempt record. ?1 finished_at, ?2 error, ?3 job id, ?4 attempt.
 pub(crate) const CLOSE_ATTEMPT: &str = "\
     UPDATE kiribi_attempts SET finished_at = ?1, error = ?2 WHERE job_id = ?3 AND attempt = ?4";
+
+/// Closes the attempt records of a batch: ?1 finished_at, ?2 the completions whose
+/// lease held, as for [`COMPLETE_JOBS`].
+pub(crate) const CLOSE_ATTEMPTS: &str = "\
+    UPDATE kiribi_attempts SET finished_at = ?1, error = c.error \
+    FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS attempt, value ->> 4 AS error \
+          FROM json_each(?2)) AS c \
+    WHERE kiribi_attempts.job_id = c.job_id AND kiribi_attempts.attempt = c.attempt";
 
 /// Gives a claimed job back uncharged, fenced by (?1 id, ?2 attempt): the attempt
 /// count and `started_at` go back to what they were before the claim.

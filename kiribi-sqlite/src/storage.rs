@@ -11,6 +11,7 @@
 //! costs nothing extra while this process holds the write lock anyway.
 
 use std::cmp::Reverse;
+use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
@@ -269,48 +270,36 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn complete(&self, lease: Lease, outcome: Outcome) -> Result<bool, Error> {
-        let outcome = &outcome;
+    async fn complete_many(&self, completions: &[(Lease, Outcome)]) -> Result<Vec<bool>, Error> {
+        if completions.is_empty() {
+            return Ok(Vec::new());
+        }
         self.write(|mut conn| async move {
             let now = now_ms();
-            let (status, result, error, run_at, finished_at) = match outcome {
-                Outcome::Succeeded { result } => (
-                    "succeeded",
-                    result.as_ref().map(serde_json::Value::to_string),
-                    None,
-                    None,
-                    Some(now),
-                ),
-                Outcome::Retry { error, delay } => (
-                    "retrying",
-                    None,
-                    Some(error.as_str()),
-                    Some(after(now, *delay)),
-                    None,
-                ),
-                Outcome::Failed { error } => {
-                    ("failed", None, Some(error.as_str()), None, Some(now))
-                }
-            };
+            let rows: Vec<serde_json::Value> = completions
+                .iter()
+                .map(|(lease, outcome)| completion_row(now, *lease, outcome))
+                .collect();
             let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-            let applied = sqlx::query(sql::COMPLETE_JOB)
-                .bind(status)
-                .bind(result)
-                .bind(error)
-                .bind(run_at)
-                .bind(finished_at)
-                .bind(lease.id.as_i64())
-                .bind(attempt_column(lease.attempt))
-                .execute(&mut *tx)
+            let held: HashSet<i64> = sqlx::query_scalar(sql::COMPLETE_JOBS)
+                .bind(serde_json::Value::from(rows.clone()).to_string())
+                .fetch_all(&mut *tx)
                 .await?
-                .rows_affected()
-                == 1;
-            if applied {
-                sqlx::query(sql::CLOSE_ATTEMPT)
+                .into_iter()
+                .collect();
+            let applied: Vec<bool> = completions
+                .iter()
+                .map(|(lease, _)| held.contains(&lease.id.as_i64()))
+                .collect();
+            if !held.is_empty() {
+                let closed: Vec<serde_json::Value> = rows
+                    .into_iter()
+                    .zip(&applied)
+                    .filter_map(|(row, &applied)| applied.then_some(row))
+                    .collect();
+                sqlx::query(sql::CLOSE_ATTEMPTS)
                     .bind(now)
-                    .bind(error)
-                    .bind(lease.id.as_i64())
-                    .bind(attempt_column(lease.attempt))
+                    .bind(serde_json::Value::from(closed).to_string())
                     .execute(&mut *tx)
                     .await?;
             }
@@ -504,6 +493,37 @@ impl Storage for SqliteStorage {
     async fn listen(&self) -> Result<Option<Box<dyn Listener>>, Error> {
         Ok(None)
     }
+}
+
+/// One completion as [`sql::COMPLETE_JOBS`] reads it: `[id, attempt, status, result,
+/// error, next run_at, finished_at]`.
+fn completion_row(now: i64, lease: Lease, outcome: &Outcome) -> serde_json::Value {
+    let (status, result, error, run_at, finished_at) = match outcome {
+        Outcome::Succeeded { result } => (
+            "succeeded",
+            result.as_ref().map(serde_json::Value::to_string),
+            None,
+            None,
+            Some(now),
+        ),
+        Outcome::Retry { error, delay } => (
+            "retrying",
+            None,
+            Some(error.as_str()),
+            Some(after(now, *delay)),
+            None,
+        ),
+        Outcome::Failed { error } => ("failed", None, Some(error.as_str()), None, Some(now)),
+    };
+    serde_json::json!([
+        lease.id.as_i64(),
+        attempt_column(lease.attempt),
+        status,
+        result,
+        error,
+        run_at,
+        finished_at
+    ])
 }
 
 #[cfg(test)]

@@ -3,6 +3,9 @@
 use kiribi_core::{Error, JobStatus, NewJob, Storage};
 use kiribi_sqlite::{SqliteStorage, SqliteStorageOptions};
 
+/// How many migrations this kiribi has.
+const MIGRATIONS: i64 = 2;
+
 fn url(dir: &tempfile::TempDir, file: &str) -> String {
     format!("sqlite://{}/{file}", dir.path().display())
 }
@@ -111,7 +114,7 @@ async fn connecting_again_does_not_migrate_again() {
         .fetch_one(second.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    assert_eq!(applied, MIGRATIONS);
     drop(first);
 }
 
@@ -165,7 +168,7 @@ async fn two_storages_migrating_one_new_file_at_once_both_succeed() {
         .fetch_one(a.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    assert_eq!(applied, MIGRATIONS);
 }
 
 #[tokio::test]
@@ -191,4 +194,46 @@ async fn a_corrupt_payload_is_a_storage_error_not_a_panic() {
         ),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_database_of_an_older_kiribi_is_migrated_and_keeps_its_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = url(&dir, "old.db");
+    {
+        // The database as the first release of kiribi left it, with one waiting job.
+        let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
+            .await
+            .unwrap();
+        let setup = format!(
+            "{}; CREATE TABLE kiribi_migrations (version INTEGER PRIMARY KEY, \
+                 description TEXT NOT NULL, applied_at INTEGER NOT NULL); \
+             INSERT INTO kiribi_migrations VALUES (20261129000000, 'create jobs', 0); \
+             INSERT INTO kiribi_jobs (name, queue, status, priority, max_attempts, payload, \
+                 created_at, run_at) VALUES ('a', 'default', 'pending', 0, 5, '{{}}', 0, 0);",
+            include_str!("../migrations/20261129000000_create_jobs.sql")
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    let storage = SqliteStorage::connect(&url).await.unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM kiribi_migrations")
+        .fetch_one(storage.pool())
+        .await
+        .unwrap();
+    assert_eq!(applied, MIGRATIONS);
+    let claimed = storage
+        .claim(&kiribi_core::ClaimRequest {
+            worker: "w".into(),
+            names: vec!["a".into()],
+            queues: None,
+            limit: 10,
+            lease: std::time::Duration::from_secs(60),
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "the job from before the upgrade is claimed");
 }

@@ -1,13 +1,15 @@
 //! The worker: claims jobs in batches, runs them with bounded concurrency, renews
 //! their leases, takes back expired ones and shuts down gracefully.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use kiribi_core::{ClaimRequest, ClaimedJob, Lease, Outcome, Storage};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
@@ -46,6 +48,7 @@ pub struct WorkerBuilder {
 #[derive(Debug, Clone)]
 struct WorkerConfig {
     concurrency: usize,
+    prefetch: usize,
     queues: Option<Vec<String>>,
     lease: Duration,
     poll_interval: Duration,
@@ -58,6 +61,7 @@ impl WorkerBuilder {
             kiribi,
             config: WorkerConfig {
                 concurrency: 10,
+                prefetch: 10,
                 queues: None,
                 lease: Duration::from_secs(30),
                 poll_interval: Duration::from_secs(1),
@@ -66,9 +70,25 @@ impl WorkerBuilder {
         }
     }
 
-    /// How many jobs run at once (default 10; at least 1).
+    /// How many jobs run at once (default 10; at least 1). Also sets
+    /// [`prefetch`](Self::prefetch) to the same number, unless it is set after this.
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.config.concurrency = concurrency.max(1);
+        self.config.prefetch = self.config.concurrency;
+        self
+    }
+
+    /// How many jobs the worker claims ahead of its free slots (default: as many as
+    /// its concurrency; 0 turns it off).
+    ///
+    /// With a backlog, a job that finishes is replaced at once by one already claimed,
+    /// and one claim serves many jobs, instead of one round trip to the database per
+    /// job. Jobs claimed ahead are leased to this worker (other workers skip them,
+    /// and their attempt's start time is the claim's), run in claim order, and go back
+    /// uncharged when the worker shuts down. A job enqueued with a higher priority
+    /// can start after them.
+    pub fn prefetch(mut self, prefetch: usize) -> Self {
+        self.config.prefetch = prefetch;
         self
     }
 
@@ -214,6 +234,20 @@ fn worker_id() -> String {
     )
 }
 
+/// The most outcomes one write records.
+const MAX_COMPLETION_BATCH: usize = 256;
+
+/// A claim on its way to the database.
+type PendingClaim = Pin<Box<dyn Future<Output = kiribi_core::Result<Vec<ClaimedJob>>> + Send>>;
+
+/// Waits for the claim in flight, or forever when there is none.
+async fn claim_result(claim: &mut Option<PendingClaim>) -> kiribi_core::Result<Vec<ClaimedJob>> {
+    match claim {
+        Some(claim) => claim.await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn run_worker(
     kiribi: Kiribi,
     config: WorkerConfig,
@@ -223,19 +257,35 @@ async fn run_worker(
     let registry = Arc::new(Registry::collect()?);
     let storage = kiribi.storage().clone();
     let names = registry.names();
-    tracing::info!(worker = %id, jobs = ?names, queues = ?config.queues, concurrency = config.concurrency, "worker started");
+    let capacity = config.concurrency + config.prefetch;
+    tracing::info!(worker = %id, jobs = ?names, queues = ?config.queues, concurrency = config.concurrency, prefetch = config.prefetch, "worker started");
 
     let maintenance = tokio::spawn(maintain_leases(kiribi.clone(), id.clone(), config.lease));
     let listening = tokio::spawn(forward_wakeups(kiribi.clone(), id.clone()));
+    let (outcomes, outcomes_rx) = mpsc::channel(capacity.max(MAX_COMPLETION_BATCH));
+    let recorder = tokio::spawn(record_outcomes(kiribi.clone(), outcomes_rx));
     let mut wake = kiribi.subscribe_wake();
     let mut tasks: JoinSet<()> = JoinSet::new();
     let mut running: HashMap<tokio::task::Id, Lease> = HashMap::new();
+    // Jobs claimed ahead: leased to this worker, not started yet.
+    let mut claimed: VecDeque<ClaimedJob> = VecDeque::new();
+    let mut claiming: Option<PendingClaim> = None;
+    let mut claim_limit = 0;
     let mut maybe_ready = true;
     let mut next_poll = Instant::now() + config.poll_interval;
 
     while !*stop.borrow() {
-        let free = config.concurrency.saturating_sub(tasks.len());
-        if free > 0 && maybe_ready && !names.is_empty() {
+        while tasks.len() < config.concurrency {
+            let Some(job) = claimed.pop_front() else { break };
+            let lease = job.lease();
+            let task = execute(kiribi.clone(), registry.clone(), job, outcomes.clone());
+            running.insert(tasks.spawn(task).id(), lease);
+        }
+        let wanted = capacity.saturating_sub(tasks.len() + claimed.len());
+        // Claim when a slot would otherwise idle, or once half the capacity is free:
+        // one round trip then serves many jobs.
+        let worth_it = claimed.is_empty() || wanted >= capacity / 2;
+        if claiming.is_none() && maybe_ready && wanted > 0 && worth_it && !names.is_empty() {
             // Mark wake-ups seen before claiming: one that arrives during the claim
             // makes the next `changed()` return at once.
             wake.borrow_and_update();
@@ -243,31 +293,32 @@ async fn run_worker(
                 worker: id.clone(),
                 names: names.clone(),
                 queues: config.queues.clone(),
-                limit: free,
+                limit: wanted,
                 lease: config.lease,
             };
-            match storage.claim(&request).await {
-                Ok(jobs) => {
-                    // A full batch means more jobs may be waiting.
-                    maybe_ready = jobs.len() == free;
-                    for job in jobs {
-                        let lease = job.lease();
-                        let handle = tasks.spawn(execute(kiribi.clone(), registry.clone(), job));
-                        running.insert(handle.id(), lease);
-                    }
-                }
-                Err(err) => {
-                    tracing::warn!(worker = %id, error = %err, "claiming jobs failed; retrying at the next poll");
-                    maybe_ready = false;
-                }
-            }
-            if maybe_ready {
-                continue;
-            }
+            let storage = storage.clone();
+            claiming = Some(Box::pin(async move { storage.claim(&request).await }));
+            claim_limit = wanted;
+            maybe_ready = false;
+            continue;
         }
         tokio::select! {
             biased;
-            _ = stop.changed() => {}
+            // An error means the handle was dropped: the worker runs on.
+            Ok(()) = stop.changed() => {}
+            result = claim_result(&mut claiming) => {
+                claiming = None;
+                match result {
+                    Ok(jobs) => {
+                        // A full batch means more jobs may be waiting.
+                        maybe_ready = maybe_ready || jobs.len() >= claim_limit;
+                        claimed.extend(jobs);
+                    }
+                    Err(err) => {
+                        tracing::warn!(worker = %id, error = %err, "claiming jobs failed; retrying at the next poll");
+                    }
+                }
+            }
             Some(done) = tasks.join_next_with_id() => {
                 forget_task(&mut running, done);
             }
@@ -279,7 +330,17 @@ async fn run_worker(
         }
     }
 
-    tracing::info!(worker = %id, running = tasks.len(), "worker shutting down");
+    tracing::info!(worker = %id, running = tasks.len(), claimed_ahead = claimed.len(), "worker shutting down");
+    // Jobs claimed but not started go back at once, for other workers to take.
+    if let Some(claim) = claiming.take() {
+        match claim.await {
+            Ok(jobs) => claimed.extend(jobs),
+            Err(err) => tracing::warn!(worker = %id, error = %err, "a claim failed during shutdown"),
+        }
+    }
+    let not_started: Vec<Lease> = claimed.iter().map(ClaimedJob::lease).collect();
+    let mut released = release(storage.as_ref(), &not_started).await;
+
     let deadline = Instant::now() + config.shutdown_timeout;
     loop {
         tokio::select! {
@@ -290,17 +351,37 @@ async fn run_worker(
             () = tokio::time::sleep_until(deadline) => break,
         }
     }
+    if !tasks.is_empty() {
+        tracing::warn!(worker = %id, jobs = tasks.len(), "grace period over: stopping unfinished jobs and giving them back");
+        tasks.abort_all();
+        // A task that ends normally has handed its outcome over; only the ones
+        // stopped before that stay in `running`.
+        while let Some(done) = tasks.join_next_with_id().await {
+            if let Ok((task, ())) = done {
+                running.remove(&task);
+            }
+        }
+    }
+    // Every outcome handed over is written before the unfinished jobs go back.
+    drop(outcomes);
+    if let Err(err) = recorder.await {
+        tracing::error!(worker = %id, error = %err, "the worker's outcome recorder failed");
+    }
     let unfinished: Vec<Lease> = running.into_values().collect();
-    tasks.shutdown().await;
-    let released = if unfinished.is_empty() {
-        Ok(0)
-    } else {
-        tracing::warn!(worker = %id, jobs = unfinished.len(), "grace period over: giving unfinished jobs back");
-        storage.release(&unfinished).await
-    };
+    let released_unfinished = release(storage.as_ref(), &unfinished).await;
+    released = released.and(released_unfinished);
     maintenance.abort();
     listening.abort();
-    released.map(|_| ())
+    released
+}
+
+/// Gives jobs back uncharged.
+async fn release(storage: &dyn Storage, leases: &[Lease]) -> Result<()> {
+    if leases.is_empty() {
+        return Ok(());
+    }
+    storage.release(leases).await?;
+    Ok(())
 }
 
 fn forget_task(
@@ -312,15 +393,21 @@ fn forget_task(
             running.remove(&task);
         }
         Err(err) => {
-            // The job's own panics are caught inside the task; this is kiribi's.
+            // The job's own panics are caught inside the task; this is kiribi's. The
+            // job stays leased to this worker: its lease is renewed, and shutdown
+            // gives it back.
             tracing::error!(error = %err, "a job task of the worker failed");
-            running.remove(&err.id());
         }
     }
 }
 
-/// Runs one claimed job and records how it ended.
-async fn execute(kiribi: Kiribi, registry: Arc<Registry>, job: ClaimedJob) {
+/// Runs one claimed job and hands its outcome to the recorder.
+async fn execute(
+    kiribi: Kiribi,
+    registry: Arc<Registry>,
+    job: ClaimedJob,
+    outcomes: mpsc::Sender<(Lease, Outcome)>,
+) {
     let lease = job.lease();
     let Some(registration) = registry.get(&job.name) else {
         // Unreachable in practice: claims only ask for registered names.
@@ -342,34 +429,53 @@ async fn execute(kiribi: Kiribi, registry: Arc<Registry>, job: ClaimedJob) {
             outcome_after_error(&error, job.attempt, job.max_attempts, &config.retry)
         }
     };
-    let retrying = matches!(outcome, Outcome::Retry { .. });
-    record(kiribi.storage().as_ref(), lease, outcome).await;
-    if retrying {
-        // The retry may be due at once (zero delay); let the loop look.
-        kiribi.wake_workers();
+    if let Err(mpsc::error::SendError(completion)) = outcomes.send((lease, outcome)).await {
+        // The recorder is gone (it only stops after every sender): write it here.
+        record(kiribi.storage().as_ref(), &[completion]).await;
     }
 }
 
-/// Writes an attempt's outcome, retrying database errors for a while: until it is
-/// written the job stays leased to us, and when we give up the lease expires and the
-/// job is run again (at-least-once), never lost.
-async fn record(storage: &dyn Storage, lease: Lease, outcome: Outcome) {
+/// Writes the outcomes the worker's jobs hand over, in batches: whatever finished
+/// while the previous write was in flight goes into the next one.
+async fn record_outcomes(kiribi: Kiribi, mut outcomes: mpsc::Receiver<(Lease, Outcome)>) {
+    let storage = kiribi.storage().clone();
+    let mut batch = Vec::with_capacity(MAX_COMPLETION_BATCH);
+    while outcomes.recv_many(&mut batch, MAX_COMPLETION_BATCH).await > 0 {
+        record(storage.as_ref(), &batch).await;
+        if batch
+            .iter()
+            .any(|(_, outcome)| matches!(outcome, Outcome::Retry { .. }))
+        {
+            // A retry may be due at once (zero delay); let the workers look.
+            kiribi.wake_workers();
+        }
+        batch.clear();
+    }
+}
+
+/// Writes attempts' outcomes, retrying database errors for a while: until they are
+/// written the jobs stay leased to us, and when we give up the leases expire and the
+/// jobs run again (at-least-once), never lost.
+async fn record(storage: &dyn Storage, completions: &[(Lease, Outcome)]) {
     let mut delay = Duration::from_millis(50);
     for attempt in 1..=8 {
-        match storage.complete(lease, outcome.clone()).await {
-            Ok(true) => return,
-            Ok(false) => {
-                tracing::warn!(id = %lease.id, attempt = lease.attempt, "lease lost before the outcome was recorded; another worker owns the job now");
+        match storage.complete_many(completions).await {
+            Ok(applied) => {
+                for ((lease, _), applied) in completions.iter().zip(applied) {
+                    if !applied {
+                        tracing::warn!(id = %lease.id, attempt = lease.attempt, "lease lost before the outcome was recorded; another worker owns the job now");
+                    }
+                }
                 return;
             }
             Err(err) => {
-                tracing::warn!(id = %lease.id, error = %err, try_ = attempt, "recording the job's outcome failed; retrying");
+                tracing::warn!(jobs = completions.len(), error = %err, try_ = attempt, "recording job outcomes failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
     }
-    tracing::error!(id = %lease.id, "could not record the job's outcome; it will run again after its lease expires");
+    tracing::error!(jobs = completions.len(), "could not record the outcomes of jobs; they will run again after their leases expire");
 }
 
 /// Renews this worker's leases and takes back expired ones, every third of a lease.

@@ -82,6 +82,97 @@ pub async fn complete_succeeded_stores_the_result(storage: &dyn Storage) {
     assert_eq!(get(storage, ids[0]).await.status, JobStatus::Succeeded);
 }
 
+/// `complete_many` applies a batch of mixed outcomes at once and reports, in input
+/// order, which leases held; the stale ones change nothing.
+pub async fn complete_many_applies_a_batch_and_reports_each_lease(storage: &dyn Storage) {
+    let ids = enqueue(storage, (0..5).map(|n| job("a", n)).collect::<Vec<_>>()).await;
+    let claimed = claim(storage, &request("w", &["a"], 5, LONG_LEASE)).await;
+    assert_eq!(claimed.len(), 5);
+    // Job 4 finishes first on its own: its lease is stale in the batch below.
+    assert!(
+        storage
+            .complete(claimed[4].lease(), Outcome::Succeeded { result: None })
+            .await
+            .expect("complete")
+    );
+    let stale_attempt = Lease {
+        id: claimed[3].id,
+        attempt: claimed[3].attempt + 1,
+    };
+    let unknown = Lease {
+        id: JobId::from_i64(i64::MAX),
+        attempt: 1,
+    };
+    let batch = vec![
+        (
+            claimed[2].lease(),
+            Outcome::Failed {
+                error: "broken".into(),
+            },
+        ),
+        (
+            claimed[0].lease(),
+            Outcome::Succeeded {
+                result: Some(serde_json::json!("zero")),
+            },
+        ),
+        (unknown, Outcome::Succeeded { result: None }),
+        (
+            claimed[4].lease(),
+            Outcome::Failed {
+                error: "late".into(),
+            },
+        ),
+        (
+            claimed[1].lease(),
+            Outcome::Retry {
+                error: "flaky".into(),
+                delay: HOUR,
+            },
+        ),
+        (stale_attempt, Outcome::Succeeded { result: None }),
+    ];
+    let applied = storage.complete_many(&batch).await.expect("complete_many");
+    assert_eq!(applied, [true, true, false, false, true, false]);
+    assert!(
+        storage
+            .complete_many(&[])
+            .await
+            .expect("an empty batch")
+            .is_empty()
+    );
+
+    let zero = get(storage, ids[0]).await;
+    assert_eq!(zero.status, JobStatus::Succeeded);
+    assert_eq!(zero.result, Some(serde_json::json!("zero")));
+    let one = get(storage, ids[1]).await;
+    assert_eq!(one.status, JobStatus::Retrying);
+    assert_eq!(one.last_error.as_deref(), Some("flaky"));
+    assert!(one.run_at > one.started_at.expect("started"));
+    let two = get(storage, ids[2]).await;
+    assert_eq!(two.status, JobStatus::Failed);
+    assert_eq!(two.last_error.as_deref(), Some("broken"));
+    assert_eq!(get(storage, ids[3]).await.status, JobStatus::Running);
+    let four = get(storage, ids[4]).await;
+    assert_eq!((four.status, four.last_error), (JobStatus::Succeeded, None));
+
+    // Each applied completion closed its own attempt, with its own error.
+    for (index, error) in [(0, None), (1, Some("flaky")), (2, Some("broken"))] {
+        let attempts = storage.attempts(ids[index]).await.expect("attempts");
+        assert_eq!(attempts.len(), 1);
+        assert!(
+            attempts[0].finished_at.is_some(),
+            "job {index}'s attempt is closed"
+        );
+        assert_eq!(attempts[0].error.as_deref(), error);
+    }
+    let open = storage.attempts(ids[3]).await.expect("attempts");
+    assert_eq!(
+        open[0].finished_at, None,
+        "the stale lease left job 3's attempt open"
+    );
+}
+
 /// `Retry` makes the job wait `delay` as `Retrying`, then it is claimed again as the
 /// next attempt; every attempt keeps its error.
 pub async fn complete_retry_schedules_the_next_attempt(storage: &dyn Storage) {

@@ -44,11 +44,11 @@ pub use enqueue::{
     enqueue_returns_increasing_ids_in_input_order, ids_are_never_reused_after_delete,
 };
 pub use lease::{
-    complete_failed_finishes_the_job, complete_retry_schedules_the_next_attempt,
-    complete_succeeded_stores_the_result, enqueue_running_records_an_inline_attempt,
-    reap_expired_leaves_live_leases_alone, reap_expired_retries_or_fails_at_max_attempts,
-    release_does_not_charge_an_attempt, renew_leases_keeps_a_job_from_being_reaped,
-    stale_leases_cannot_complete_or_release,
+    complete_failed_finishes_the_job, complete_many_applies_a_batch_and_reports_each_lease,
+    complete_retry_schedules_the_next_attempt, complete_succeeded_stores_the_result,
+    enqueue_running_records_an_inline_attempt, reap_expired_leaves_live_leases_alone,
+    reap_expired_retries_or_fails_at_max_attempts, release_does_not_charge_an_attempt,
+    renew_leases_keeps_a_job_from_being_reaped, stale_leases_cannot_complete_or_release,
 };
 pub use listen::listener_announces_inserts_from_other_handles;
 
@@ -123,6 +123,7 @@ macro_rules! conformance_tests {
             claim_only_takes_requested_names_and_queues,
             concurrent_claims_never_hand_out_a_job_twice,
             complete_succeeded_stores_the_result,
+            complete_many_applies_a_batch_and_reports_each_lease,
             complete_retry_schedules_the_next_attempt,
             complete_failed_finishes_the_job,
             stale_leases_cannot_complete_or_release,
