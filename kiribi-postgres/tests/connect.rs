@@ -147,7 +147,11 @@ async fn a_schema_of_an_older_kiribi_is_migrated_and_keeps_its_jobs() {
         })
         .await
         .unwrap();
-    assert_eq!(claimed.len(), 1, "the job from before the upgrade is claimed");
+    assert_eq!(
+        claimed.len(),
+        1,
+        "the job from before the upgrade is claimed"
+    );
 }
 
 #[tokio::test]

@@ -4,6 +4,10 @@
 //! machine's clock, the same one every process on it reads). Lists of names, queues
 //! and ids are bound as one JSON array and unpacked with `json_each`, so every
 //! statement here is static text, prepared once and cached.
+//!
+//! Attempt records are opened and closed by triggers on `kiribi_jobs` (see the
+//! `lean_indexes` migration), so a claim or a batch of completions is one statement:
+//! atomic without an explicit transaction, and one round trip to SQLite's thread.
 
 /// Every column of `kiribi_jobs`, in the order `storage::decode_job` reads them.
 macro_rules! job_columns {
@@ -73,18 +77,6 @@ pub(crate) const CLAIM_JOBS: &str = "\
         LIMIT ?6) \
     RETURNING id, name, queue, payload, attempts, max_attempts, priority, run_at";
 
-/// Opens the attempt record of each job just claimed. ?1 the claimed ids (JSON array).
-///
-/// A released attempt's record is deleted, so the number is free again; the upsert
-/// only guards against a leftover record poisoning a job forever.
-pub(crate) const OPEN_CLAIMED_ATTEMPTS: &str = "\
-    INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at) \
-    SELECT id, attempts, lease_owner, started_at FROM kiribi_jobs \
-    WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'running' \
-    ON CONFLICT (job_id, attempt) DO UPDATE \
-    SET worker = excluded.worker, started_at = excluded.started_at, \
-        finished_at = NULL, error = NULL";
-
 /// Extends every lease of worker ?2 to ?1.
 pub(crate) const RENEW_LEASES: &str = "\
     UPDATE kiribi_jobs SET lease_expires_at = ?1 WHERE status = 'running' AND lease_owner = ?2";
@@ -108,18 +100,6 @@ pub(crate) const COMPLETE_JOBS: &str = "\
     WHERE kiribi_jobs.id = c.job_id AND kiribi_jobs.status = 'running' \
       AND kiribi_jobs.attempts = c.attempt \
     RETURNING kiribi_jobs.id";
-
-/// Closes an attempt record. ?1 finished_at, ?2 error, ?3 job id, ?4 attempt.
-pub(crate) const CLOSE_ATTEMPT: &str = "\
-    UPDATE kiribi_attempts SET finished_at = ?1, error = ?2 WHERE job_id = ?3 AND attempt = ?4";
-
-/// Closes the attempt records of a batch: ?1 finished_at, ?2 the completions whose
-/// lease held, as for [`COMPLETE_JOBS`].
-pub(crate) const CLOSE_ATTEMPTS: &str = "\
-    UPDATE kiribi_attempts SET finished_at = ?1, error = c.error \
-    FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS attempt, value ->> 4 AS error \
-          FROM json_each(?2)) AS c \
-    WHERE kiribi_attempts.job_id = c.job_id AND kiribi_attempts.attempt = c.attempt";
 
 /// Gives a claimed job back uncharged, fenced by (?1 id, ?2 attempt): the attempt
 /// count and `started_at` go back to what they were before the claim.

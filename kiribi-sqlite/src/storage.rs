@@ -229,7 +229,7 @@ impl Storage for SqliteStorage {
         let mut claimed = self
             .write(|mut conn| async move {
                 let now = now_ms();
-                let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+                // One statement: the trigger `kiribi_attempt_opens` records the attempts.
                 let rows = sqlx::query(sql::CLAIM_JOBS)
                     .bind(now)
                     .bind(request.worker.as_str())
@@ -237,21 +237,12 @@ impl Storage for SqliteStorage {
                     .bind(names.as_str())
                     .bind(queues.as_deref())
                     .bind(limit)
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&mut *conn)
                     .await?;
-                let claimed = rows
-                    .iter()
+                rows.iter()
                     .map(row::decode_claimed)
-                    .collect::<Result<Vec<_>, _>>()?;
-                if !claimed.is_empty() {
-                    let ids: Vec<i64> = claimed.iter().map(|c| c.job.id.as_i64()).collect();
-                    sqlx::query(sql::OPEN_CLAIMED_ATTEMPTS)
-                        .bind(serde_json::Value::from(ids).to_string())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok(claimed)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(Into::into)
             })
             .await?;
         claimed.sort_by_key(|c| (Reverse(c.priority), c.run_at, c.job.id));
@@ -280,31 +271,17 @@ impl Storage for SqliteStorage {
                 .iter()
                 .map(|(lease, outcome)| completion_row(now, *lease, outcome))
                 .collect();
-            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            // One statement: the trigger `kiribi_attempt_closes` closes the attempts.
             let held: HashSet<i64> = sqlx::query_scalar(sql::COMPLETE_JOBS)
-                .bind(serde_json::Value::from(rows.clone()).to_string())
-                .fetch_all(&mut *tx)
+                .bind(serde_json::Value::from(rows).to_string())
+                .fetch_all(&mut *conn)
                 .await?
                 .into_iter()
                 .collect();
-            let applied: Vec<bool> = completions
+            Ok(completions
                 .iter()
                 .map(|(lease, _)| held.contains(&lease.id.as_i64()))
-                .collect();
-            if !held.is_empty() {
-                let closed: Vec<serde_json::Value> = rows
-                    .into_iter()
-                    .zip(&applied)
-                    .filter_map(|(row, &applied)| applied.then_some(row))
-                    .collect();
-                sqlx::query(sql::CLOSE_ATTEMPTS)
-                    .bind(now)
-                    .bind(serde_json::Value::from(closed).to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(applied)
+                .collect())
         })
         .await
     }
@@ -358,16 +335,8 @@ impl Storage for SqliteStorage {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                if applied == 1 {
-                    sqlx::query(sql::CLOSE_ATTEMPT)
-                        .bind(now)
-                        .bind(error.as_str())
-                        .bind(id)
-                        .bind(attempt)
-                        .execute(&mut *tx)
-                        .await?;
-                    reaped += 1;
-                }
+                // The trigger `kiribi_attempt_closes` closes the attempt.
+                reaped += applied;
             }
             tx.commit().await?;
             if reaped > 0 {

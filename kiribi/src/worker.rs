@@ -61,7 +61,7 @@ impl WorkerBuilder {
             kiribi,
             config: WorkerConfig {
                 concurrency: 10,
-                prefetch: 10,
+                prefetch: PREFETCH_PER_SLOT * 10,
                 queues: None,
                 lease: Duration::from_secs(30),
                 poll_interval: Duration::from_secs(1),
@@ -71,22 +71,26 @@ impl WorkerBuilder {
     }
 
     /// How many jobs run at once (default 10; at least 1). Also sets
-    /// [`prefetch`](Self::prefetch) to the same number, unless it is set after this.
+    /// [`prefetch`](Self::prefetch) to three times this, unless it is set after this.
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.config.concurrency = concurrency.max(1);
-        self.config.prefetch = self.config.concurrency;
+        self.config.prefetch = PREFETCH_PER_SLOT * self.config.concurrency;
         self
     }
 
-    /// How many jobs the worker claims ahead of its free slots (default: as many as
-    /// its concurrency; 0 turns it off).
+    /// The most jobs the worker claims ahead of its free slots (default: three times
+    /// its concurrency; 0 turns claiming ahead off).
     ///
-    /// With a backlog, a job that finishes is replaced at once by one already claimed,
-    /// and one claim serves many jobs, instead of one round trip to the database per
-    /// job. Jobs claimed ahead are leased to this worker (other workers skip them,
-    /// and their attempt's start time is the claim's), run in claim order, and go back
-    /// uncharged when the worker shuts down. A job enqueued with a higher priority
-    /// can start after them.
+    /// Claiming ahead adapts to the jobs: the worker claims about as many jobs ahead
+    /// as it finished during its last two claims' round trips. Short jobs with a
+    /// backlog then start one after another without a round trip to the database
+    /// each, and one claim serves many; long jobs are not claimed ahead at all, so
+    /// they never wait on a busy worker while another one idles.
+    ///
+    /// Jobs claimed ahead are leased to this worker (other workers skip them, and
+    /// their attempt starts at the claim), run in claim order, and go back uncharged
+    /// when the worker shuts down. A job enqueued meanwhile with a higher priority
+    /// starts after them.
     pub fn prefetch(mut self, prefetch: usize) -> Self {
         self.config.prefetch = prefetch;
         self
@@ -234,6 +238,9 @@ fn worker_id() -> String {
     )
 }
 
+/// The default [`WorkerBuilder::prefetch`], per unit of concurrency.
+const PREFETCH_PER_SLOT: usize = 3;
+
 /// The most outcomes one write records.
 const MAX_COMPLETION_BATCH: usize = 256;
 
@@ -257,12 +264,12 @@ async fn run_worker(
     let registry = Arc::new(Registry::collect()?);
     let storage = kiribi.storage().clone();
     let names = registry.names();
-    let capacity = config.concurrency + config.prefetch;
     tracing::info!(worker = %id, jobs = ?names, queues = ?config.queues, concurrency = config.concurrency, prefetch = config.prefetch, "worker started");
 
     let maintenance = tokio::spawn(maintain_leases(kiribi.clone(), id.clone(), config.lease));
     let listening = tokio::spawn(forward_wakeups(kiribi.clone(), id.clone()));
-    let (outcomes, outcomes_rx) = mpsc::channel(capacity.max(MAX_COMPLETION_BATCH));
+    let (outcomes, outcomes_rx) =
+        mpsc::channel((config.concurrency + config.prefetch).max(MAX_COMPLETION_BATCH));
     let recorder = tokio::spawn(record_outcomes(kiribi.clone(), outcomes_rx));
     let mut wake = kiribi.subscribe_wake();
     let mut tasks: JoinSet<()> = JoinSet::new();
@@ -271,16 +278,24 @@ async fn run_worker(
     let mut claimed: VecDeque<ClaimedJob> = VecDeque::new();
     let mut claiming: Option<PendingClaim> = None;
     let mut claim_limit = 0;
+    // How many jobs to hold claimed ahead: twice as many as finished while the last
+    // claim was in flight, up to `prefetch`. Jobs that finish within a round trip
+    // earn a buffer; jobs that outlast it get none.
+    let mut ahead = 0;
+    let mut finished_while_claiming = 0;
     let mut maybe_ready = true;
     let mut next_poll = Instant::now() + config.poll_interval;
 
     while !*stop.borrow() {
         while tasks.len() < config.concurrency {
-            let Some(job) = claimed.pop_front() else { break };
+            let Some(job) = claimed.pop_front() else {
+                break;
+            };
             let lease = job.lease();
             let task = execute(kiribi.clone(), registry.clone(), job, outcomes.clone());
             running.insert(tasks.spawn(task).id(), lease);
         }
+        let capacity = config.concurrency + ahead;
         let wanted = capacity.saturating_sub(tasks.len() + claimed.len());
         // Claim when a slot would otherwise idle, or once half the capacity is free:
         // one round trip then serves many jobs.
@@ -308,6 +323,8 @@ async fn run_worker(
             Ok(()) = stop.changed() => {}
             result = claim_result(&mut claiming) => {
                 claiming = None;
+                ahead = config.prefetch.min(2 * finished_while_claiming);
+                finished_while_claiming = 0;
                 match result {
                     Ok(jobs) => {
                         // A full batch means more jobs may be waiting.
@@ -321,6 +338,9 @@ async fn run_worker(
             }
             Some(done) = tasks.join_next_with_id() => {
                 forget_task(&mut running, done);
+                if claiming.is_some() {
+                    finished_while_claiming += 1;
+                }
             }
             Ok(()) = wake.changed() => maybe_ready = true,
             () = tokio::time::sleep_until(next_poll) => {
@@ -335,7 +355,9 @@ async fn run_worker(
     if let Some(claim) = claiming.take() {
         match claim.await {
             Ok(jobs) => claimed.extend(jobs),
-            Err(err) => tracing::warn!(worker = %id, error = %err, "a claim failed during shutdown"),
+            Err(err) => {
+                tracing::warn!(worker = %id, error = %err, "a claim failed during shutdown")
+            }
         }
     }
     let not_started: Vec<Lease> = claimed.iter().map(ClaimedJob::lease).collect();
@@ -475,7 +497,10 @@ async fn record(storage: &dyn Storage, completions: &[(Lease, Outcome)]) {
             }
         }
     }
-    tracing::error!(jobs = completions.len(), "could not record the outcomes of jobs; they will run again after their leases expire");
+    tracing::error!(
+        jobs = completions.len(),
+        "could not record the outcomes of jobs; they will run again after their leases expire"
+    );
 }
 
 /// Renews this worker's leases and takes back expired ones, every third of a lease.
