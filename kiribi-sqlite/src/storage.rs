@@ -242,7 +242,6 @@ impl Storage for SqliteStorage {
                 rows.iter()
                     .map(row::decode_claimed)
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(Into::into)
             })
             .await?;
         claimed.sort_by_key(|c| (Reverse(c.priority), c.run_at, c.job.id));
