@@ -7,8 +7,10 @@
 //! static text, prepared once per connection. `jsonb` travels as text (sqlx's `json`
 //! feature stays off): bound text is cast `::jsonb`, and read back `::text`.
 //!
-//! Each write that touches a job and its attempt history is one statement, with
-//! data-modifying CTEs, so the two can never disagree.
+//! Only attempts that end in an error have a record in `kiribi_attempts`; the job
+//! row describes its running or succeeded latest attempt (see the `lean_indexes`
+//! migration). Each write that touches a job and its attempt history is one
+//! statement, with data-modifying CTEs, so the two can never disagree.
 
 /// Every column of `kiribi_jobs`, in the order `row::decode_job` reads them.
 macro_rules! job_columns {
@@ -47,50 +49,37 @@ pub(crate) const INSERT_JOBS: &str = "\
     ) \
     SELECT numbered.id FROM numbered JOIN inserted USING (id) ORDER BY numbered.ord";
 
-/// Inserts a job that runs inline from the start (`run_now`), with its first
-/// attempt open.
+/// Inserts a job that runs inline from the start (`run_now`): its first attempt is
+/// open.
 ///
 /// $1 name, $2 queue, $3 priority, $4 max_attempts, $5 payload (JSON text), $6 lease
 /// owner, $7 lease (µs).
 pub(crate) const INSERT_RUNNING_JOB: &str = "\
-    WITH job AS ( \
-        INSERT INTO kiribi_jobs (name, queue, status, priority, attempts, max_attempts, \
-                                 payload, created_at, run_at, started_at, lease_owner, \
-                                 lease_expires_at) \
-        VALUES ($1, $2, 'running', $3, 1, $4, $5::jsonb, now(), now(), now(), $6, \
-                now() + $7 * interval '1 microsecond') \
-        RETURNING id, attempts, lease_owner, started_at \
-    ), opened AS ( \
-        INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at) \
-        SELECT id, attempts, lease_owner, started_at FROM job \
-    ) \
-    SELECT id FROM job";
+    INSERT INTO kiribi_jobs (name, queue, status, priority, attempts, max_attempts, payload, \
+                             created_at, run_at, started_at, lease_owner, lease_expires_at, \
+                             attempted_by) \
+    VALUES ($1, $2, 'running', $3, 1, $4, $5::jsonb, now(), now(), now(), $6, \
+            now() + $7 * interval '1 microsecond', $6) \
+    RETURNING id";
 
-/// Moves up to $3 ready jobs to `running` and opens their attempts; returns them in
-/// claim order.
+/// Moves up to $3 ready jobs to `running`, which opens their next attempt; returns
+/// them in claim order.
 ///
 /// $1 names, $2 queues (NULL for every queue), $3 limit, $4 lease owner, $5 lease
 /// (µs). `kiribi_pick_jobs` (see its migration) walks the ready index in claim
 /// order with `FOR UPDATE SKIP LOCKED`, which lets concurrent claims pass each
-/// other's rows instead of waiting for them or handing them out twice. A released attempt's record is
-/// deleted, so its number is free again; the upsert only guards against a leftover
-/// record poisoning a job forever.
+/// other's rows instead of waiting for them or handing them out twice.
 pub(crate) const CLAIM_JOBS: &str = "\
     WITH picked AS ( \
         SELECT id FROM kiribi_pick_jobs($1::text[], $2::text[], $3) AS id \
     ), claimed AS ( \
         UPDATE kiribi_jobs AS j \
         SET status = 'running', attempts = j.attempts + 1, started_at = now(), \
-            lease_owner = $4, lease_expires_at = now() + $5 * interval '1 microsecond' \
+            lease_owner = $4, lease_expires_at = now() + $5 * interval '1 microsecond', \
+            attempted_by = $4 \
         FROM picked WHERE j.id = picked.id \
         RETURNING j.id, j.name, j.queue, j.payload, j.attempts, j.max_attempts, j.priority, \
-                  j.run_at, j.lease_owner, j.started_at \
-    ), opened AS ( \
-        INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at) \
-        SELECT id, attempts, lease_owner, started_at FROM claimed \
-        ON CONFLICT (job_id, attempt) DO UPDATE \
-        SET worker = excluded.worker, started_at = excluded.started_at, \
-            finished_at = NULL, error = NULL \
+                  j.run_at \
     ) \
     SELECT id, name, queue, payload::text AS payload, attempts, max_attempts FROM claimed \
     ORDER BY priority DESC, run_at, id";
@@ -100,8 +89,9 @@ pub(crate) const RENEW_LEASES: &str = "\
     UPDATE kiribi_jobs SET lease_expires_at = now() + $1 * interval '1 microsecond' \
     WHERE status = 'running' AND lease_owner = $2";
 
-/// Records a batch of outcomes on their jobs and attempts, each fenced by (id,
-/// attempt); returns the id of every job whose lease held.
+/// Records a batch of outcomes on their jobs, each fenced by (id, attempt), and a
+/// record of every attempt that ended in an error; returns the id of every job whose
+/// lease held.
 ///
 /// Arrays, one element per completion: $1 ids, $2 attempts, $3 new statuses, $4
 /// results (JSON text), $5 errors (NULL keeps the job's previous one), $6 next run in
@@ -122,16 +112,21 @@ pub(crate) const COMPLETE_JOBS: &str = "\
             lease_owner = NULL, lease_expires_at = NULL \
         FROM input AS c \
         WHERE j.id = c.id AND j.status = 'running' AND j.attempts = c.attempt \
-        RETURNING j.id, j.attempts, c.error \
-    ), closed AS ( \
-        UPDATE kiribi_attempts AS a SET finished_at = now(), error = done.error \
-        FROM done WHERE a.job_id = done.id AND a.attempt = done.attempts \
+        RETURNING j.id, j.attempts, j.status, j.attempted_by, j.started_at, c.error \
+    ), failed AS ( \
+        INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at, finished_at, error) \
+        SELECT id, attempts, attempted_by, started_at, now(), error FROM done \
+        WHERE status <> 'succeeded' \
+        ON CONFLICT (job_id, attempt) DO UPDATE \
+        SET finished_at = excluded.finished_at, error = excluded.error \
     ) \
     SELECT id FROM done";
 
-/// Gives claimed jobs back uncharged, fenced by ($1 ids, $2 attempts), and removes
-/// their attempt records: the attempt count and `started_at` go back to what they
-/// were before the claim. Returns one row per job released.
+/// Gives claimed jobs back uncharged, fenced by ($1 ids, $2 attempts): the attempt
+/// count, `started_at` and `attempted_by` go back to what they were before the claim
+/// (the previous attempt ended in an error, so it has a record). Removes a record of
+/// the released attempt, which only an older kiribi (that opened records at the
+/// claim) may have left. Returns one row per job released.
 pub(crate) const RELEASE_JOBS: &str = "\
     WITH leases AS ( \
         SELECT * FROM UNNEST($1::int8[], $2::int4[]) AS l(id, attempt) \
@@ -141,6 +136,8 @@ pub(crate) const RELEASE_JOBS: &str = "\
             status = CASE WHEN j.attempts - 1 = 0 THEN 'pending' ELSE 'retrying' END, \
             started_at = (SELECT a.started_at FROM kiribi_attempts AS a \
                           WHERE a.job_id = j.id AND a.attempt = j.attempts - 1), \
+            attempted_by = (SELECT a.worker FROM kiribi_attempts AS a \
+                            WHERE a.job_id = j.id AND a.attempt = j.attempts - 1), \
             lease_owner = NULL, lease_expires_at = NULL \
         FROM leases \
         WHERE j.id = leases.id AND j.status = 'running' AND j.attempts = leases.attempt \
@@ -152,7 +149,8 @@ pub(crate) const RELEASE_JOBS: &str = "\
     SELECT id FROM released";
 
 /// Takes back every running job whose lease ran out: ready at once while attempts
-/// remain, else failed; its attempt is closed with the error. Returns one row per job.
+/// remain, else failed; its attempt is recorded with the error. Returns one row per
+/// job.
 ///
 /// $1 the error, a `format()` template whose `%s` is the lost lease owner. Rows
 /// another reaper holds are skipped, not waited for.
@@ -170,10 +168,12 @@ pub(crate) const REAP_EXPIRED: &str = "\
             lease_owner = NULL, lease_expires_at = NULL \
         FROM expired \
         WHERE j.id = expired.id AND j.status = 'running' AND j.lease_expires_at < now() \
-        RETURNING j.id, j.attempts, j.last_error \
-    ), closed AS ( \
-        UPDATE kiribi_attempts AS a SET finished_at = now(), error = reaped.last_error \
-        FROM reaped WHERE a.job_id = reaped.id AND a.attempt = reaped.attempts \
+        RETURNING j.id, j.attempts, j.attempted_by, j.started_at, j.last_error \
+    ), recorded AS ( \
+        INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at, finished_at, error) \
+        SELECT id, attempts, attempted_by, started_at, now(), last_error FROM reaped \
+        ON CONFLICT (job_id, attempt) DO UPDATE \
+        SET finished_at = excluded.finished_at, error = excluded.error \
     ) \
     SELECT id FROM reaped";
 
@@ -184,10 +184,23 @@ pub(crate) const GET_JOB: &str =
 /// The start of a listing; `storage::list` appends only fixed conditions.
 pub(crate) const LIST_JOBS: &str = concat!("SELECT ", job_columns!(), " FROM kiribi_jobs");
 
-/// The attempts of job $1, oldest first.
+/// The attempts of job $1, oldest first: the recorded ones, then the latest one from
+/// the job row while it runs or once it succeeded (a record of that attempt, left by
+/// an older kiribi, gives way to the row).
 pub(crate) const LIST_ATTEMPTS: &str = "\
-    SELECT job_id, attempt, worker, started_at, finished_at, error FROM kiribi_attempts \
-    WHERE job_id = $1 ORDER BY attempt";
+    SELECT a.job_id, a.attempt, a.worker, a.started_at, a.finished_at, a.error \
+    FROM kiribi_attempts AS a \
+    WHERE a.job_id = $1 AND NOT EXISTS ( \
+        SELECT 1 FROM kiribi_jobs AS j \
+        WHERE j.id = a.job_id AND j.attempts = a.attempt \
+          AND j.status IN ('running', 'succeeded')) \
+    UNION ALL \
+    SELECT j.id, j.attempts, COALESCE(j.attempted_by, a.worker), j.started_at, \
+           CASE WHEN j.status = 'succeeded' THEN j.finished_at END, NULL \
+    FROM kiribi_jobs AS j \
+    LEFT JOIN kiribi_attempts AS a ON a.job_id = j.id AND a.attempt = j.attempts \
+    WHERE j.id = $1 AND j.status IN ('running', 'succeeded') AND j.attempts > 0 \
+    ORDER BY 2";
 
 /// Cancels job $1 if it waits.
 pub(crate) const CANCEL_JOB: &str = "\

@@ -1,41 +1,42 @@
--- Fewer indexes on the job table: every one costs on each insert, and those with
--- `status` or lease columns on each claim and completion.
--- - Lease renewal walks `kiribi_jobs_lease_expiry`, which holds only running jobs
---   (a handful per worker), and filters them by owner.
--- - Listing by name or queue walks the table newest first and filters; listing by
---   status still has its index.
+-- A job's life costs fewer writes.
+--
+-- Fewer indexes: each one costs on every insert, and on every claim and completion
+-- when it holds `status` or a lease column.
+-- - Listing by status uses `kiribi_jobs_by_status`, now without succeeded jobs: a
+--   completion that succeeds removes the job from it and adds nothing. Succeeded jobs
+--   are most of the table, so listing them newest first walks the table by id and
+--   finds them at once; so does listing by name or queue.
+-- - The reaper and lease renewal find running jobs (a handful per worker) through
+--   the same index.
 DROP INDEX kiribi_jobs_lease_owner;
+DROP INDEX kiribi_jobs_lease_expiry;
 DROP INDEX kiribi_jobs_by_name;
 DROP INDEX kiribi_jobs_by_queue;
+DROP INDEX kiribi_jobs_by_status;
+CREATE INDEX kiribi_jobs_by_status ON kiribi_jobs (status, id DESC)
+    WHERE status <> 'succeeded';
 
--- The attempt history follows the job row, inside the statement that changes it, so
--- that a claim and a completion are each one statement (and, outside an explicit
--- transaction, one commit). Every statement costs a round trip to SQLite's thread.
+-- Attempt records only for attempts that ended in an error (or were taken back).
+-- The job row describes its latest attempt while it runs and once it succeeds
+-- (`attempts`, `started_at`, `finished_at`, and now `attempted_by`, the worker), and
+-- `attempts()` reads it from there, so the common path, one attempt that succeeds,
+-- writes no attempt record at all.
+ALTER TABLE kiribi_jobs ADD COLUMN attempted_by TEXT;
 
--- A claim (any other state → running, one more attempt) opens the attempt record.
--- A released attempt's record is deleted, so its number is free again; the upsert
--- only guards against a leftover record poisoning a job forever.
-CREATE TRIGGER kiribi_attempt_opens
+-- An attempt that ends in an error (running → retrying or failed with the same
+-- attempt count: a failed attempt or a reaped lease; a release lowers the count)
+-- records itself, in the statement that changes the job: at the job's `finished_at`
+-- when the job is finished, else now. The upsert closes a record that an older
+-- kiribi opened when it claimed the job.
+CREATE TRIGGER kiribi_attempt_fails
 AFTER UPDATE OF status ON kiribi_jobs
-WHEN NEW.status = 'running' AND OLD.status <> 'running'
+WHEN OLD.status = 'running' AND NEW.status IN ('retrying', 'failed')
+     AND NEW.attempts = OLD.attempts
 BEGIN
-    INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at)
-    VALUES (NEW.id, NEW.attempts, NEW.lease_owner, NEW.started_at)
+    INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at, finished_at, error)
+    VALUES (NEW.id, NEW.attempts, NEW.attempted_by, NEW.started_at,
+            COALESCE(NEW.finished_at, CAST(unixepoch('subsec') * 1000 AS INTEGER)),
+            NEW.last_error)
     ON CONFLICT (job_id, attempt) DO UPDATE
-    SET worker = excluded.worker, started_at = excluded.started_at,
-        finished_at = NULL, error = NULL;
-END;
-
--- An attempt that ends (running → any other state with the same attempt count: a
--- completion or a reaped lease; a release lowers the count) closes its record: at
--- the job's `finished_at` when the job is finished, else now; with the job's error
--- unless it succeeded.
-CREATE TRIGGER kiribi_attempt_closes
-AFTER UPDATE OF status ON kiribi_jobs
-WHEN OLD.status = 'running' AND NEW.status <> 'running' AND NEW.attempts = OLD.attempts
-BEGIN
-    UPDATE kiribi_attempts
-    SET finished_at = COALESCE(NEW.finished_at, CAST(unixepoch('subsec') * 1000 AS INTEGER)),
-        error = CASE WHEN NEW.status = 'succeeded' THEN NULL ELSE NEW.last_error END
-    WHERE job_id = NEW.id AND attempt = NEW.attempts;
+    SET finished_at = excluded.finished_at, error = excluded.error;
 END;

@@ -5,9 +5,11 @@
 //! and ids are bound as one JSON array and unpacked with `json_each`, so every
 //! statement here is static text, prepared once and cached.
 //!
-//! Attempt records are opened and closed by triggers on `kiribi_jobs` (see the
-//! `lean_indexes` migration), so a claim or a batch of completions is one statement:
-//! atomic without an explicit transaction, and one round trip to SQLite's thread.
+//! Only attempts that end in an error have a record in `kiribi_attempts`, written by
+//! the trigger `kiribi_attempt_fails` (see the `lean_indexes` migration); the job row
+//! describes its running or succeeded latest attempt. So a claim or a batch of
+//! completions is one statement: atomic without an explicit transaction, and one
+//! round trip to SQLite's thread.
 
 /// Every column of `kiribi_jobs`, in the order `storage::decode_job` reads them.
 macro_rules! job_columns {
@@ -48,13 +50,10 @@ pub(crate) fn insert_jobs(rows: usize) -> String {
 /// ?7 lease owner, ?8 lease expiry.
 pub(crate) const INSERT_RUNNING_JOB: &str = "\
     INSERT INTO kiribi_jobs (name, queue, status, priority, attempts, max_attempts, payload, \
-                             created_at, run_at, started_at, lease_owner, lease_expires_at) \
-    VALUES (?1, ?2, 'running', ?3, 1, ?4, ?5, ?6, ?6, ?6, ?7, ?8) \
+                             created_at, run_at, started_at, lease_owner, lease_expires_at, \
+                             attempted_by) \
+    VALUES (?1, ?2, 'running', ?3, 1, ?4, ?5, ?6, ?6, ?6, ?7, ?8, ?7) \
     RETURNING id";
-
-/// Opens one attempt record. ?1 job id, ?2 attempt, ?3 worker, ?4 started_at.
-pub(crate) const OPEN_ATTEMPT: &str = "\
-    INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at) VALUES (?1, ?2, ?3, ?4)";
 
 /// Moves up to ?6 ready jobs to `running` in claim order.
 ///
@@ -67,7 +66,7 @@ pub(crate) const OPEN_ATTEMPT: &str = "\
 pub(crate) const CLAIM_JOBS: &str = "\
     UPDATE kiribi_jobs \
     SET status = 'running', attempts = attempts + 1, started_at = ?1, \
-        lease_owner = ?2, lease_expires_at = ?3 \
+        lease_owner = ?2, lease_expires_at = ?3, attempted_by = ?2 \
     WHERE id IN ( \
         SELECT id FROM kiribi_jobs INDEXED BY kiribi_jobs_ready \
         WHERE status IN ('pending', 'retrying') AND run_at <= ?1 \
@@ -102,17 +101,21 @@ pub(crate) const COMPLETE_JOBS: &str = "\
     RETURNING kiribi_jobs.id";
 
 /// Gives a claimed job back uncharged, fenced by (?1 id, ?2 attempt): the attempt
-/// count and `started_at` go back to what they were before the claim.
+/// count, `started_at` and `attempted_by` go back to what they were before the claim
+/// (the previous attempt ended in an error, so it has a record).
 pub(crate) const RELEASE_JOB: &str = "\
     UPDATE kiribi_jobs \
     SET attempts = attempts - 1, \
         status = CASE WHEN attempts - 1 = 0 THEN 'pending' ELSE 'retrying' END, \
         started_at = (SELECT a.started_at FROM kiribi_attempts AS a \
                       WHERE a.job_id = kiribi_jobs.id AND a.attempt = kiribi_jobs.attempts - 1), \
+        attempted_by = (SELECT a.worker FROM kiribi_attempts AS a \
+                        WHERE a.job_id = kiribi_jobs.id AND a.attempt = kiribi_jobs.attempts - 1), \
         lease_owner = NULL, lease_expires_at = NULL \
     WHERE id = ?1 AND status = 'running' AND attempts = ?2";
 
-/// Removes an attempt record. ?1 job id, ?2 attempt.
+/// Removes the record of a released attempt, which only an older kiribi (that opened
+/// records at the claim) may have left. ?1 job id, ?2 attempt.
 pub(crate) const DELETE_ATTEMPT: &str = "\
     DELETE FROM kiribi_attempts WHERE job_id = ?1 AND attempt = ?2";
 
@@ -139,10 +142,23 @@ pub(crate) const GET_JOB: &str =
 /// The start of a listing; `storage::list` appends only fixed conditions.
 pub(crate) const LIST_JOBS: &str = concat!("SELECT ", job_columns!(), " FROM kiribi_jobs");
 
-/// The attempts of job ?1, oldest first.
+/// The attempts of job ?1, oldest first: the recorded ones, then the latest one from
+/// the job row while it runs or once it succeeded (a record of that attempt, left by
+/// an older kiribi, gives way to the row).
 pub(crate) const LIST_ATTEMPTS: &str = "\
-    SELECT job_id, attempt, worker, started_at, finished_at, error FROM kiribi_attempts \
-    WHERE job_id = ?1 ORDER BY attempt";
+    SELECT a.job_id, a.attempt, a.worker, a.started_at, a.finished_at, a.error \
+    FROM kiribi_attempts AS a \
+    WHERE a.job_id = ?1 AND NOT EXISTS ( \
+        SELECT 1 FROM kiribi_jobs AS j \
+        WHERE j.id = a.job_id AND j.attempts = a.attempt \
+          AND j.status IN ('running', 'succeeded')) \
+    UNION ALL \
+    SELECT j.id, j.attempts, COALESCE(j.attempted_by, a.worker), j.started_at, \
+           CASE WHEN j.status = 'succeeded' THEN j.finished_at END, NULL \
+    FROM kiribi_jobs AS j \
+    LEFT JOIN kiribi_attempts AS a ON a.job_id = j.id AND a.attempt = j.attempts \
+    WHERE j.id = ?1 AND j.status IN ('running', 'succeeded') AND j.attempts > 0 \
+    ORDER BY 2";
 
 /// Cancels job ?2 if it waits. ?1 now.
 pub(crate) const CANCEL_JOB: &str = "\

@@ -182,7 +182,6 @@ impl Storage for SqliteStorage {
         let id = self
             .write(|mut conn| async move {
                 let now = now_ms();
-                let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
                 let id: i64 = sqlx::query_scalar(sql::INSERT_RUNNING_JOB)
                     .bind(job.name.as_str())
                     .bind(job.queue.as_str())
@@ -192,16 +191,8 @@ impl Storage for SqliteStorage {
                     .bind(now)
                     .bind(worker)
                     .bind(after(now, lease))
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut *conn)
                     .await?;
-                sqlx::query(sql::OPEN_ATTEMPT)
-                    .bind(id)
-                    .bind(1_i64)
-                    .bind(worker)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
                 Ok(id)
             })
             .await?;
@@ -229,7 +220,6 @@ impl Storage for SqliteStorage {
         let mut claimed = self
             .write(|mut conn| async move {
                 let now = now_ms();
-                // One statement: the trigger `kiribi_attempt_opens` records the attempts.
                 let rows = sqlx::query(sql::CLAIM_JOBS)
                     .bind(now)
                     .bind(request.worker.as_str())
@@ -270,7 +260,7 @@ impl Storage for SqliteStorage {
                 .iter()
                 .map(|(lease, outcome)| completion_row(now, *lease, outcome))
                 .collect();
-            // One statement: the trigger `kiribi_attempt_closes` closes the attempts.
+            // One statement: the trigger `kiribi_attempt_fails` records failed attempts.
             let held: HashSet<i64> = sqlx::query_scalar(sql::COMPLETE_JOBS)
                 .bind(serde_json::Value::from(rows).to_string())
                 .fetch_all(&mut *conn)
@@ -334,7 +324,7 @@ impl Storage for SqliteStorage {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                // The trigger `kiribi_attempt_closes` closes the attempt.
+                // The trigger `kiribi_attempt_fails` records the lost attempt.
                 reaped += applied;
             }
             tx.commit().await?;

@@ -270,7 +270,13 @@ async fn run_worker(
     let listening = tokio::spawn(forward_wakeups(kiribi.clone(), id.clone()));
     let (outcomes, outcomes_rx) =
         mpsc::channel((config.concurrency + config.prefetch).max(MAX_COMPLETION_BATCH));
-    let recorder = tokio::spawn(record_outcomes(kiribi.clone(), outcomes_rx));
+    // Set once shutdown's grace period is over: the recorder stops retrying then.
+    let (abandon, abandoned) = watch::channel(false);
+    let mut recorder = tokio::spawn(record_outcomes(
+        kiribi.clone(),
+        outcomes_rx,
+        abandoned.clone(),
+    ));
     let mut wake = kiribi.subscribe_wake();
     let mut tasks: JoinSet<()> = JoinSet::new();
     let mut running: HashMap<tokio::task::Id, Lease> = HashMap::new();
@@ -292,7 +298,13 @@ async fn run_worker(
                 break;
             };
             let lease = job.lease();
-            let task = execute(kiribi.clone(), registry.clone(), job, outcomes.clone());
+            let task = execute(
+                kiribi.clone(),
+                registry.clone(),
+                job,
+                outcomes.clone(),
+                abandoned.clone(),
+            );
             running.insert(tasks.spawn(task).id(), lease);
         }
         let capacity = config.concurrency + ahead;
@@ -384,9 +396,17 @@ async fn run_worker(
             }
         }
     }
-    // Every outcome handed over is written before the unfinished jobs go back.
+    // Every outcome handed over is written before the unfinished jobs go back; while
+    // the database fails, the recorder retries until the grace period is over.
     drop(outcomes);
-    if let Err(err) = recorder.await {
+    let recorded = tokio::select! {
+        recorded = &mut recorder => recorded,
+        () = tokio::time::sleep_until(deadline) => {
+            abandon.send_replace(true);
+            recorder.await
+        }
+    };
+    if let Err(err) = recorded {
         tracing::error!(worker = %id, error = %err, "the worker's outcome recorder failed");
     }
     let unfinished: Vec<Lease> = running.into_values().collect();
@@ -429,6 +449,7 @@ async fn execute(
     registry: Arc<Registry>,
     job: ClaimedJob,
     outcomes: mpsc::Sender<(Lease, Outcome)>,
+    abandoned: watch::Receiver<bool>,
 ) {
     let lease = job.lease();
     let Some(registration) = registry.get(&job.name) else {
@@ -453,17 +474,21 @@ async fn execute(
     };
     if let Err(mpsc::error::SendError(completion)) = outcomes.send((lease, outcome)).await {
         // The recorder is gone (it only stops after every sender): write it here.
-        record(kiribi.storage().as_ref(), &[completion]).await;
+        record(kiribi.storage().as_ref(), &[completion], abandoned).await;
     }
 }
 
 /// Writes the outcomes the worker's jobs hand over, in batches: whatever finished
 /// while the previous write was in flight goes into the next one.
-async fn record_outcomes(kiribi: Kiribi, mut outcomes: mpsc::Receiver<(Lease, Outcome)>) {
+async fn record_outcomes(
+    kiribi: Kiribi,
+    mut outcomes: mpsc::Receiver<(Lease, Outcome)>,
+    abandoned: watch::Receiver<bool>,
+) {
     let storage = kiribi.storage().clone();
     let mut batch = Vec::with_capacity(MAX_COMPLETION_BATCH);
     while outcomes.recv_many(&mut batch, MAX_COMPLETION_BATCH).await > 0 {
-        record(storage.as_ref(), &batch).await;
+        record(storage.as_ref(), &batch, abandoned.clone()).await;
         if batch
             .iter()
             .any(|(_, outcome)| matches!(outcome, Outcome::Retry { .. }))
@@ -475,12 +500,21 @@ async fn record_outcomes(kiribi: Kiribi, mut outcomes: mpsc::Receiver<(Lease, Ou
     }
 }
 
-/// Writes attempts' outcomes, retrying database errors for a while: until they are
-/// written the jobs stay leased to us, and when we give up the leases expire and the
-/// jobs run again (at-least-once), never lost.
-async fn record(storage: &dyn Storage, completions: &[(Lease, Outcome)]) {
+/// Writes attempts' outcomes, retrying database errors until they are written or
+/// `abandoned` turns true (shutdown's grace period is over).
+///
+/// Until an outcome is written its job stays `Running` and leased to this worker,
+/// whose heartbeat keeps renewing the lease: giving up while the worker lives would
+/// leave the job stuck. Once the worker stops, the lease expires and another worker
+/// runs the job again (at-least-once), never loses it.
+async fn record(
+    storage: &dyn Storage,
+    completions: &[(Lease, Outcome)],
+    mut abandoned: watch::Receiver<bool>,
+) {
+    const MAX_DELAY: Duration = Duration::from_secs(5);
     let mut delay = Duration::from_millis(50);
-    for attempt in 1..=8 {
+    for try_ in 1.. {
         match storage.complete_many(completions).await {
             Ok(applied) => {
                 for ((lease, _), applied) in completions.iter().zip(applied) {
@@ -491,16 +525,18 @@ async fn record(storage: &dyn Storage, completions: &[(Lease, Outcome)]) {
                 return;
             }
             Err(err) => {
-                tracing::warn!(jobs = completions.len(), error = %err, try_ = attempt, "recording job outcomes failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+                tracing::warn!(jobs = completions.len(), error = %err, try_, "recording job outcomes failed; retrying");
             }
         }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            Ok(_) = abandoned.wait_for(|&abandoned| abandoned) => {
+                tracing::error!(jobs = completions.len(), "could not record the outcomes of jobs before the worker stopped; they will run again after their leases expire");
+                return;
+            }
+        }
+        delay = (delay * 2).min(MAX_DELAY);
     }
-    tracing::error!(
-        jobs = completions.len(),
-        "could not record the outcomes of jobs; they will run again after their leases expire"
-    );
 }
 
 /// Renews this worker's leases and takes back expired ones, every third of a lease.
