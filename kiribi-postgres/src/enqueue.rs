@@ -61,8 +61,22 @@ pub(crate) async fn insert_jobs(
     conn: &mut PgConnection,
     jobs: &[NewJob],
 ) -> Result<Vec<JobId>, sqlx::Error> {
-    if jobs.is_empty() {
-        return Ok(Vec::new());
+    match jobs {
+        [] => return Ok(Vec::new()),
+        [job] => {
+            let id = sqlx::query_scalar(sql::INSERT_JOB)
+                .bind(job.name.as_str())
+                .bind(job.queue.as_str())
+                .bind(job.priority)
+                .bind(int_column(job.max_attempts))
+                .bind(job.payload.to_string())
+                .bind(micros(job.delay))
+                .bind(job.run_at)
+                .fetch_one(&mut *conn)
+                .await?;
+            return Ok(vec![JobId::from_i64(id)]);
+        }
+        _ => {}
     }
     let mut names = Vec::with_capacity(jobs.len());
     let mut queues = Vec::with_capacity(jobs.len());

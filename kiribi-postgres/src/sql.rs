@@ -49,6 +49,18 @@ pub(crate) const INSERT_JOBS: &str = "\
     ) \
     SELECT numbered.id FROM numbered JOIN inserted USING (id) ORDER BY numbered.ord";
 
+/// Inserts one job and returns its id: [`INSERT_JOBS`] for the common single job,
+/// without the arrays and the join.
+///
+/// $1 name, $2 queue, $3 priority, $4 max_attempts, $5 payload (JSON text), $6 delay
+/// (µs), $7 run_at (NULL: now + delay).
+pub(crate) const INSERT_JOB: &str = "\
+    INSERT INTO kiribi_jobs (name, queue, status, priority, max_attempts, payload, \
+                             created_at, run_at) \
+    VALUES ($1, $2, 'pending', $3, $4, $5::jsonb, now(), \
+            COALESCE($7, now() + $6 * interval '1 microsecond')) \
+    RETURNING id";
+
 /// Inserts a job that runs inline from the start (`run_now`): its first attempt is
 /// open.
 ///

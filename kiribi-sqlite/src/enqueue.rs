@@ -82,7 +82,7 @@ async fn insert_chunk(
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql::insert_jobs(jobs.len())));
+    let mut query = sqlx::query(AssertSqlSafe(sql::insert_jobs(jobs.len())));
     for job in jobs {
         let run_at = match job.run_at {
             Some(at) => at.timestamp_millis(),
@@ -97,9 +97,16 @@ async fn insert_chunk(
             .bind(now)
             .bind(run_at);
     }
-    let mut ids = query.fetch_all(&mut *conn).await?;
-    // `RETURNING` order is unspecified, but one statement assigns increasing ids in
-    // `VALUES` order (AUTOINCREMENT, under the write lock): sorted ids are input order.
-    ids.sort_unstable();
+    // No `RETURNING`: SQLite hands rows over one message each. One statement takes
+    // its ids in `VALUES` order, each one more than the last (AUTOINCREMENT, under
+    // the write lock), so they end at the connection's last insert rowid.
+    let done = query.execute(&mut *conn).await?;
+    let last = done.last_insert_rowid();
+    let count = i64::try_from(jobs.len()).unwrap_or(i64::MAX);
+    let ids = if done.rows_affected() == jobs.len() as u64 {
+        (last - count + 1..=last).collect()
+    } else {
+        Vec::new()
+    };
     inserted_ids(jobs.len(), ids).map_err(sqlx::Error::Protocol)
 }

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use kiribi_core::backend::lease_expired_error;
 use kiribi_core::{
-    AttemptRecord, ClaimRequest, ClaimedJob, Error, JobFilter, JobId, JobRecord, Lease, Listener,
-    NewJob, Outcome, Storage,
+    AttemptRecord, ClaimRequest, ClaimedJob, Error, JobFilter, JobId, JobRecord, JobStatus, Lease,
+    Listener, NewJob, Outcome, Storage,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqlitePoolOptions;
@@ -182,7 +182,7 @@ impl Storage for SqliteStorage {
         let id = self
             .write(|mut conn| async move {
                 let now = now_ms();
-                let id: i64 = sqlx::query_scalar(sql::INSERT_RUNNING_JOB)
+                let inserted = sqlx::query(sql::INSERT_RUNNING_JOB)
                     .bind(job.name.as_str())
                     .bind(job.queue.as_str())
                     .bind(job.priority)
@@ -191,9 +191,9 @@ impl Storage for SqliteStorage {
                     .bind(now)
                     .bind(worker)
                     .bind(after(now, lease))
-                    .fetch_one(&mut *conn)
+                    .execute(&mut *conn)
                     .await?;
-                Ok(id)
+                Ok(inserted.last_insert_rowid())
             })
             .await?;
         Ok(ClaimedJob {
@@ -353,8 +353,14 @@ impl Storage for SqliteStorage {
         // Only the conditions the filter sets, so SQLite can use the matching index;
         // every fragment is fixed text and every value is bound.
         let mut conditions = Vec::new();
-        if filter.get_status().is_some() {
-            conditions.push("status = ?");
+        match filter.get_status() {
+            // Succeeded jobs are most of the table: walking it newest first finds
+            // them at once.
+            Some(JobStatus::Succeeded) => conditions.push("status = ?"),
+            // The partial index's predicate, spelled out so that SQLite uses it
+            // (see `sql::RENEW_LEASES`).
+            Some(_) => conditions.push("status = ? AND status <> 'succeeded'"),
+            None => {}
         }
         if filter.get_name().is_some() {
             conditions.push("name = ?");

@@ -71,25 +71,27 @@ impl WorkerBuilder {
     }
 
     /// How many jobs run at once (default 10; at least 1). Also sets
-    /// [`prefetch`](Self::prefetch) to three times this, unless it is set after this.
+    /// [`prefetch`](Self::prefetch) to seven times this, unless it is set after this.
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.config.concurrency = concurrency.max(1);
         self.config.prefetch = PREFETCH_PER_SLOT * self.config.concurrency;
         self
     }
 
-    /// The most jobs the worker claims ahead of its free slots (default: three times
+    /// The most jobs the worker claims ahead of its free slots (default: seven times
     /// its concurrency; 0 turns claiming ahead off).
     ///
-    /// Claiming ahead adapts to the jobs: the worker claims about as many jobs ahead
-    /// as it finished during its last two claims' round trips. Short jobs with a
-    /// backlog then start one after another without a round trip to the database
-    /// each, and one claim serves many; long jobs are not claimed ahead at all, so
-    /// they never wait on a busy worker while another one idles.
+    /// Claiming ahead adapts to the jobs: the worker holds about twice as many jobs
+    /// ahead as it finished while its last claim was on its way to the database and
+    /// back, so what it holds starts within a round trip or two. Short jobs with a
+    /// backlog then start one after another without a round trip each, and one claim
+    /// serves dozens of them; jobs that outlast a round trip are not claimed ahead at
+    /// all, so they never wait on a busy worker while another one idles.
     ///
     /// Jobs claimed ahead are leased to this worker (other workers skip them, and
     /// their attempt starts at the claim), run in claim order, and go back uncharged
-    /// when the worker shuts down. A job enqueued meanwhile with a higher priority
+    /// when the worker shuts down; if the worker dies, they wait for their lease to
+    /// expire like its running jobs. A job enqueued meanwhile with a higher priority
     /// starts after them.
     pub fn prefetch(mut self, prefetch: usize) -> Self {
         self.config.prefetch = prefetch;
@@ -239,7 +241,7 @@ fn worker_id() -> String {
 }
 
 /// The default [`WorkerBuilder::prefetch`], per unit of concurrency.
-const PREFETCH_PER_SLOT: usize = 3;
+const PREFETCH_PER_SLOT: usize = 7;
 
 /// The most outcomes one write records.
 const MAX_COMPLETION_BATCH: usize = 256;
