@@ -28,7 +28,7 @@ use crate::{
 ///   (`Pending` or `Retrying`, `run_at` ≤ now, name in `names`, queue in `queues` when
 ///   given) to `Running` in one atomic step, increments their `attempts`, records
 ///   `started_at`, the lease owner and `lease_expires_at` = now + lease, and opens an
-///   attempt record. No job is handed to two claims at once, across connections,
+///   attempt (as [`attempts`](Storage::attempts) reports it). No job is handed to two claims at once, across connections,
 ///   processes and machines.
 /// - **Ordering.** Among ready jobs, higher `priority` first, then earlier `run_at`,
 ///   then lower id.
@@ -85,7 +85,7 @@ pub trait Storage: Send + Sync + 'static {
     async fn complete_many(&self, completions: &[(Lease, Outcome)]) -> Result<Vec<bool>>;
 
     /// Gives claimed jobs back without charging the attempt: the attempt count
-    /// goes back down, the attempt record is removed and the job is ready again.
+    /// goes back down, the attempt leaves the history and the job is ready again.
     /// Jobs whose lease no longer holds are skipped. Returns how many were released.
     async fn release(&self, leases: &[Lease]) -> Result<u64>;
 

@@ -94,7 +94,7 @@ pub(crate) async fn insert_jobs(
         delays.push(micros(job.delay));
         run_ats.push(job.run_at);
     }
-    let ids: Vec<i64> = sqlx::query_scalar(sql::INSERT_JOBS)
+    let mut ids: Vec<i64> = sqlx::query_scalar(sql::INSERT_JOBS)
         .bind(names)
         .bind(queues)
         .bind(priorities)
@@ -104,5 +104,6 @@ pub(crate) async fn insert_jobs(
         .bind(run_ats)
         .fetch_all(&mut *conn)
         .await?;
+    ids.sort_unstable();
     inserted_ids(jobs.len(), ids).map_err(sqlx::Error::Protocol)
 }

@@ -21,36 +21,27 @@ macro_rules! job_columns {
     };
 }
 
-/// Inserts a batch of jobs in one statement and returns their ids in input order.
+/// Inserts a batch of jobs in one statement and returns their ids.
 ///
 /// Arrays, one element per job: $1 names, $2 queues, $3 priorities, $4
 /// max_attempts, $5 payloads (JSON text), $6 delays (µs), $7 run_at (NULL: now +
-/// delay). Ids are drawn from the identity's sequence in input order (`nextval`
-/// runs after the `ORDER BY`) and returned with each row's ordinality, so the
-/// mapping from input to id does not depend on the order `INSERT` processes rows.
+/// delay). The identity's `nextval` runs above the `ORDER BY`, so ids are drawn in
+/// input order: sorted, the returned ids are the input's (`RETURNING` itself
+/// promises no order).
 pub(crate) const INSERT_JOBS: &str = "\
-    WITH input AS ( \
-        SELECT * FROM UNNEST($1::text[], $2::text[], $3::int4[], $4::int4[], $5::text[], \
-                             $6::int8[], $7::timestamptz[]) \
-            WITH ORDINALITY AS t(name, queue, priority, max_attempts, payload, delay_us, \
-                                 run_at, ord) \
-    ), numbered AS ( \
-        SELECT nextval((SELECT pg_get_serial_sequence('kiribi_jobs', 'id'))::regclass) AS id, \
-               input.* \
-        FROM input ORDER BY ord \
-    ), inserted AS ( \
-        INSERT INTO kiribi_jobs (id, name, queue, status, priority, max_attempts, payload, \
-                                 created_at, run_at) \
-        OVERRIDING SYSTEM VALUE \
-        SELECT id, name, queue, 'pending', priority, max_attempts, payload::jsonb, now(), \
-               COALESCE(run_at, now() + delay_us * interval '1 microsecond') \
-        FROM numbered \
-        RETURNING id \
-    ) \
-    SELECT numbered.id FROM numbered JOIN inserted USING (id) ORDER BY numbered.ord";
+    INSERT INTO kiribi_jobs (name, queue, status, priority, max_attempts, payload, \
+                             created_at, run_at) \
+    SELECT name, queue, 'pending', priority, max_attempts, payload::jsonb, now(), \
+           COALESCE(run_at, now() + delay_us * interval '1 microsecond') \
+    FROM UNNEST($1::text[], $2::text[], $3::int4[], $4::int4[], $5::text[], $6::int8[], \
+                $7::timestamptz[]) \
+        WITH ORDINALITY AS t(name, queue, priority, max_attempts, payload, delay_us, run_at, \
+                             ord) \
+    ORDER BY ord \
+    RETURNING id";
 
 /// Inserts one job and returns its id: [`INSERT_JOBS`] for the common single job,
-/// without the arrays and the join.
+/// without the arrays.
 ///
 /// $1 name, $2 queue, $3 priority, $4 max_attempts, $5 payload (JSON text), $6 delay
 /// (µs), $7 run_at (NULL: now + delay).

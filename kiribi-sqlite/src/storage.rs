@@ -5,10 +5,12 @@
 //! waited for by SQLite's busy handler and, past that, by `retry_on_contention`.
 //! A write is either one statement or a `BEGIN IMMEDIATE` transaction: a deferred
 //! transaction that reads and then writes can fail with `SQLITE_BUSY` in WAL mode
-//! without ever waiting. A job row change and its attempt record are written in one
-//! such transaction rather than by triggers: the history rules stay in the Rust code
-//! next to the job rules (and match the PostgreSQL backend's), and the transaction
-//! costs nothing extra while this process holds the write lock anyway.
+//! without ever waiting. A claim, a batch of completions and an enqueue are each one
+//! statement, and so one round trip to the connection's thread, which is most of
+//! their cost: the attempt history of a failed attempt is written by the trigger
+//! `kiribi_attempt_fails`, inside the statement that changes the job, and a running
+//! or succeeded attempt is read from the job row (see the `lean_indexes`
+//! migration), the same rules the PostgreSQL backend keeps in its CTEs.
 
 use std::cmp::Reverse;
 use std::collections::HashSet;
