@@ -98,8 +98,9 @@ pub(crate) const RENEW_LEASES: &str = "\
 ///
 /// Arrays, one element per completion: $1 ids, $2 attempts, $3 new statuses, $4
 /// results (JSON text), $5 errors (NULL keeps the job's previous one), $6 next run in
-/// µs from now (NULL keeps `run_at`), $7 whether the job is finished. Rows are locked
-/// in id order, so two batches can never wait on each other in a cycle.
+/// µs from now (NULL keeps `run_at`), $7 whether the job is finished. The input is
+/// sorted by id so that rows are visited in one order; batches of different workers
+/// hold disjoint jobs anyway (each completes only what it leased).
 pub(crate) const COMPLETE_JOBS: &str = "\
     WITH input AS ( \
         SELECT * FROM UNNEST($1::int8[], $2::int4[], $3::text[], $4::text[], $5::text[], \
