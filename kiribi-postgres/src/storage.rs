@@ -12,7 +12,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kiribi_core::backend::{Migrated, lease_expired_error};
+use kiribi_core::backend::{Migrated, OutcomeColumns, lease_expired_error};
 use kiribi_core::{
     AttemptRecord, ClaimRequest, ClaimedJob, Error, JobFilter, JobId, JobRecord, JobStatus, Lease,
     Listener, NewJob, Outcome, Storage,
@@ -581,29 +581,13 @@ struct Completions<'a> {
 
 impl<'a> Completions<'a> {
     fn push(&mut self, id: i64, attempt: i32, outcome: &'a Outcome) {
-        let (status, result, error, delay, finished) = match outcome {
-            Outcome::Succeeded { result } => (
-                "succeeded",
-                result.as_ref().map(serde_json::Value::to_string),
-                None,
-                None,
-                true,
-            ),
-            Outcome::Retry { error, delay } => (
-                "retrying",
-                None,
-                Some(error.as_str()),
-                Some(micros(*delay)),
-                false,
-            ),
-            Outcome::Failed { error } => ("failed", None, Some(error.as_str()), None, true),
-        };
+        let columns = OutcomeColumns::of(outcome);
         self.ids.push(id);
         self.attempts.push(attempt);
-        self.statuses.push(status);
-        self.results.push(result);
-        self.errors.push(error);
-        self.delays.push(delay);
-        self.finished.push(finished);
+        self.statuses.push(columns.status.as_str());
+        self.results.push(columns.result);
+        self.errors.push(columns.error);
+        self.delays.push(columns.retry_in.map(micros));
+        self.finished.push(columns.finished);
     }
 }

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
-use kiribi_core::backend::lease_expired_error;
+use kiribi_core::backend::{OutcomeColumns, lease_expired_error};
 use kiribi_core::{
     AttemptRecord, ClaimRequest, ClaimedJob, Error, JobFilter, JobId, JobRecord, JobStatus, Lease,
     Listener, NewJob, Outcome, Storage,
@@ -464,31 +464,15 @@ impl Storage for SqliteStorage {
 /// One completion as [`sql::COMPLETE_JOBS`] reads it: `[id, attempt, status, result,
 /// error, next run_at, finished_at]`.
 fn completion_row(now: i64, lease: Lease, outcome: &Outcome) -> serde_json::Value {
-    let (status, result, error, run_at, finished_at) = match outcome {
-        Outcome::Succeeded { result } => (
-            "succeeded",
-            result.as_ref().map(serde_json::Value::to_string),
-            None,
-            None,
-            Some(now),
-        ),
-        Outcome::Retry { error, delay } => (
-            "retrying",
-            None,
-            Some(error.as_str()),
-            Some(after(now, *delay)),
-            None,
-        ),
-        Outcome::Failed { error } => ("failed", None, Some(error.as_str()), None, Some(now)),
-    };
+    let columns = OutcomeColumns::of(outcome);
     serde_json::json!([
         lease.id.as_i64(),
         attempt_column(lease.attempt),
-        status,
-        result,
-        error,
-        run_at,
-        finished_at
+        columns.status.as_str(),
+        columns.result,
+        columns.error,
+        columns.retry_in.map(|delay| after(now, delay)),
+        columns.finished.then_some(now)
     ])
 }
 

@@ -12,7 +12,8 @@
 //!   [`decode_json`]: a stored value that kiribi never writes is an error that
 //!   names the table, the job and the column, never a panic;
 //! - [`inserted_ids`] and [`lease_expired_error`]: what an insert must return, and
-//!   what is recorded when a worker's lease runs out.
+//!   what is recorded when a worker's lease runs out;
+//! - [`OutcomeColumns`]: the job columns an attempt's outcome sets.
 //!
 //! Nothing here talks to a database, so none of it needs a runtime or a driver.
 //!
@@ -36,10 +37,12 @@
 
 mod lease;
 mod migrate;
+mod outcome;
 mod row;
 
 pub use lease::lease_expired_error;
 pub use migrate::{
     Migrated, Migration, SchemaTooNew, latest_version, pending_migrations, versions_increase,
 };
+pub use outcome::OutcomeColumns;
 pub use row::{CorruptRow, decode_count, decode_json, decode_status, inserted_ids};

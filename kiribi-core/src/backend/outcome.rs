@@ -1,0 +1,94 @@
+//! How an attempt's [`Outcome`] is stored on its job row.
+
+use std::time::Duration;
+
+use crate::{JobStatus, Outcome};
+
+/// The job columns an [`Outcome`] sets, the same on every backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeColumns<'a> {
+    /// The job's new status: `Succeeded`, `Retrying` or `Failed`.
+    pub status: JobStatus,
+    /// The job's output as JSON text (`None` when it has none, or failed).
+    pub result: Option<String>,
+    /// The attempt's error (`None` when it succeeded; the job then keeps its
+    /// previous `last_error`).
+    pub error: Option<&'a str>,
+    /// For a retry, how long after now the next attempt is due (`None` keeps
+    /// `run_at`).
+    pub retry_in: Option<Duration>,
+    /// Whether the job is finished, so `finished_at` is set to now.
+    pub finished: bool,
+}
+
+impl<'a> OutcomeColumns<'a> {
+    /// The columns `outcome` sets.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kiribi_core::{JobStatus, Outcome};
+    /// use kiribi_core::backend::OutcomeColumns;
+    ///
+    /// let retry = Outcome::Retry { error: "flaky".into(), delay: Duration::from_secs(2) };
+    /// let columns = OutcomeColumns::of(&retry);
+    /// assert_eq!(columns.status, JobStatus::Retrying);
+    /// assert_eq!(columns.retry_in, Some(Duration::from_secs(2)));
+    /// assert!(!columns.finished);
+    /// ```
+    pub fn of(outcome: &'a Outcome) -> Self {
+        match outcome {
+            Outcome::Succeeded { result } => Self {
+                status: JobStatus::Succeeded,
+                result: result.as_ref().map(serde_json::Value::to_string),
+                error: None,
+                retry_in: None,
+                finished: true,
+            },
+            Outcome::Retry { error, delay } => Self {
+                status: JobStatus::Retrying,
+                result: None,
+                error: Some(error),
+                retry_in: Some(*delay),
+                finished: false,
+            },
+            Outcome::Failed { error } => Self {
+                status: JobStatus::Failed,
+                result: None,
+                error: Some(error),
+                retry_in: None,
+                finished: true,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_stores_its_result_as_json_text_and_finishes_the_job() {
+        let done = Outcome::Succeeded {
+            result: Some(serde_json::json!({ "sent": true })),
+        };
+        let columns = OutcomeColumns::of(&done);
+        assert_eq!(columns.status, JobStatus::Succeeded);
+        assert_eq!(columns.result.as_deref(), Some(r#"{"sent":true}"#));
+        assert_eq!((columns.error, columns.retry_in), (None, None));
+        assert!(columns.finished);
+    }
+
+    #[test]
+    fn failure_keeps_its_error_and_finishes_the_job() {
+        let failed = Outcome::Failed {
+            error: "gone".into(),
+        };
+        let columns = OutcomeColumns::of(&failed);
+        assert_eq!(columns.status, JobStatus::Failed);
+        assert_eq!(columns.error, Some("gone"));
+        assert_eq!((columns.result, columns.retry_in), (None, None));
+        assert!(columns.finished);
+    }
+}
