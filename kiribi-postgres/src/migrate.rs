@@ -26,6 +26,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "lean indexes",
         include_str!("../migrations/20261129120000_lean_indexes.sql"),
     ),
+    Migration::new(
+        20261129180000,
+        "lighter enqueue",
+        include_str!("../migrations/20261129180000_lighter_enqueue.sql"),
+    ),
 ];
 const _: () = assert!(versions_increase(MIGRATIONS));
 

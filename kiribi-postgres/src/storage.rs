@@ -437,9 +437,13 @@ impl Storage for PgStorage {
             // Succeeded jobs are most of the table: walking it newest first finds
             // them at once.
             Some(JobStatus::Succeeded) => conditions.push("status = $"),
-            // The partial index's predicate, spelled out: a generic plan cannot
-            // prove it from the bound status.
-            Some(_) => conditions.push("status <> 'succeeded' AND status = $"),
+            // A partial index's predicate, spelled out: a generic plan cannot
+            // prove it from the bound status. Pending jobs are only in the ready
+            // index (see the `lighter_enqueue` migration).
+            Some(JobStatus::Pending | JobStatus::Retrying) => {
+                conditions.push("status IN ('pending', 'retrying') AND status = $");
+            }
+            Some(_) => conditions.push("status NOT IN ('succeeded', 'pending') AND status = $"),
             None => {}
         }
         if filter.get_name().is_some() {

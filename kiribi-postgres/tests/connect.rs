@@ -7,7 +7,7 @@ use kiribi_core::{Error, JobFilter, NewJob, Storage};
 use kiribi_postgres::{PgStorage, PgStorageOptions};
 
 /// Every migration this kiribi has, oldest first.
-const MIGRATIONS: [i64; 2] = [20261129000000, 20261129120000];
+const MIGRATIONS: [i64; 3] = [20261129000000, 20261129120000, 20261129180000];
 
 async fn applied_migrations(schema: &str) -> Vec<i64> {
     let mut conn = connection().await;

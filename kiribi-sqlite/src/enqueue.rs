@@ -97,9 +97,9 @@ async fn insert_chunk(
             .bind(now)
             .bind(run_at);
     }
-    // No `RETURNING`: SQLite hands rows over one message each. One statement takes
-    // its ids in `VALUES` order, each one more than the last (AUTOINCREMENT, under
-    // the write lock), so they end at the connection's last insert rowid.
+    // No `RETURNING`: SQLite hands rows over one message each. One statement gives
+    // its rows consecutive ids in `VALUES` order and inserts them in that order
+    // (`sql::insert_jobs`), so they end at the connection's last insert rowid.
     let done = query.execute(&mut *conn).await?;
     let last = done.last_insert_rowid();
     let count = i64::try_from(jobs.len()).unwrap_or(i64::MAX);

@@ -48,6 +48,7 @@
 
 mod enqueue;
 mod error;
+mod list;
 mod migrate;
 mod options;
 mod row;

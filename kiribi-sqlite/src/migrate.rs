@@ -23,6 +23,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "lean indexes",
         include_str!("../migrations/20261129120000_lean_indexes.sql"),
     ),
+    Migration::new(
+        20261129180000,
+        "two page inserts",
+        include_str!("../migrations/20261129180000_two_page_inserts.sql"),
+    ),
 ];
 const _: () = assert!(versions_increase(MIGRATIONS));
 

@@ -20,25 +20,49 @@ macro_rules! job_columns {
     };
 }
 
+/// The highest id any job has had: the newest job's, or the highest deleted one's
+/// (`kiribi_id_floor`, kept by a delete trigger). New jobs take the ids above it, so
+/// no id is ever reused without AUTOINCREMENT's write to `sqlite_sequence` on every
+/// insert (see the `two_page_inserts` migration). Both reads are one B-tree seek.
+macro_rules! highest_id {
+    () => {
+        "max((SELECT COALESCE(max(id), 0) FROM kiribi_jobs), \
+             (SELECT floor FROM kiribi_id_floor))"
+    };
+}
+
 /// Columns bound per job by [`insert_jobs`].
 pub(crate) const INSERT_JOB_BINDS: usize = 7;
 
-/// One multi-row `INSERT` of `rows` new jobs.
+/// One multi-row `INSERT` of `rows` new jobs, whose ids follow [`highest_id!`] in
+/// row order and are inserted in that order.
 ///
 /// Binds per row, in order: name, queue, priority, max_attempts, payload,
 /// created_at, run_at.
 pub(crate) fn insert_jobs(rows: usize) -> String {
-    const HEAD: &str = "INSERT INTO kiribi_jobs \
-        (name, queue, status, priority, max_attempts, payload, created_at, run_at) VALUES ";
-    const ROW: &str = "(?, ?, 'pending', ?, ?, ?, ?, ?)";
-    let mut sql = String::with_capacity(HEAD.len() + rows * (ROW.len() + 2));
+    // The id subqueries read `kiribi_jobs`, so SQLite evaluates them once, before
+    // the first row goes in.
+    const HEAD: &str = concat!(
+        "INSERT INTO kiribi_jobs \
+         (id, name, queue, status, priority, max_attempts, payload, created_at, run_at) \
+         SELECT ",
+        highest_id!(),
+        " + column1, column2, column3, 'pending', column4, column5, column6, column7, \
+         column8 FROM (VALUES "
+    );
+    const ROW: &str = ", ?, ?, ?, ?, ?, ?, ?)";
+    const TAIL: &str = ") ORDER BY column1";
+    let mut sql = String::with_capacity(HEAD.len() + rows * (ROW.len() + 10) + TAIL.len());
     sql.push_str(HEAD);
-    for row in 0..rows {
-        if row > 0 {
+    for row in 1..=rows {
+        if row > 1 {
             sql.push_str(", ");
         }
+        sql.push('(');
+        sql.push_str(&row.to_string());
         sql.push_str(ROW);
     }
+    sql.push_str(TAIL);
     sql
 }
 
@@ -46,11 +70,14 @@ pub(crate) fn insert_jobs(rows: usize) -> String {
 ///
 /// ?1 name, ?2 queue, ?3 priority, ?4 max_attempts, ?5 payload, ?6 now,
 /// ?7 lease owner, ?8 lease expiry.
-pub(crate) const INSERT_RUNNING_JOB: &str = "\
-    INSERT INTO kiribi_jobs (name, queue, status, priority, attempts, max_attempts, payload, \
-                             created_at, run_at, started_at, lease_owner, lease_expires_at, \
-                             attempted_by) \
-    VALUES (?1, ?2, 'running', ?3, 1, ?4, ?5, ?6, ?6, ?6, ?7, ?8, ?7)";
+pub(crate) const INSERT_RUNNING_JOB: &str = concat!(
+    "INSERT INTO kiribi_jobs (id, name, queue, status, priority, attempts, max_attempts, \
+                              payload, created_at, run_at, started_at, lease_owner, \
+                              lease_expires_at, attempted_by) \
+     VALUES (",
+    highest_id!(),
+    " + 1, ?1, ?2, 'running', ?3, 1, ?4, ?5, ?6, ?6, ?6, ?7, ?8, ?7)"
+);
 
 /// Moves up to ?6 ready jobs to `running` in claim order.
 ///
@@ -73,14 +100,32 @@ pub(crate) const CLAIM_JOBS: &str = "\
         LIMIT ?6) \
     RETURNING id, name, queue, payload, attempts, max_attempts, priority, run_at";
 
+/// The predicate of the partial index `kiribi_jobs_by_status` (every status but
+/// succeeded and pending), for a query to spell out next to its own `status = …`:
+/// SQLite uses a partial index only for a query that repeats its predicate, and
+/// would otherwise scan the whole table.
+macro_rules! by_status_predicate {
+    () => {
+        "status NOT IN ('succeeded', 'pending')"
+    };
+}
+pub(crate) use by_status_predicate;
+
+/// The predicate of the partial index `kiribi_jobs_ready` (pending and retrying
+/// jobs), to spell out likewise.
+macro_rules! ready_predicate {
+    () => {
+        "status IN ('pending', 'retrying')"
+    };
+}
+pub(crate) use ready_predicate;
+
 /// Extends every lease of worker ?2 to ?1.
-///
-/// `status <> 'succeeded'` (true of running jobs) is the predicate of the partial
-/// index `kiribi_jobs_by_status`, spelled out: SQLite uses a partial index only for
-/// a query that repeats its predicate, and would otherwise scan the whole table.
-pub(crate) const RENEW_LEASES: &str = "\
-    UPDATE kiribi_jobs SET lease_expires_at = ?1 \
-    WHERE status = 'running' AND status <> 'succeeded' AND lease_owner = ?2";
+pub(crate) const RENEW_LEASES: &str = concat!(
+    "UPDATE kiribi_jobs SET lease_expires_at = ?1 WHERE status = 'running' AND ",
+    by_status_predicate!(),
+    " AND lease_owner = ?2"
+);
 
 /// Records a batch of outcomes on their jobs, each fenced by (id, attempt); returns
 /// the id of every job whose lease held.
@@ -122,11 +167,12 @@ pub(crate) const RELEASE_JOB: &str = "\
 pub(crate) const DELETE_ATTEMPT: &str = "\
     DELETE FROM kiribi_attempts WHERE job_id = ?1 AND attempt = ?2";
 
-/// Running jobs whose lease ran out before ?1. (`status <> 'succeeded'`: see
-/// [`RENEW_LEASES`].)
-pub(crate) const EXPIRED_LEASES: &str = "\
-    SELECT id, attempts, lease_owner FROM kiribi_jobs \
-    WHERE status = 'running' AND status <> 'succeeded' AND lease_expires_at < ?1";
+/// Running jobs whose lease ran out before ?1.
+pub(crate) const EXPIRED_LEASES: &str = concat!(
+    "SELECT id, attempts, lease_owner FROM kiribi_jobs WHERE status = 'running' AND ",
+    by_status_predicate!(),
+    " AND lease_expires_at < ?1"
+);
 
 /// Takes back one job whose lease expired, fenced by (?3 id, ?4 attempt).
 ///
@@ -143,7 +189,7 @@ pub(crate) const REAP_JOB: &str = "\
 pub(crate) const GET_JOB: &str =
     concat!("SELECT ", job_columns!(), " FROM kiribi_jobs WHERE id = ?1");
 
-/// The start of a listing; `storage::list` appends only fixed conditions.
+/// The start of a listing; `list` appends only fixed conditions.
 pub(crate) const LIST_JOBS: &str = concat!("SELECT ", job_columns!(), " FROM kiribi_jobs");
 
 /// The attempts of job ?1, oldest first: the recorded ones, then the latest one from
@@ -204,6 +250,8 @@ mod tests {
     fn insert_jobs_binds_seven_values_per_row() {
         let sql = insert_jobs(3);
         assert_eq!(sql.matches('?').count(), 3 * INSERT_JOB_BINDS);
-        assert_eq!(sql.matches("), (").count(), 2, "{sql}");
+        for row in ["(1, ?", "(2, ?", "(3, ?"] {
+            assert_eq!(sql.matches(row).count(), 1, "{sql}");
+        }
     }
 }

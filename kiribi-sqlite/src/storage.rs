@@ -19,19 +19,19 @@ use std::time::Duration;
 
 use kiribi_core::backend::{OutcomeColumns, lease_expired_error};
 use kiribi_core::{
-    AttemptRecord, ClaimRequest, ClaimedJob, Error, JobFilter, JobId, JobRecord, JobStatus, Lease,
-    Listener, NewJob, Outcome, Storage,
+    AttemptRecord, ClaimRequest, ClaimedJob, Error, JobFilter, JobId, JobRecord, Lease, Listener,
+    NewJob, Outcome, Storage,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqlitePoolOptions;
-use sqlx::{AssertSqlSafe, Connection, Sqlite, SqlitePool};
+use sqlx::{Connection, Sqlite, SqlitePool};
 
 use crate::enqueue::insert_jobs;
 use crate::error::{BACKEND, retry_on_contention, storage_error};
-use crate::migrate;
 use crate::options::SqliteStorageOptions;
 use crate::row::{self, after, attempt_column, now_ms};
 use crate::sql;
+use crate::{list, migrate};
 
 /// How long a caller waits for the single write connection before giving up.
 const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -352,58 +352,8 @@ impl Storage for SqliteStorage {
     }
 
     async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, Error> {
-        // Only the conditions the filter sets, so SQLite can use the matching index;
-        // every fragment is fixed text and every value is bound.
-        let mut conditions = Vec::new();
-        match filter.get_status() {
-            // Succeeded jobs are most of the table: walking it newest first finds
-            // them at once.
-            Some(JobStatus::Succeeded) => conditions.push("status = ?"),
-            // The partial index's predicate, spelled out so that SQLite uses it
-            // (see `sql::RENEW_LEASES`).
-            Some(_) => conditions.push("status = ? AND status <> 'succeeded'"),
-            None => {}
-        }
-        if filter.get_name().is_some() {
-            conditions.push("name = ?");
-        }
-        if filter.get_queue().is_some() {
-            conditions.push("queue = ?");
-        }
-        if filter.get_before().is_some() {
-            conditions.push("id < ?");
-        }
-        let mut text = String::from(sql::LIST_JOBS);
-        if !conditions.is_empty() {
-            text.push_str(" WHERE ");
-            text.push_str(&conditions.join(" AND "));
-        }
-        text.push_str(" ORDER BY id DESC LIMIT ?");
-        let text = &text;
-        let limit = i64::try_from(filter.get_limit()).unwrap_or(i64::MAX);
-        self.read(|mut conn| async move {
-            let mut query = sqlx::query(AssertSqlSafe(text.as_str()));
-            if let Some(status) = filter.get_status() {
-                query = query.bind(status.as_str());
-            }
-            if let Some(name) = filter.get_name() {
-                query = query.bind(name);
-            }
-            if let Some(queue) = filter.get_queue() {
-                query = query.bind(queue);
-            }
-            if let Some(before) = filter.get_before() {
-                query = query.bind(before.as_i64());
-            }
-            query
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await?
-                .iter()
-                .map(row::decode_job)
-                .collect()
-        })
-        .await
+        self.read(|mut conn| async move { list::list(&mut conn, filter).await })
+            .await
     }
 
     async fn attempts(&self, id: JobId) -> Result<Vec<AttemptRecord>, Error> {

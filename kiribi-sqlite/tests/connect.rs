@@ -1,10 +1,10 @@
 //! Opening a database: URLs, missing directories, in-memory databases, migrations.
 
-use kiribi_core::{Error, JobStatus, NewJob, Storage};
+use kiribi_core::{Error, JobId, JobStatus, NewJob, Storage};
 use kiribi_sqlite::{SqliteStorage, SqliteStorageOptions};
 
 /// How many migrations this kiribi has.
-const MIGRATIONS: i64 = 2;
+const MIGRATIONS: i64 = 3;
 
 fn url(dir: &tempfile::TempDir, file: &str) -> String {
     format!("sqlite://{}/{file}", dir.path().display())
@@ -210,7 +210,15 @@ async fn a_database_of_an_older_kiribi_is_migrated_and_keeps_its_jobs() {
                  description TEXT NOT NULL, applied_at INTEGER NOT NULL); \
              INSERT INTO kiribi_migrations VALUES (20261129000000, 'create jobs', 0); \
              INSERT INTO kiribi_jobs (name, queue, status, priority, max_attempts, payload, \
-                 created_at, run_at) VALUES ('a', 'default', 'pending', 0, 5, '{{}}', 0, 0);",
+                 created_at, run_at) VALUES ('a', 'default', 'pending', 0, 5, '{{}}', 0, 0); \
+             INSERT INTO kiribi_jobs (name, queue, status, priority, attempts, max_attempts, \
+                 payload, last_error, created_at, run_at, finished_at) \
+                 VALUES ('b', 'default', 'failed', 0, 1, 1, '{{}}', 'boom', 0, 0, 1); \
+             INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at, finished_at, \
+                 error) VALUES (2, 1, 'w', 0, 1, 'boom'); \
+             INSERT INTO kiribi_jobs (name, queue, status, priority, max_attempts, payload, \
+                 created_at, run_at) VALUES ('c', 'default', 'pending', 0, 5, '{{}}', 0, 0); \
+             DELETE FROM kiribi_jobs WHERE id = 3;",
             include_str!("../migrations/20261129000000_create_jobs.sql")
         );
         sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
@@ -240,4 +248,30 @@ async fn a_database_of_an_older_kiribi_is_migrated_and_keeps_its_jobs() {
         1,
         "the job from before the upgrade is claimed"
     );
+
+    // The failed job kept its attempt record, and still loses it with the job.
+    let failed = JobId::from_i64(2);
+    assert_eq!(storage.attempts(failed).await.unwrap().len(), 1);
+    // Job 3 was deleted before the upgrade: its id stays used.
+    let next = storage
+        .enqueue(vec![NewJob::new("a", serde_json::json!(1))])
+        .await
+        .unwrap();
+    assert_eq!(
+        next[0].as_i64(),
+        4,
+        "ids continue past the deleted newest job"
+    );
+    assert!(storage.delete(failed).await.unwrap());
+    let orphans: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM kiribi_attempts")
+        .fetch_one(storage.pool())
+        .await
+        .unwrap();
+    assert_eq!(orphans, 0, "deleting a job deletes its attempts");
+    let violations: Vec<(String,)> =
+        sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+            .fetch_all(storage.pool())
+            .await
+            .unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
 }

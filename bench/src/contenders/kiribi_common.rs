@@ -81,10 +81,13 @@ impl KiribiContender {
     }
 }
 
-/// The same text on both backends. `status <> 'succeeded'` repeats the predicate of
-/// kiribi's partial status index, which SQLite needs to use it.
-const UNFINISHED: &str = "SELECT count(*) FROM kiribi_jobs \
-     WHERE status IN ('pending', 'retrying', 'running') AND status <> 'succeeded'";
+/// The same text on both backends. Each count repeats the predicate of one of
+/// kiribi's partial indexes (ready jobs; running, failed and cancelled ones), which
+/// SQLite needs to use it.
+const UNFINISHED: &str = "SELECT \
+     (SELECT count(*) FROM kiribi_jobs WHERE status IN ('pending', 'retrying')) \
+     + (SELECT count(*) FROM kiribi_jobs \
+        WHERE status = 'running' AND status NOT IN ('succeeded', 'pending'))";
 
 #[async_trait]
 impl Contender for KiribiContender {

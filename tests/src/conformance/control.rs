@@ -273,3 +273,64 @@ pub async fn list_filters_and_orders_newest_first(storage: &dyn Storage) {
         "list returns whole records"
     );
 }
+
+/// Waiting jobs are listed in full, in order, however many finished jobs came after
+/// them (more than any window a backend walks before turning to an index).
+pub async fn list_finds_waiting_jobs_behind_a_long_history(storage: &dyn Storage) {
+    const HISTORY: i64 = 12_000;
+    let early = enqueue(
+        storage,
+        vec![job("mail", 0), job("resize", 1), job("flaky", 2)],
+    )
+    .await;
+    let flaky = claim_one(storage, "flaky", LONG_LEASE).await;
+    let retry = Outcome::Retry {
+        error: "e".into(),
+        delay: HOUR,
+    };
+    assert!(
+        storage
+            .complete(flaky.lease(), retry)
+            .await
+            .expect("complete")
+    );
+
+    enqueue(storage, (0..HISTORY).map(|n| job("filler", n)).collect()).await;
+    let mut finished = 0;
+    loop {
+        let claimed = claim(storage, &request("worker-a", &["filler"], 1000, LONG_LEASE)).await;
+        if claimed.is_empty() {
+            break;
+        }
+        let batch: Vec<_> = claimed
+            .iter()
+            .map(|job| (job.lease(), Outcome::Succeeded { result: None }))
+            .collect();
+        let applied = storage.complete_many(&batch).await.expect("complete_many");
+        finished += applied.iter().filter(|held| **held).count();
+    }
+    assert_eq!(finished, usize::try_from(HISTORY).unwrap());
+    let late = enqueue(storage, vec![job("mail", 3)]).await[0];
+    let (mail, resize, flaky) = (early[0], early[1], early[2]);
+
+    let listed = |filter: JobFilter| async move {
+        let records = storage.list(&filter).await.expect("list");
+        records.iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    let pending = || JobFilter::new().status(JobStatus::Pending);
+    assert_eq!(listed(pending()).await, vec![late, resize, mail]);
+    assert_eq!(listed(pending().limit(2)).await, vec![late, resize]);
+    assert_eq!(listed(pending().before(late)).await, vec![resize, mail]);
+    assert_eq!(listed(pending().before(late).limit(1)).await, vec![resize]);
+    assert_eq!(listed(pending().name("mail")).await, vec![late, mail]);
+    assert_eq!(
+        listed(JobFilter::new().status(JobStatus::Retrying)).await,
+        vec![flaky]
+    );
+    assert_eq!(
+        listed(JobFilter::new().status(JobStatus::Succeeded).limit(3))
+            .await
+            .len(),
+        3
+    );
+}

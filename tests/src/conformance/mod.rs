@@ -36,8 +36,8 @@ pub use claim::{
 };
 pub use control::{
     cancel_applies_to_waiting_jobs_only, delete_removes_the_job_and_its_history_unless_running,
-    list_filters_and_orders_newest_first, retry_makes_finished_jobs_ready_again,
-    unknown_ids_are_not_errors,
+    list_filters_and_orders_newest_first, list_finds_waiting_jobs_behind_a_long_history,
+    retry_makes_finished_jobs_ready_again, unknown_ids_are_not_errors,
 };
 pub use enqueue::{
     a_large_batch_is_inserted_whole_and_in_order, a_new_job_is_pending_with_no_attempts,
@@ -137,6 +137,7 @@ macro_rules! conformance_tests {
             delete_removes_the_job_and_its_history_unless_running,
             unknown_ids_are_not_errors,
             list_filters_and_orders_newest_first,
+            list_finds_waiting_jobs_behind_a_long_history,
         );
         $crate::conformance_tests!(@pair $database;
             claims_from_two_handles_never_hand_out_a_job_twice,

@@ -1,0 +1,174 @@
+//! Listing jobs newest first: the SQL for each filter, every fragment fixed text and
+//! every value bound.
+//!
+//! Each status has its own way in. Succeeded jobs are most of the table, so walking
+//! it by id newest first finds them at once; so does a listing by name or queue.
+//! Running, retrying, failed and cancelled jobs are in the partial index
+//! `kiribi_jobs_by_status`. Pending jobs are in no index ordered by id (a pending
+//! entry there would cost every enqueue a page write, see the `two_page_inserts`
+//! migration), so they are listed in two steps: the newest [`RECENT_IDS`] ids by
+//! the table, where a backlog is, then, if the page is not full yet, the older ones
+//! through the ready index, which holds every pending job and its status.
+
+use kiribi_core::{JobFilter, JobRecord, JobStatus};
+use sqlx::query::Query;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{AssertSqlSafe, Connection, Sqlite, SqliteConnection};
+
+use crate::{row, sql};
+
+/// How many of the newest ids a listing of pending or retrying jobs walks in the
+/// table before it turns to the ready index: a few milliseconds of rows.
+const RECENT_IDS: i64 = 10_000;
+
+/// The jobs `filter` selects, newest first.
+pub(crate) async fn list(
+    conn: &mut SqliteConnection,
+    filter: &JobFilter,
+) -> Result<Vec<JobRecord>, sqlx::Error> {
+    let limit = i64::try_from(filter.get_limit()).unwrap_or(i64::MAX);
+    let status = match filter.get_status() {
+        Some(JobStatus::Pending | JobStatus::Retrying) => {
+            return list_ready(conn, filter, limit).await;
+        }
+        None | Some(JobStatus::Succeeded) => "status = ?",
+        // The partial index's predicate, spelled out so that SQLite uses it.
+        Some(_) => concat!("status = ? AND ", sql::by_status_predicate!()),
+    };
+    let text = format!(
+        "{} {} ORDER BY id DESC LIMIT ?",
+        sql::LIST_JOBS,
+        where_clause(filter, status, None)
+    );
+    fetch(
+        bind(sqlx::query(AssertSqlSafe(text)), filter, None).bind(limit),
+        conn,
+    )
+    .await
+}
+
+/// Pending or retrying jobs: the newest ids by the table, then the rest by the
+/// ready index, in one read transaction.
+async fn list_ready(
+    conn: &mut SqliteConnection,
+    filter: &JobFilter,
+    limit: i64,
+) -> Result<Vec<JobRecord>, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let next_id: i64 = sqlx::query_scalar("SELECT COALESCE(max(id), 0) + 1 FROM kiribi_jobs")
+        .fetch_one(&mut *tx)
+        .await?;
+    let upper = filter
+        .get_before()
+        .map_or(next_id, |before| before.as_i64().min(next_id));
+    let recent_floor = upper - RECENT_IDS;
+
+    // `NOT INDEXED` keeps SQLite on the id range of the table.
+    let recent = format!(
+        "{} NOT INDEXED {} ORDER BY id DESC LIMIT ?",
+        sql::LIST_JOBS,
+        where_clause(filter, "status = ?", Some("id > ?"))
+    );
+    let mut jobs = fetch(
+        bind(
+            sqlx::query(AssertSqlSafe(recent)),
+            filter,
+            Some(recent_floor),
+        )
+        .bind(limit),
+        &mut tx,
+    )
+    .await?;
+
+    let missing = limit - i64::try_from(jobs.len()).unwrap_or(i64::MAX);
+    if missing > 0 && recent_floor > 0 {
+        // Only ids are sorted, from the index alone; then `missing` rows are read.
+        let older = format!(
+            "{} WHERE id IN ( \
+                 SELECT id FROM kiribi_jobs INDEXED BY kiribi_jobs_ready {} \
+                 ORDER BY id DESC LIMIT ?) \
+             ORDER BY id DESC",
+            sql::LIST_JOBS,
+            where_clause(
+                filter,
+                concat!("status = ? AND ", sql::ready_predicate!()),
+                Some("id <= ?")
+            )
+        );
+        jobs.extend(
+            fetch(
+                bind(
+                    sqlx::query(AssertSqlSafe(older)),
+                    filter,
+                    Some(recent_floor),
+                )
+                .bind(missing),
+                &mut tx,
+            )
+            .await?,
+        );
+    }
+    tx.commit().await?;
+    Ok(jobs)
+}
+
+/// `WHERE` and the conditions the filter sets, in the order [`bind`] binds them:
+/// `status` (when the filter has a status), name, queue, the paging cursor, then
+/// `id_bound` (one bound id).
+fn where_clause(filter: &JobFilter, status: &str, id_bound: Option<&str>) -> String {
+    let mut conditions = Vec::new();
+    if filter.get_status().is_some() {
+        conditions.push(status);
+    }
+    if filter.get_name().is_some() {
+        conditions.push("name = ?");
+    }
+    if filter.get_queue().is_some() {
+        conditions.push("queue = ?");
+    }
+    if filter.get_before().is_some() {
+        conditions.push("id < ?");
+    }
+    conditions.extend(id_bound);
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    }
+}
+
+/// Binds the values of [`where_clause`]'s conditions.
+fn bind<'q>(
+    mut query: Query<'q, Sqlite, SqliteArguments>,
+    filter: &'q JobFilter,
+    id_bound: Option<i64>,
+) -> Query<'q, Sqlite, SqliteArguments> {
+    if let Some(status) = filter.get_status() {
+        query = query.bind(status.as_str());
+    }
+    if let Some(name) = filter.get_name() {
+        query = query.bind(name);
+    }
+    if let Some(queue) = filter.get_queue() {
+        query = query.bind(queue);
+    }
+    if let Some(before) = filter.get_before() {
+        query = query.bind(before.as_i64());
+    }
+    if let Some(id) = id_bound {
+        query = query.bind(id);
+    }
+    query
+}
+
+async fn fetch(
+    query: Query<'_, Sqlite, SqliteArguments>,
+    conn: &mut SqliteConnection,
+) -> Result<Vec<JobRecord>, sqlx::Error> {
+    query
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(row::decode_job)
+        .collect()
+}
