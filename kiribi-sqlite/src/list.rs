@@ -85,7 +85,8 @@ async fn list_ready(
 
     let missing = limit - i64::try_from(jobs.len()).unwrap_or(i64::MAX);
     if missing > 0 && recent_floor > 0 {
-        // Only ids are sorted, from the index alone; then `missing` rows are read.
+        // The ready index gives the ids (reading each row for its status); only the
+        // `missing` newest of them are sorted out and their rows returned.
         let older = format!(
             "{} WHERE id IN ( \
                  SELECT id FROM kiribi_jobs INDEXED BY kiribi_jobs_ready {} \
