@@ -71,8 +71,14 @@ impl SqliteStorage {
             return Err(Error::MissingDirectory { path });
         }
         let connect = options.connect_options();
+        // `test_before_acquire(false)`: by default sqlx pings a pooled connection
+        // before handing it out, to find connections a server dropped. A SQLite
+        // connection is a file opened by a thread of this process, which no server
+        // can drop, and the ping is one more round trip to that thread per
+        // operation: without it kiribi-bench measured W1 5–10 % and W3 2–5 % faster.
         let writer_options = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(WRITER_ACQUIRE_TIMEOUT);
         let writer_options = if options.is_in_memory() {
             // The database lives as long as its one connection: never close it.
@@ -109,8 +115,9 @@ impl SqliteStorage {
             // `query_only` makes a write through a reader an error instead of a
             // second writer that would contend with the first.
             let reader_connect = connect.pragma("query_only", "ON");
-            let reader_options =
-                SqlitePoolOptions::new().max_connections(options.get_max_readers());
+            let reader_options = SqlitePoolOptions::new()
+                .max_connections(options.get_max_readers())
+                .test_before_acquire(false);
             retry_on_contention(|| reader_options.clone().connect_with(reader_connect.clone()))
                 .await
                 .map_err(storage_error)?
