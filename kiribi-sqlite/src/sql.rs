@@ -78,27 +78,6 @@ pub(crate) const INSERT_RUNNING_JOB: &str = concat!(
     " + 1, ?1, ?2, 'running', ?3, 1, ?4, ?5, ?6, ?6, ?6, ?7, ?8, ?7)"
 );
 
-/// Moves up to ?6 ready jobs to `running` in claim order.
-///
-/// ?1 now, ?2 lease owner, ?3 lease expiry, ?4 names (JSON array), ?5 queues (JSON
-/// array, or NULL for every queue), ?6 limit. `RETURNING` order is unspecified, so
-/// it returns what the caller needs to sort the claimed jobs back into claim order.
-// `INDEXED BY`: without statistics SQLite picks the status index and sorts every
-// pending job on every claim (O(pending) per claim, measured by kiribi-bench W3);
-// walking the ready index in claim order stops after `LIMIT` matches.
-pub(crate) const CLAIM_JOBS: &str = "\
-    UPDATE kiribi_jobs \
-    SET status = 'running', attempts = attempts + 1, started_at = ?1, \
-        lease_owner = ?2, lease_expires_at = ?3, attempted_by = ?2 \
-    WHERE id IN ( \
-        SELECT id FROM kiribi_jobs INDEXED BY kiribi_jobs_ready \
-        WHERE status IN ('pending', 'retrying') AND run_at <= ?1 \
-          AND name IN (SELECT value FROM json_each(?4)) \
-          AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) \
-        ORDER BY priority DESC, run_at, id \
-        LIMIT ?6) \
-    RETURNING id, name, queue, payload, attempts, max_attempts, priority, run_at";
-
 /// The predicate of the partial index `kiribi_jobs_by_status` (every status but
 /// succeeded and pending), for a query to spell out next to its own `status = …`:
 /// SQLite uses a partial index only for a query that repeats its predicate, and
@@ -118,6 +97,30 @@ macro_rules! ready_predicate {
     };
 }
 pub(crate) use ready_predicate;
+
+/// Moves up to ?6 ready jobs to `running` in claim order.
+///
+/// ?1 now, ?2 lease owner, ?3 lease expiry, ?4 names (JSON array), ?5 queues (JSON
+/// array, or NULL for every queue), ?6 limit. `RETURNING` order is unspecified, so
+/// it returns what the caller needs to sort the claimed jobs back into claim order.
+// `INDEXED BY`: without statistics SQLite may pick another index and sort every
+// ready job on every claim (it picked the status index while that held pending
+// jobs: O(pending) per claim, measured by kiribi-bench W3); walking the ready index
+// in claim order stops after `LIMIT` matches. The predicate is the index's own.
+pub(crate) const CLAIM_JOBS: &str = concat!(
+    "UPDATE kiribi_jobs \
+     SET status = 'running', attempts = attempts + 1, started_at = ?1, \
+         lease_owner = ?2, lease_expires_at = ?3, attempted_by = ?2 \
+     WHERE id IN ( \
+         SELECT id FROM kiribi_jobs INDEXED BY kiribi_jobs_ready WHERE ",
+    ready_predicate!(),
+    " AND run_at <= ?1 \
+           AND name IN (SELECT value FROM json_each(?4)) \
+           AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) \
+         ORDER BY priority DESC, run_at, id \
+         LIMIT ?6) \
+     RETURNING id, name, queue, payload, attempts, max_attempts, priority, run_at"
+);
 
 /// Extends every lease of worker ?2 to ?1.
 pub(crate) const RENEW_LEASES: &str = concat!(
