@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use kiribi_core::{ClaimRequest, ClaimedJob, Lease, Outcome, Storage};
@@ -71,22 +71,24 @@ impl WorkerBuilder {
     }
 
     /// How many jobs run at once (default 10; at least 1). Also sets
-    /// [`prefetch`](Self::prefetch) to seven times this, unless it is set after this.
+    /// [`prefetch`](Self::prefetch) to 32 times this, unless it is set after this.
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.config.concurrency = concurrency.max(1);
         self.config.prefetch = PREFETCH_PER_SLOT * self.config.concurrency;
         self
     }
 
-    /// The most jobs the worker claims ahead of its free slots (default: seven times
-    /// its concurrency; 0 turns claiming ahead off).
+    /// The most jobs the worker claims ahead of its free slots (default: 32 times its
+    /// concurrency; 0 turns claiming ahead off).
     ///
-    /// Claiming ahead adapts to the jobs: the worker holds about twice as many jobs
+    /// Claiming ahead adapts to the jobs: the worker holds at least twice as many jobs
     /// ahead as it finished while its last claim was on its way to the database and
-    /// back, so what it holds starts within a round trip or two. Short jobs with a
-    /// backlog then start one after another without a round trip each, and one claim
-    /// serves dozens of them; jobs that outlast a round trip are not claimed ahead at
-    /// all, so they never wait on a busy worker while another one idles.
+    /// back, so what it holds starts within a round trip or two. When it ran out of
+    /// jobs during a claim while jobs kept finishing, it holds twice as many; when it
+    /// did not, a quarter fewer. Short jobs with a backlog then start one after
+    /// another without a round trip each, and one claim serves dozens or hundreds of
+    /// them; jobs that outlast a round trip are not claimed ahead at all, so they
+    /// never wait on a busy worker while another one idles.
     ///
     /// Jobs claimed ahead are leased to this worker (other workers skip them, and
     /// their attempt starts at the claim), run in claim order, and go back uncharged
@@ -241,13 +243,29 @@ fn worker_id() -> String {
 }
 
 /// The default [`WorkerBuilder::prefetch`], per unit of concurrency.
-const PREFETCH_PER_SLOT: usize = 7;
+const PREFETCH_PER_SLOT: usize = 32;
 
 /// The most outcomes one write records.
 const MAX_COMPLETION_BATCH: usize = 256;
 
 /// A claim on its way to the database.
 type PendingClaim = Pin<Box<dyn Future<Output = kiribi_core::Result<Vec<ClaimedJob>>> + Send>>;
+
+/// How many jobs to hold claimed ahead after a claim came back, up to `prefetch`.
+///
+/// At least twice as many as `finished` while the claim was in flight. When the
+/// worker `ran_dry` during the claim while jobs kept finishing, the buffer did not
+/// cover the round trip: twice as many as before. Otherwise a quarter fewer, so one
+/// claim that comes back quickly does not empty the buffer. Jobs that finish within a
+/// round trip earn a buffer; jobs that outlast it get none.
+fn next_ahead(ahead: usize, finished: usize, ran_dry: bool, prefetch: usize) -> usize {
+    let kept = if ran_dry && finished > 0 {
+        2 * ahead
+    } else {
+        ahead - ahead.div_ceil(4)
+    };
+    kept.max(2 * finished).min(prefetch)
+}
 
 /// Waits for the claim in flight, or forever when there is none.
 async fn claim_result(claim: &mut Option<PendingClaim>) -> kiribi_core::Result<Vec<ClaimedJob>> {
@@ -286,11 +304,14 @@ async fn run_worker(
     let mut claimed: VecDeque<ClaimedJob> = VecDeque::new();
     let mut claiming: Option<PendingClaim> = None;
     let mut claim_limit = 0;
-    // How many jobs to hold claimed ahead: twice as many as finished while the last
-    // claim was in flight, up to `prefetch`. Jobs that finish within a round trip
-    // earn a buffer; jobs that outlast it get none.
+    // How many jobs to hold claimed ahead (see `next_ahead`).
     let mut ahead = 0;
-    let mut finished_while_claiming = 0;
+    // Jobs finished so far, counted by the tasks themselves: a claim's answer can be
+    // taken before the tasks that finished meanwhile are joined, and counting joins
+    // would then see none finish and drop the buffer.
+    let finished = Arc::new(AtomicUsize::new(0));
+    let mut started = 0;
+    let mut finished_before_claim = 0;
     let mut maybe_ready = true;
     let mut next_poll = Instant::now() + config.poll_interval;
 
@@ -304,10 +325,14 @@ async fn run_worker(
                 kiribi.clone(),
                 registry.clone(),
                 job,
-                outcomes.clone(),
-                abandoned.clone(),
+                Handover {
+                    outcomes: outcomes.clone(),
+                    finished: finished.clone(),
+                    abandoned: abandoned.clone(),
+                },
             );
             running.insert(tasks.spawn(task).id(), lease);
+            started += 1;
         }
         let capacity = config.concurrency + ahead;
         let wanted = capacity.saturating_sub(tasks.len() + claimed.len());
@@ -328,6 +353,7 @@ async fn run_worker(
             let storage = storage.clone();
             claiming = Some(Box::pin(async move { storage.claim(&request).await }));
             claim_limit = wanted;
+            finished_before_claim = finished.load(Ordering::Relaxed);
             maybe_ready = false;
             continue;
         }
@@ -337,8 +363,10 @@ async fn run_worker(
             Ok(()) = stop.changed() => {}
             result = claim_result(&mut claiming) => {
                 claiming = None;
-                ahead = config.prefetch.min(2 * finished_while_claiming);
-                finished_while_claiming = 0;
+                let finished_now = finished.load(Ordering::Relaxed);
+                let finished_while_claiming = finished_now - finished_before_claim;
+                let ran_dry = claimed.is_empty() && started == finished_now;
+                ahead = next_ahead(ahead, finished_while_claiming, ran_dry, config.prefetch);
                 match result {
                     Ok(jobs) => {
                         // A full batch means more jobs may be waiting.
@@ -350,12 +378,7 @@ async fn run_worker(
                     }
                 }
             }
-            Some(done) = tasks.join_next_with_id() => {
-                forget_task(&mut running, done);
-                if claiming.is_some() {
-                    finished_while_claiming += 1;
-                }
-            }
+            Some(done) = tasks.join_next_with_id() => forget_task(&mut running, done),
             Ok(()) = wake.changed() => maybe_ready = true,
             () = tokio::time::sleep_until(next_poll) => {
                 maybe_ready = true;
@@ -445,17 +468,22 @@ fn forget_task(
     }
 }
 
-/// Runs one claimed job and hands its outcome to the recorder.
-async fn execute(
-    kiribi: Kiribi,
-    registry: Arc<Registry>,
-    job: ClaimedJob,
+/// Where a job task hands its outcome over.
+struct Handover {
+    /// The recorder's channel.
     outcomes: mpsc::Sender<(Lease, Outcome)>,
+    /// The worker's count of finished jobs, which sizes its claims ahead.
+    finished: Arc<AtomicUsize>,
+    /// Set once shutdown's grace period is over.
     abandoned: watch::Receiver<bool>,
-) {
+}
+
+/// Runs one claimed job and hands its outcome to the recorder.
+async fn execute(kiribi: Kiribi, registry: Arc<Registry>, job: ClaimedJob, handover: Handover) {
     let lease = job.lease();
     let Some(registration) = registry.get(&job.name) else {
         // Unreachable in practice: claims only ask for registered names.
+        handover.finished.fetch_add(1, Ordering::Relaxed);
         return;
     };
     let config = registration.config();
@@ -474,9 +502,11 @@ async fn execute(
             outcome_after_error(&error, job.attempt, job.max_attempts, &config.retry)
         }
     };
-    if let Err(mpsc::error::SendError(completion)) = outcomes.send((lease, outcome)).await {
+    handover.finished.fetch_add(1, Ordering::Relaxed);
+    if let Err(mpsc::error::SendError(completion)) = handover.outcomes.send((lease, outcome)).await
+    {
         // The recorder is gone (it only stops after every sender): write it here.
-        record(kiribi.storage().as_ref(), &[completion], abandoned).await;
+        record(kiribi.storage().as_ref(), &[completion], handover.abandoned).await;
     }
 }
 
@@ -590,5 +620,39 @@ async fn forward_wakeups(kiribi: Kiribi, worker: String) {
                 tokio::time::sleep(RETRY).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_ahead;
+
+    #[test]
+    fn jobs_that_outlast_a_round_trip_are_not_claimed_ahead() {
+        assert_eq!(next_ahead(0, 0, false, 320), 0);
+        // The first claim of an idle worker: nothing could finish meanwhile.
+        assert_eq!(next_ahead(0, 0, true, 320), 0);
+    }
+
+    #[test]
+    fn running_dry_while_jobs_finish_doubles_the_buffer() {
+        assert_eq!(next_ahead(40, 12, true, 320), 80);
+        assert_eq!(next_ahead(0, 5, true, 320), 10);
+        assert_eq!(next_ahead(200, 30, true, 320), 320, "capped by prefetch");
+        assert_eq!(next_ahead(40, 12, true, 0), 0, "prefetch 0 turns it off");
+    }
+
+    #[test]
+    fn one_quick_claim_shrinks_the_buffer_by_a_quarter() {
+        assert_eq!(next_ahead(256, 0, false, 256), 192);
+        assert_eq!(next_ahead(256, 150, false, 256), 256);
+        // Never below twice what finished during the claim.
+        assert_eq!(next_ahead(8, 30, false, 256), 60);
+        // Down to none once jobs stop finishing within a round trip.
+        let mut ahead = 256;
+        for _ in 0..30 {
+            ahead = next_ahead(ahead, 0, false, 256);
+        }
+        assert_eq!(ahead, 0);
     }
 }
