@@ -17,7 +17,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// Without TLS: the `peers` feature turns on sqlx's TLS (graphile_worker's default
+/// features), and with the server's `ssl = on` every PostgreSQL contender of that
+/// build would then negotiate TLS, and those of the default build would not.
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
 
 const USAGE: &str = "\
 usage:
@@ -27,7 +30,7 @@ usage:
 workloads: w1 w2 w3 (also reports `dead`) w4 w5 w5-local w6-small w6-large rss
 contenders: kiribi-sqlite raw-sqlite apalis-sqlite kiribi-postgres raw-postgres
             apalis-postgres graphile-worker (the last three need --features peers)
---pg-url defaults to $KIRIBI_BENCH_PG_URL, then postgres://postgres@127.0.0.1:5432/test;
+--pg-url defaults to $KIRIBI_BENCH_PG_URL, then postgres://postgres@127.0.0.1:5432/test?sslmode=disable;
 each PostgreSQL contender gets a database kiribi_bench_<contender> of its own.";
 
 /// Sizes and where PostgreSQL is.

@@ -56,6 +56,7 @@ mod enqueue;
 mod error;
 mod listen;
 mod migrate;
+mod nodelay;
 mod options;
 mod row;
 mod sql;
