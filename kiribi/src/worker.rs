@@ -71,14 +71,14 @@ impl WorkerBuilder {
     }
 
     /// How many jobs run at once (default 10; at least 1). Also sets
-    /// [`prefetch`](Self::prefetch) to 32 times this, unless it is set after this.
+    /// [`prefetch`](Self::prefetch) to 64 times this, unless it is set after this.
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.config.concurrency = concurrency.max(1);
         self.config.prefetch = PREFETCH_PER_SLOT * self.config.concurrency;
         self
     }
 
-    /// The most jobs the worker claims ahead of its free slots (default: 32 times its
+    /// The most jobs the worker claims ahead of its free slots (default: 64 times its
     /// concurrency; 0 turns claiming ahead off).
     ///
     /// Claiming ahead adapts to the jobs: the worker holds at least twice as many jobs
@@ -243,7 +243,7 @@ fn worker_id() -> String {
 }
 
 /// The default [`WorkerBuilder::prefetch`], per unit of concurrency.
-const PREFETCH_PER_SLOT: usize = 32;
+const PREFETCH_PER_SLOT: usize = 64;
 
 /// The most outcomes one write records.
 const MAX_COMPLETION_BATCH: usize = 256;
