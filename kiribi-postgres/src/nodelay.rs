@@ -139,10 +139,12 @@ mod tests {
             .expect("the PostgreSQL test server runs");
         let mut conn = storage.pool().acquire().await.unwrap();
         let set = nodelay(&mut conn).await;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA \"{schema}\" CASCADE"
+        )))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
         assert!(set);
     }
 
