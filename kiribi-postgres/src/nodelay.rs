@@ -16,7 +16,8 @@
 //! `pidfd_getfd` (socket options belong to the socket, which both descriptors share;
 //! the duplicate is closed at once). Linux 5.6 or later only; elsewhere, behind
 //! address translation (the server sees other ports), or if anything fails, the
-//! connection is used as it is. Remove this module once sqlx sets the option itself:
+//! connection is used as it is. The search reads one link per open descriptor, once
+//! per new connection. Remove this module once sqlx sets the option itself:
 //! the test `plain_sqlx_connections_leave_nagle_on` fails then.
 
 use sqlx::PgConnection;
