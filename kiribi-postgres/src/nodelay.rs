@@ -24,13 +24,8 @@ use sqlx::PgConnection;
 
 /// Sets `TCP_NODELAY` on `conn`'s socket where it can; never fails the connection.
 pub(crate) async fn disable_nagle(conn: &mut PgConnection) {
-    let ports: Result<(Option<i32>, Option<i32>), sqlx::Error> =
-        sqlx::query_as("SELECT inet_client_port(), inet_server_port()")
-            .fetch_one(conn)
-            .await;
-    match ports {
-        // Both ports are known only over TCP; a Unix socket has no delay to remove.
-        Ok((Some(local), Some(remote))) => match set_nodelay(local, remote) {
+    match tcp_ports(conn).await {
+        Ok(Some((local, remote))) => match set_nodelay(local, remote) {
             Ok(true) => {}
             Ok(false) => {
                 tracing::debug!(
@@ -41,9 +36,20 @@ pub(crate) async fn disable_nagle(conn: &mut PgConnection) {
             }
             Err(error) => tracing::debug!(%error, "setting TCP_NODELAY failed"),
         },
-        Ok(_) => {}
+        // A Unix socket has no delay to remove.
+        Ok(None) => {}
         Err(error) => tracing::debug!(%error, "reading the connection's ports failed"),
     }
+}
+
+/// `conn`'s (client, server) ports as the server sees them; `None` off TCP, where
+/// the server knows neither.
+async fn tcp_ports(conn: &mut PgConnection) -> Result<Option<(i32, i32)>, sqlx::Error> {
+    let ports: (Option<i32>, Option<i32>) =
+        sqlx::query_as("SELECT inet_client_port(), inet_server_port()")
+            .fetch_one(conn)
+            .await?;
+    Ok(ports.0.zip(ports.1))
 }
 
 #[cfg(target_os = "linux")]
@@ -107,7 +113,7 @@ fn socket_between(local: i32, remote: i32) -> std::io::Result<Option<std::os::fd
 mod tests {
     use sqlx::{Connection, PgConnection};
 
-    use super::socket_between;
+    use super::{socket_between, tcp_ports};
     use crate::{PgStorage, PgStorageOptions};
 
     fn url() -> String {
@@ -117,12 +123,7 @@ mod tests {
 
     /// Whether `conn`'s socket has `TCP_NODELAY` set.
     async fn nodelay(conn: &mut PgConnection) -> bool {
-        let (local, remote): (Option<i32>, Option<i32>) =
-            sqlx::query_as("SELECT inet_client_port(), inet_server_port()")
-                .fetch_one(&mut *conn)
-                .await
-                .unwrap();
-        let (Some(local), Some(remote)) = (local, remote) else {
+        let Some((local, remote)) = tcp_ports(conn).await.unwrap() else {
             panic!("the tests need a TCP URL in KIRIBI_TEST_PG_URL, not a Unix socket");
         };
         let socket = socket_between(local, remote)
