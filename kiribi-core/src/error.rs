@@ -2,8 +2,9 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::{JobId, JobStatus};
+use crate::JobId;
 
 /// A boxed error from a driver or a user's code.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -13,28 +14,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything a kiribi call can fail with.
 ///
-/// Each message says what went wrong and, where the user can act, what to do.
-/// Driver errors keep their `source()` chain.
+/// Each message says what went wrong and, where the user can act, what to do. A
+/// message never repeats its cause: driver errors and a job's own error are its
+/// `source()` (print the chain, as `anyhow`'s `{:#}` does, to see them all).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// No job has this id.
-    #[error("no job with id {0}")]
-    JobNotFound(JobId),
-
-    /// The job is not in a state the action applies to.
-    #[error("job {id} is {status}: {action} does not apply")]
-    InvalidState {
-        /// The job.
-        id: JobId,
-        /// Its current status.
-        status: JobStatus,
-        /// What was asked.
-        action: &'static str,
-    },
-
     /// A payload or result could not be turned into JSON.
-    #[error("cannot serialize {what} of job `{job}`: {source}")]
+    #[error("cannot serialize the {what} of job `{job}`")]
     Serialization {
         /// The job name.
         job: String,
@@ -47,7 +34,7 @@ pub enum Error {
 
     /// A stored payload no longer matches the job's arguments.
     #[error(
-        "payload of job `{job}` does not match its arguments at `{path}`: {source}; \
+        "payload of job `{job}` does not match its arguments at `{path}`: \
          the job's signature changed since it was enqueued"
     )]
     Payload {
@@ -61,7 +48,7 @@ pub enum Error {
     },
 
     /// The database failed.
-    #[error("{backend} storage error: {source}")]
+    #[error("{backend} storage error")]
     Storage {
         /// `sqlite` or `postgres`.
         backend: &'static str,
@@ -92,10 +79,32 @@ pub enum Error {
         enabled: &'static [&'static str],
     },
 
+    /// A setting is out of its range: a worker's, an enqueue's or a backend's.
+    #[error("invalid {option}: {reason}")]
+    InvalidOption {
+        /// Which setting, as its builder method is named (`concurrency`,
+        /// `max_attempts`, `schema` …).
+        option: &'static str,
+        /// What is wrong with it and what is allowed.
+        reason: String,
+    },
+
     /// The directory that should hold a SQLite file does not exist.
     #[error("directory `{}` does not exist: create it, or point the SQLite URL elsewhere", path.display())]
     MissingDirectory {
         /// The missing directory.
+        path: PathBuf,
+    },
+
+    /// A SQLite file that a connection without migrations would have to create.
+    #[error(
+        "SQLite database `{}` does not exist, and a connection that does not migrate does \
+         not create it: point the URL at the file your workers use, or connect once with \
+         migrations on",
+        path.display()
+    )]
+    MissingDatabaseFile {
+        /// The missing file.
         path: PathBuf,
     },
 
@@ -108,6 +117,19 @@ pub enum Error {
     MissingDatabase {
         /// The missing database.
         name: String,
+    },
+
+    /// The database engine is older than kiribi supports.
+    #[error("{backend} {found} is too old: kiribi needs {needed} or newer; {advice}")]
+    UnsupportedDatabase {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// The version found.
+        found: String,
+        /// The oldest version kiribi works with.
+        needed: &'static str,
+        /// What to do about it.
+        advice: &'static str,
     },
 
     /// The database was migrated by a newer kiribi.
@@ -123,6 +145,22 @@ pub enum Error {
         found: i64,
         /// The newest migration this build has.
         supported: i64,
+    },
+
+    /// A handle that does not migrate found a schema older than this build needs.
+    #[error(
+        "the {backend} database has kiribi schema version {found}, older than {needed}, \
+         the one this build needs, and this connection does not migrate: run the \
+         migrations first (connect once with migrations on, as `Kiribi::connect` does, \
+         or run `kiribi migrate`)"
+    )]
+    SchemaOutdated {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// The newest migration recorded in the database (0 for none).
+        found: i64,
+        /// The newest migration this build has.
+        needed: i64,
     },
 
     /// Two `#[job]` functions share one name.
@@ -149,20 +187,41 @@ pub enum Error {
         type_name: &'static str,
     },
 
-    /// `run_now` ran the job and it failed.
-    #[error("job `{name}` ({id}) failed: {error}")]
+    /// `run_now` ran the job and it failed; the job's error is the source.
+    #[error("job `{name}` ({id}) failed")]
     JobFailed {
         /// The job's id.
         id: JobId,
         /// The job's name.
         name: String,
         /// What the job's attempt ended with.
+        #[source]
         error: JobError,
     },
 
-    /// The worker stopped unexpectedly (a bug in kiribi if it ever shows).
-    #[error("the worker stopped unexpectedly: {0}")]
-    Worker(String),
+    /// A worker stopped because it could not record the outcomes of its jobs while
+    /// the database kept answering otherwise: it stopped claiming and renewing its
+    /// leases, so other workers take its jobs over once the leases expire.
+    #[error(
+        "the worker stopped: recording the outcomes of {jobs} jobs kept failing for \
+         longer than its lease; other workers run them again once their leases expire"
+    )]
+    OutcomesNotRecorded {
+        /// How many outcomes were waiting to be written.
+        jobs: usize,
+        /// The last error of the write.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// The worker's task ended without returning (it panicked, or its runtime shut
+    /// down first): a bug in kiribi if it ever panics.
+    #[error("the worker task stopped unexpectedly")]
+    WorkerStopped {
+        /// The task's join error.
+        #[source]
+        source: BoxError,
+    },
 }
 
 impl Error {
@@ -181,6 +240,13 @@ impl Error {
 /// job to control retries: [`JobError::permanent`] fails the job at once, with no
 /// further attempts.
 ///
+/// A `JobError` made from the job's own error ([`JobError::from_error`]) keeps that
+/// error: [`get_ref`](JobError::get_ref) and [`downcast_ref`](JobError::downcast_ref)
+/// reach it, and it stands in for it transparently (its `Display` is that error's,
+/// its `source()` that error's source), so an error chain never repeats a line.
+/// [`message`](JobError::message) is the whole chain as one line: the text stored as
+/// the attempt's error.
+///
 /// # Examples
 ///
 /// ```
@@ -190,11 +256,17 @@ impl Error {
 /// assert!(err.is_permanent());
 /// assert_eq!(err.to_string(), "user 7 does not exist");
 /// assert!(!JobError::new("timeout talking to smtp").is_permanent());
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "smtp timed out");
+/// let err = JobError::from_error(io);
+/// assert_eq!(err.message(), "smtp timed out");
+/// assert!(err.downcast_ref::<std::io::Error>().is_some());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct JobError {
     message: String,
     permanent: bool,
+    error: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl JobError {
@@ -203,6 +275,7 @@ impl JobError {
         Self {
             message: message.to_string(),
             permanent: false,
+            error: None,
         }
     }
 
@@ -211,7 +284,35 @@ impl JobError {
         Self {
             message: message.to_string(),
             permanent: true,
+            error: None,
         }
+    }
+
+    /// The job's own error, kept: retried while attempts remain, unless a
+    /// `JobError` somewhere in its source chain is permanent. Its message is the
+    /// whole chain, each source that the text before it does not already mention
+    /// joined with `": "`.
+    pub fn from_error(error: impl Into<BoxError>) -> Self {
+        let error: BoxError = error.into();
+        let error = match error.downcast::<JobError>() {
+            Ok(job_error) => return *job_error,
+            Err(error) => error,
+        };
+        let permanent = sources(&*error)
+            .find_map(|err| err.downcast_ref::<JobError>())
+            .is_some_and(JobError::is_permanent);
+        Self {
+            message: chain_text(&*error),
+            permanent,
+            error: Some(Arc::from(error)),
+        }
+    }
+
+    /// The same error, failing the job at once whatever attempts remain.
+    #[must_use]
+    pub fn into_permanent(mut self) -> Self {
+        self.permanent = true;
+        self
     }
 
     /// Whether the job must not be retried.
@@ -219,16 +320,137 @@ impl JobError {
         self.permanent
     }
 
-    /// The error message.
+    /// The text stored as the attempt's error: the whole chain, on one line.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The job's own error, when this was made from one.
+    pub fn get_ref(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.error.as_deref()
+    }
+
+    /// The first error of type `T` in the job's own error and its sources.
+    pub fn downcast_ref<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        let error = self.get_ref()?;
+        sources(error).find_map(|err| err.downcast_ref::<T>())
+    }
+}
+
+impl PartialEq for JobError {
+    /// Compares what is stored: the message and whether it is permanent.
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message && self.permanent == other.permanent
+    }
+}
+
+impl Eq for JobError {}
+
+impl fmt::Debug for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("JobError");
+        debug
+            .field("message", &self.message)
+            .field("permanent", &self.permanent);
+        if let Some(error) = &self.error {
+            debug.field("error", error);
+        }
+        debug.finish()
     }
 }
 
 impl fmt::Display for JobError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        match &self.error {
+            Some(error) => fmt::Display::fmt(error, f),
+            None => f.write_str(&self.message),
+        }
     }
 }
 
-impl std::error::Error for JobError {}
+impl std::error::Error for JobError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.as_ref()?.source()
+    }
+}
+
+/// `error` and each of its sources, outermost first.
+fn sources<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |err| err.source())
+}
+
+/// `error` and its sources on one line, joined with `": "`, leaving out a source
+/// whose text the line already contains (many errors repeat their source).
+///
+/// # Examples
+///
+/// ```
+/// let inner = std::io::Error::other("connection refused");
+/// let error = kiribi_core::Error::storage("sqlite", inner);
+/// assert_eq!(kiribi_core::chain_text(&error), "sqlite storage error: connection refused");
+/// ```
+pub fn chain_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    for source in sources(error).skip(1) {
+        let line = source.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("sending mail")]
+    struct Mail(#[source] std::io::Error);
+
+    #[test]
+    fn a_typed_error_is_kept_and_its_chain_is_the_message() {
+        let err = JobError::from_error(Mail(std::io::Error::other("connection refused")));
+        assert_eq!(err.message(), "sending mail: connection refused");
+        assert_eq!(err.to_string(), "sending mail");
+        assert!(err.downcast_ref::<Mail>().is_some());
+        assert!(err.downcast_ref::<std::io::Error>().is_some());
+        assert!(!err.is_permanent());
+        let failed = Error::JobFailed {
+            id: JobId::from_i64(7),
+            name: "mail".into(),
+            error: err,
+        };
+        assert_eq!(
+            chain_text(&failed),
+            "job `mail` (7) failed: sending mail: connection refused"
+        );
+    }
+
+    #[test]
+    fn a_permanent_job_error_in_the_chain_is_found() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("while mailing")]
+        struct Context(#[source] JobError);
+        let err = JobError::from_error(Context(JobError::permanent("gone")));
+        assert!(err.is_permanent());
+        assert_eq!(err.message(), "while mailing: gone");
+    }
+
+    #[test]
+    fn a_job_error_is_not_wrapped_in_itself() {
+        let err = JobError::from_error(JobError::permanent("gone"));
+        assert_eq!(err, JobError::permanent("gone"));
+        assert!(err.get_ref().is_none());
+    }
+
+    #[test]
+    fn storage_errors_do_not_repeat_their_source() {
+        let err = Error::storage("sqlite", std::io::Error::other("disk full"));
+        assert_eq!(err.to_string(), "sqlite storage error");
+        assert_eq!(chain_text(&err), "sqlite storage error: disk full");
+    }
+}

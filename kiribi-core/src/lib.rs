@@ -8,7 +8,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use kiribi_core::{Backoff, EnqueueOptions, NewJob, RetryPolicy};
+//! use kiribi_core::{Backoff, EnqueueOptions, RetryPolicy};
+//! use kiribi_core::backend::NewJob;
 //!
 //! let job = NewJob::new("send_welcome", serde_json::json!({ "user_id": 7 }))
 //!     .with_options(&EnqueueOptions::new().queue("mail").priority(3));
@@ -22,24 +23,17 @@ pub mod backend;
 mod error;
 mod filter;
 mod id;
-mod job;
 mod options;
 mod record;
 mod retry;
 mod status;
 mod storage;
 
-pub use error::{BoxError, Error, JobError, Result};
+pub use error::{BoxError, Error, JobError, Result, chain_text};
 pub use filter::JobFilter;
 pub use id::{JobId, ParseJobIdError};
-pub use job::{ClaimRequest, ClaimedJob, Lease, NewJob, Outcome};
 pub use options::EnqueueOptions;
-#[doc(hidden)]
-pub use record::build;
 pub use record::{AttemptRecord, JobRecord};
 pub use retry::{Backoff, ParseBackoffError, RetryPolicy};
 pub use status::{JobStatus, ParseJobStatusError};
-pub use storage::{Listener, Storage};
-
-/// Re-exported so that backends and users name the same `async_trait`.
-pub use async_trait::async_trait;
+pub use storage::Storage;

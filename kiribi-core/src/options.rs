@@ -63,10 +63,26 @@ impl EnqueueOptions {
         self
     }
 
-    /// Total attempts allowed (at least 1; 0 is taken as 1).
+    /// Total attempts allowed, the first included: at least 1, as `#[job(max_attempts)]`
+    /// requires. An enqueue with 0 fails with [`Error::InvalidOption`](crate::Error::InvalidOption).
     pub fn max_attempts(mut self, max_attempts: u32) -> Self {
-        self.max_attempts = Some(max_attempts.max(1));
+        self.max_attempts = Some(max_attempts);
         self
+    }
+
+    /// Checks the settings that have a range.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOption`](crate::Error::InvalidOption) for `max_attempts(0)`.
+    pub fn validate(&self) -> crate::Result<()> {
+        if self.max_attempts == Some(0) {
+            return Err(crate::Error::InvalidOption {
+                option: "max_attempts",
+                reason: "it must be at least 1: it counts the first attempt".to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// The queue override, if any.

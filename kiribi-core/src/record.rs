@@ -21,10 +21,14 @@ pub struct JobRecord {
     pub status: JobStatus,
     /// Higher runs first.
     pub priority: i32,
-    /// Attempts started so far (the running one included).
+    /// Attempts started so far (the running one and interrupted ones included).
     pub attempts: u32,
-    /// Total attempts allowed.
+    /// Total attempts allowed; interrupted attempts do not count against it.
     pub max_attempts: u32,
+    /// Attempts that were cut short because their worker was lost (crashed, or lost
+    /// its database connection for longer than a lease): they are retried at once
+    /// and not charged against `max_attempts`, up to a cap.
+    pub interruptions: u32,
     /// The job's arguments, as JSON.
     pub payload: serde_json::Value,
     /// The value the job returned, as JSON, once it succeeded (`None` for `()`).
@@ -65,67 +69,156 @@ pub struct AttemptRecord {
     pub error: Option<String>,
 }
 
-/// Builds records in backends, which cannot use struct literals across crates.
-#[doc(hidden)]
-pub mod build {
-    use super::*;
+/// Builds a [`JobRecord`] field by field: for backends, which read records from
+/// their rows. Every field not set keeps the value a new job has (`default` queue,
+/// `Pending`, priority 0, 5 attempts, no result …; the times default to the Unix
+/// epoch, so a backend sets them).
+///
+/// # Examples
+///
+/// ```
+/// use kiribi_core::{JobId, JobStatus};
+/// use kiribi_core::backend::JobRecordBuilder;
+///
+/// let record = JobRecordBuilder::new(JobId::from_i64(7), "send_welcome")
+///     .queue("mail".to_owned())
+///     .status(JobStatus::Running)
+///     .attempts(1)
+///     .build();
+/// assert_eq!((record.queue.as_str(), record.attempts), ("mail", 1));
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build`"]
+pub struct JobRecordBuilder {
+    record: JobRecord,
+}
 
-    /// Every stored column of a job, in declaration order.
-    #[allow(clippy::too_many_arguments, reason = "one argument per stored column")]
-    pub fn job_record(
-        id: JobId,
-        name: String,
-        queue: String,
-        status: JobStatus,
-        priority: i32,
-        attempts: u32,
-        max_attempts: u32,
-        payload: serde_json::Value,
-        result: Option<serde_json::Value>,
-        last_error: Option<String>,
-        created_at: DateTime<Utc>,
-        run_at: DateTime<Utc>,
-        started_at: Option<DateTime<Utc>>,
-        finished_at: Option<DateTime<Utc>>,
-        lease_owner: Option<String>,
-        lease_expires_at: Option<DateTime<Utc>>,
-    ) -> JobRecord {
-        JobRecord {
-            id,
-            name,
-            queue,
-            status,
-            priority,
-            attempts,
-            max_attempts,
-            payload,
-            result,
-            last_error,
-            created_at,
-            run_at,
-            started_at,
-            finished_at,
-            lease_owner,
-            lease_expires_at,
+macro_rules! setters {
+    ($builder:ident . $inner:ident : $( $(#[$doc:meta])* $field:ident : $ty:ty ),* $(,)?) => {
+        impl $builder {
+            $(
+                $(#[$doc])*
+                pub fn $field(mut self, $field: $ty) -> Self {
+                    self.$inner.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+impl JobRecordBuilder {
+    /// A record of job `id` named `name`, with a new job's values elsewhere.
+    pub fn new(id: JobId, name: impl Into<String>) -> Self {
+        Self {
+            record: JobRecord {
+                id,
+                name: name.into(),
+                queue: "default".to_owned(),
+                status: JobStatus::Pending,
+                priority: 0,
+                attempts: 0,
+                max_attempts: 5,
+                interruptions: 0,
+                payload: serde_json::Value::Null,
+                result: None,
+                last_error: None,
+                created_at: DateTime::UNIX_EPOCH,
+                run_at: DateTime::UNIX_EPOCH,
+                started_at: None,
+                finished_at: None,
+                lease_owner: None,
+                lease_expires_at: None,
+            },
         }
     }
 
-    /// Every stored column of an attempt.
-    pub fn attempt_record(
-        job_id: JobId,
-        attempt: u32,
-        worker: Option<String>,
-        started_at: DateTime<Utc>,
-        finished_at: Option<DateTime<Utc>>,
-        error: Option<String>,
-    ) -> AttemptRecord {
-        AttemptRecord {
-            job_id,
-            attempt,
-            worker,
-            started_at,
-            finished_at,
-            error,
-        }
+    /// The record.
+    pub fn build(self) -> JobRecord {
+        self.record
     }
 }
+
+setters!(JobRecordBuilder.record:
+    /// Sets [`JobRecord::queue`].
+    queue: String,
+    /// Sets [`JobRecord::status`].
+    status: JobStatus,
+    /// Sets [`JobRecord::priority`].
+    priority: i32,
+    /// Sets [`JobRecord::attempts`].
+    attempts: u32,
+    /// Sets [`JobRecord::max_attempts`].
+    max_attempts: u32,
+    /// Sets [`JobRecord::interruptions`].
+    interruptions: u32,
+    /// Sets [`JobRecord::payload`].
+    payload: serde_json::Value,
+    /// Sets [`JobRecord::result`].
+    result: Option<serde_json::Value>,
+    /// Sets [`JobRecord::last_error`].
+    last_error: Option<String>,
+    /// Sets [`JobRecord::created_at`].
+    created_at: DateTime<Utc>,
+    /// Sets [`JobRecord::run_at`].
+    run_at: DateTime<Utc>,
+    /// Sets [`JobRecord::started_at`].
+    started_at: Option<DateTime<Utc>>,
+    /// Sets [`JobRecord::finished_at`].
+    finished_at: Option<DateTime<Utc>>,
+    /// Sets [`JobRecord::lease_owner`].
+    lease_owner: Option<String>,
+    /// Sets [`JobRecord::lease_expires_at`].
+    lease_expires_at: Option<DateTime<Utc>>,
+);
+
+/// Builds an [`AttemptRecord`] field by field, for backends.
+///
+/// # Examples
+///
+/// ```
+/// use kiribi_core::JobId;
+/// use kiribi_core::backend::AttemptRecordBuilder;
+///
+/// let started = chrono::Utc::now();
+/// let attempt = AttemptRecordBuilder::new(JobId::from_i64(7), 2, started)
+///     .worker(Some("worker-1".to_owned()))
+///     .error(Some("timed out".to_owned()))
+///     .build();
+/// assert_eq!(attempt.error.as_deref(), Some("timed out"));
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build`"]
+pub struct AttemptRecordBuilder {
+    record: AttemptRecord,
+}
+
+impl AttemptRecordBuilder {
+    /// Attempt `attempt` of job `job_id`, started at `started_at`, still running.
+    pub fn new(job_id: JobId, attempt: u32, started_at: DateTime<Utc>) -> Self {
+        Self {
+            record: AttemptRecord {
+                job_id,
+                attempt,
+                worker: None,
+                started_at,
+                finished_at: None,
+                error: None,
+            },
+        }
+    }
+
+    /// The record.
+    pub fn build(self) -> AttemptRecord {
+        self.record
+    }
+}
+
+setters!(AttemptRecordBuilder.record:
+    /// Sets [`AttemptRecord::worker`].
+    worker: Option<String>,
+    /// Sets [`AttemptRecord::finished_at`].
+    finished_at: Option<DateTime<Utc>>,
+    /// Sets [`AttemptRecord::error`].
+    error: Option<String>,
+);

@@ -1,45 +1,64 @@
 //! The `Storage` trait: the primitives every backend provides.
 
+use std::any::Any;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::{
-    AttemptRecord, ClaimRequest, ClaimedJob, JobFilter, JobId, JobRecord, Lease, NewJob, Outcome,
-    Result,
+use crate::backend::{
+    ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, Lease, NewJob, Outcome, WorkerId,
 };
+use crate::{AttemptRecord, JobFilter, JobId, JobRecord, Result};
+
+/// What becomes of a job whose lease expired: the worker's failure policy, handed
+/// to [`Storage::reap_expired`].
+pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync);
 
 /// The primitives a kiribi backend provides. Everything else is built on them.
 ///
 /// Implemented by `kiribi_sqlite::SqliteStorage` and `kiribi_postgres::PgStorage`; the
-/// `kiribi::Kiribi` handle holds one as `Arc<dyn Storage>`.
+/// `kiribi::Kiribi` handle holds one as `Arc<dyn Storage>`, and may hold a wrapper
+/// around one (for tracing, say) just as well. The types that cross this trait live
+/// in [`backend`](crate::backend).
 ///
 /// # Contract
 ///
-/// Every backend passes the same conformance suite (`tests/` of the kiribi
-/// workspace); it checks what follows.
+/// Every backend passes the same conformance suite (the `kiribi-conformance` crate);
+/// it checks what follows.
 ///
 /// - **Clock.** "Now" is the database's clock where the backend has one shared by all
-///   processes; delays (`NewJob::delay`, `Outcome::Retry::delay`, leases) are added to it.
-/// - **Enqueue.** [`enqueue`](Storage::enqueue) inserts all jobs or none and returns
-///   their ids in input order. Ids are positive, increase with insertion order and are
-///   never reused, even after a delete. A new job is `Pending` with 0 attempts.
+///   processes; delays (`NewJob::delay`, `Outcome::Retry`'s delay, leases) are added to
+///   it.
+/// - **Enqueue.** [`enqueue`](Storage::enqueue) inserts all jobs or none and reports
+///   each in input order. Ids are positive, increase with insertion order and are
+///   never reused, even after a delete. A new job is `Pending` with 0 attempts and 0
+///   interruptions.
 /// - **Claim atomicity.** [`claim`](Storage::claim) moves up to `limit` ready jobs
 ///   (`Pending` or `Retrying`, `run_at` ≤ now, name in `names`, queue in `queues` when
 ///   given) to `Running` in one atomic step, increments their `attempts`, records
 ///   `started_at`, the lease owner and `lease_expires_at` = now + lease, and opens an
-///   attempt (as [`attempts`](Storage::attempts) reports it). No job is handed to two claims at once, across connections,
-///   processes and machines.
+///   attempt (as [`attempts`](Storage::attempts) reports it). No job is handed to two
+///   claims at once, across connections, processes and machines.
+/// - **Durable claims.** A claim that returned is durable: a crash of the database
+///   server afterwards cannot hand the same job to another claim while the first
+///   owner's lease holds.
 /// - **Ordering.** Among ready jobs, higher `priority` first, then earlier `run_at`,
 ///   then lower id.
 /// - **Lease exclusivity.** While its lease has not expired, a `Running` job belongs to
 ///   its owner: only [`reap_expired`](Storage::reap_expired) takes a job back, and only
 ///   after `lease_expires_at` has passed.
-/// - **Fenced writes.** [`complete`](Storage::complete) and [`release`](Storage::release)
-///   apply only to a job that is still `Running` in the attempt named by the
-///   [`Lease`]. A worker whose lease was lost (the job was reaped, re-claimed,
-///   cancelled or deleted) cannot overwrite the job's new state: the call changes
-///   nothing and reports `false`.
+/// - **Fenced writes.** [`complete_many`](Storage::complete_many) and
+///   [`release`](Storage::release) apply only to a job that is still `Running` in the
+///   attempt *and* under the owner named by the [`Lease`]. A worker whose lease was
+///   lost (the job was reaped, re-claimed, cancelled or deleted) cannot overwrite the
+///   job's new state: the write changes nothing and reports `false`.
+/// - **Outcomes are stored, not decided.** An [`Outcome`] says what becomes of the
+///   job; the backend stores exactly that (see
+///   [`OutcomeColumns`](crate::backend::OutcomeColumns)). An interrupted attempt
+///   counts in `interruptions`, not against `max_attempts`.
+/// - **Lock order.** A statement that locks several job rows locks them in ascending
+///   id order, or skips rows that another transaction holds; two statements that
+///   lock the same rows in different orders deadlock under load.
 /// - **History.** Every attempt keeps its number, worker, start, end and error.
 ///   A released attempt is removed from the history (it was not charged).
 /// - **Not found.** Operations on an unknown id return `None`/`false`, never an error.
@@ -48,33 +67,30 @@ pub trait Storage: Send + Sync + 'static {
     /// The backend's name in errors and logs: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
-    /// Inserts jobs in one round trip and returns their ids in input order.
-    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<Vec<JobId>>;
+    /// The concrete backend beneath any wrappers: what `kiribi::Kiribi` downcasts to
+    /// find backend-specific extras (such as the pool to begin transactions on). A
+    /// backend returns `self`; a wrapper returns its inner storage's `as_any()`.
+    fn as_any(&self) -> &dyn Any;
+
+    /// Inserts jobs in one round trip and reports each, in input order.
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>>;
 
     /// Inserts one job that is `Running` from the start, with one attempt open and its
-    /// lease held by `worker` for `lease`: the record of an inline (`run_now`) run.
+    /// lease held by `owner` for `lease`: the record of an inline (`run_now`) run.
     async fn enqueue_running(
         &self,
         job: NewJob,
-        worker: &str,
+        owner: &WorkerId,
         lease: Duration,
     ) -> Result<ClaimedJob>;
 
-    /// Atomically claims up to `request.limit` ready jobs for `request.worker`.
+    /// Atomically claims up to `request.limit` ready jobs for `request.worker`, in
+    /// claim order.
     async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>>;
 
-    /// Extends, to now + `lease`, the lease of every `Running` job owned by `worker`.
+    /// Extends, to now + `lease`, the lease of every `Running` job owned by `owner`.
     /// Returns how many jobs it extended.
-    async fn renew_leases(&self, worker: &str, lease: Duration) -> Result<u64>;
-
-    /// Records how an attempt ended. Returns `false` (and changes nothing) when the
-    /// lease no longer holds.
-    ///
-    /// Provided: one [`complete_many`](Storage::complete_many) of one completion.
-    async fn complete(&self, lease: Lease, outcome: Outcome) -> Result<bool> {
-        let applied = self.complete_many(&[(lease, outcome)]).await?;
-        Ok(applied.first().copied().unwrap_or(false))
-    }
+    async fn renew_leases(&self, owner: &WorkerId, lease: Duration) -> Result<u64>;
 
     /// Records how several attempts ended, in one transaction: all of them or none.
     /// Returns, in input order, whether each lease still held; a completion whose
@@ -89,10 +105,11 @@ pub trait Storage: Send + Sync + 'static {
     /// Jobs whose lease no longer holds are skipped. Returns how many were released.
     async fn release(&self, leases: &[Lease]) -> Result<u64>;
 
-    /// Takes back `Running` jobs whose lease has expired: the attempt is closed with an
-    /// error saying the worker was lost, and the job becomes `Retrying` (ready now)
-    /// or, when it has no attempts left, `Failed`. Returns how many it took back.
-    async fn reap_expired(&self) -> Result<u64>;
+    /// Takes back `Running` jobs whose lease has expired, storing for each the
+    /// outcome that `decide` gives it, in one transaction per batch with the check
+    /// that the lease is still expired (a lease renewed meanwhile is left alone).
+    /// Returns how many it took back.
+    async fn reap_expired(&self, decide: ReapDecision<'_>) -> Result<u64>;
 
     /// Reads one job.
     async fn get(&self, id: JobId) -> Result<Option<JobRecord>>;
@@ -115,10 +132,11 @@ pub trait Storage: Send + Sync + 'static {
     /// or does not exist.
     async fn delete(&self, id: JobId) -> Result<bool>;
 
-    /// Subscribes to wake-ups pushed by the database when jobs are inserted by any
-    /// process or connection (PostgreSQL's `LISTEN`/`NOTIFY`), so that idle workers
-    /// start them without waiting for a poll. `Ok(None)` when the backend has no such
-    /// channel: workers then rely on in-process wake-ups and polling.
+    /// Subscribes to wake-ups when jobs are inserted or made ready by any process or
+    /// connection (PostgreSQL's `LISTEN`/`NOTIFY`, SQLite's `data_version`), so that
+    /// idle workers start them without waiting for a poll. `Ok(None)` when the
+    /// backend has no such channel: workers then rely on in-process wake-ups and
+    /// polling.
     async fn listen(&self) -> Result<Option<Box<dyn Listener>>>;
 }
 

@@ -1,16 +1,16 @@
 //! Inserting new jobs: the one write path of `enqueue`, whether through kiribi's own
 //! pool or a caller's transaction.
 
-use kiribi_core::backend::inserted_ids;
-use kiribi_core::{Error, JobId, NewJob};
+use kiribi_core::backend::{Enqueued, NewJob, inserted_ids};
+use kiribi_core::{Error, JobId};
 use sqlx::PgConnection;
 
 use crate::error::storage_error;
 use crate::row::{int_column, micros};
 use crate::sql;
 
-/// Inserts `jobs` through a caller's connection or transaction and returns their
-/// ids in input order: the job exists iff the caller's transaction commits, and
+/// Inserts `jobs` through a caller's connection or transaction and reports each in
+/// input order: the job exists iff the caller's transaction commits, and
 /// listening workers are woken when it does.
 ///
 /// This is the one write path of every enqueue: `PgStorage::enqueue` calls it too.
@@ -30,7 +30,7 @@ use crate::sql;
 /// # Examples
 ///
 /// ```no_run
-/// use kiribi_core::NewJob;
+/// use kiribi_core::backend::NewJob;
 /// use kiribi_postgres::{PgStorage, enqueue_on};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -52,7 +52,10 @@ use crate::sql;
 ///
 /// [`Error::Storage`] if PostgreSQL fails (for example when kiribi's tables are not
 /// on the connection's `search_path`); no job of the call is inserted then.
-pub async fn enqueue_on(conn: &mut PgConnection, jobs: Vec<NewJob>) -> Result<Vec<JobId>, Error> {
+pub async fn enqueue_on(
+    conn: &mut PgConnection,
+    jobs: Vec<NewJob>,
+) -> Result<Vec<Enqueued>, Error> {
     insert_jobs(conn, &jobs).await.map_err(storage_error)
 }
 
@@ -60,7 +63,7 @@ pub async fn enqueue_on(conn: &mut PgConnection, jobs: Vec<NewJob>) -> Result<Ve
 pub(crate) async fn insert_jobs(
     conn: &mut PgConnection,
     jobs: &[NewJob],
-) -> Result<Vec<JobId>, sqlx::Error> {
+) -> Result<Vec<Enqueued>, sqlx::Error> {
     match jobs {
         [] => return Ok(Vec::new()),
         [job] => {
@@ -74,7 +77,7 @@ pub(crate) async fn insert_jobs(
                 .bind(job.run_at)
                 .fetch_one(&mut *conn)
                 .await?;
-            return Ok(vec![JobId::from_i64(id)]);
+            return Ok(vec![Enqueued::inserted(JobId::from_i64(id))]);
         }
         _ => {}
     }
@@ -105,5 +108,6 @@ pub(crate) async fn insert_jobs(
         .fetch_all(&mut *conn)
         .await?;
     ids.sort_unstable();
-    inserted_ids(jobs.len(), ids).map_err(sqlx::Error::Protocol)
+    let ids = inserted_ids(jobs.len(), ids).map_err(sqlx::Error::Protocol)?;
+    Ok(ids.into_iter().map(Enqueued::inserted).collect())
 }

@@ -79,27 +79,6 @@ impl std::error::Error for Unreachable {
     }
 }
 
-/// A schema name kiribi refuses, before it talks to the database.
-#[derive(Debug)]
-pub(crate) struct InvalidSchema {
-    /// The name as given.
-    pub(crate) name: String,
-}
-
-impl fmt::Display for InvalidSchema {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid kiribi schema name `{}`: use 1 to {} ASCII letters, digits and \
-             underscores, starting with a letter or an underscore",
-            self.name,
-            crate::options::MAX_SCHEMA_LEN
-        )
-    }
-}
-
-impl std::error::Error for InvalidSchema {}
-
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;

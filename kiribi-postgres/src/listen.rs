@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use kiribi_core::{Error, Listener};
+use kiribi_core::Error;
+use kiribi_core::backend::Listener;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 
 use crate::error::storage_error;
@@ -65,7 +66,7 @@ impl PgJobListener {
     }
 }
 
-#[kiribi_core::async_trait]
+#[kiribi_core::backend::async_trait]
 impl Listener for PgJobListener {
     /// Resolves on the next notification, or once the connection was lost and
     /// re-established (jobs inserted in between were not announced).

@@ -6,7 +6,9 @@
 //! an advisory lock keyed on the schema name, so many processes starting at once
 //! take turns instead of racing to create the same tables.
 
-use kiribi_core::backend::{Migrated, Migration, pending_migrations, versions_increase};
+use kiribi_core::backend::{
+    Migrated, Migration, SchemaOutdated, pending_migrations, versions_increase,
+};
 use sqlx::{Connection, PgConnection};
 
 use crate::options::quote_identifier;
@@ -31,6 +33,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "lighter enqueue",
         include_str!("../migrations/20261129180000_lighter_enqueue.sql"),
     ),
+    Migration::new(
+        20261201000000,
+        "interruptions",
+        include_str!("../migrations/20261201000000_interruptions.sql"),
+    ),
 ];
 const _: () = assert!(versions_increase(MIGRATIONS));
 
@@ -48,7 +55,11 @@ const _: () = assert!(versions_increase(MIGRATIONS));
 pub(crate) async fn migrate(
     conn: &mut PgConnection,
     schema: &str,
+    apply: bool,
 ) -> Result<Migrated, sqlx::Error> {
+    if !apply {
+        return check(conn, schema).await;
+    }
     let mut tx = conn.begin().await?;
     sqlx::query(sql::LOCK_MIGRATIONS)
         .bind(schema)
@@ -104,6 +115,30 @@ pub(crate) async fn migrate(
     }
     tx.commit().await?;
     Ok(Migrated::UpToDate(count))
+}
+
+/// Whether `schema` holds the schema this build knows, reading only.
+async fn check(conn: &mut PgConnection, schema: &str) -> Result<Migrated, sqlx::Error> {
+    let has_table: bool = sqlx::query_scalar(sql::MIGRATIONS_TABLE_EXISTS)
+        .bind(schema)
+        .fetch_one(&mut *conn)
+        .await?;
+    let applied: Vec<i64> = if has_table {
+        let select = format!(
+            "SELECT version FROM {}.kiribi_migrations ORDER BY version",
+            quote_identifier(schema)
+        );
+        sqlx::query_scalar(sqlx::AssertSqlSafe(select))
+            .fetch_all(&mut *conn)
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(match pending_migrations(MIGRATIONS, &applied) {
+        Err(too_new) => Migrated::TooNew(too_new),
+        Ok(pending) if pending.is_empty() => Migrated::UpToDate(0),
+        Ok(_) => Migrated::Outdated(SchemaOutdated::of(MIGRATIONS, &applied)),
+    })
 }
 
 #[cfg(test)]

@@ -7,8 +7,6 @@ use std::time::Duration;
 use kiribi_core::Error;
 use sqlx::postgres::PgConnectOptions;
 
-use crate::error::{BACKEND, InvalidSchema};
-
 /// The prefix of every notification channel; the schema name follows it.
 pub(crate) const CHANNEL_PREFIX: &str = "kiribi_jobs.";
 
@@ -47,6 +45,7 @@ pub struct PgStorageOptions {
     max_connections: u32,
     listen: bool,
     acquire_timeout: Duration,
+    migrate: bool,
 }
 
 /// A URL that did not parse, kept until `connect_with` reports it.
@@ -110,6 +109,7 @@ impl PgStorageOptions {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             listen: true,
             acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT,
+            migrate: true,
         }
     }
 
@@ -145,6 +145,23 @@ impl PgStorageOptions {
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self
+    }
+
+    /// Whether connecting applies kiribi's migrations (default: yes).
+    ///
+    /// Turn it off in a process that must not change the schema (a dashboard, a
+    /// read-only tool, a web process when a deploy step migrates): connecting then
+    /// only checks that the schema is the one this build knows, and refuses an older
+    /// one ([`Error::SchemaOutdated`]) or a newer one ([`Error::SchemaTooNew`]); it
+    /// creates neither the schema nor a table.
+    pub fn migrate(mut self, migrate: bool) -> Self {
+        self.migrate = migrate;
+        self
+    }
+
+    /// Whether connecting applies kiribi's migrations.
+    pub fn get_migrate(&self) -> bool {
+        self.migrate
     }
 
     /// The schema that holds kiribi's tables.
@@ -216,6 +233,7 @@ impl fmt::Debug for PgStorageOptions {
             .field("max_connections", &self.max_connections)
             .field("listen", &self.listen)
             .field("acquire_timeout", &self.acquire_timeout)
+            .field("migrate", &self.migrate)
             .finish()
     }
 }
@@ -270,12 +288,14 @@ fn validate_schema(schema: &str) -> Result<&str, Error> {
     if valid {
         Ok(schema)
     } else {
-        Err(Error::storage(
-            BACKEND,
-            InvalidSchema {
-                name: schema.to_owned(),
-            },
-        ))
+        Err(Error::InvalidOption {
+            option: "schema",
+            reason: format!(
+                "`{schema}` is not a schema name kiribi accepts: use 1 to {MAX_SCHEMA_LEN} \
+                 ASCII letters, digits and underscores, starting with a letter or an \
+                 underscore"
+            ),
+        })
     }
 }
 
@@ -361,7 +381,16 @@ mod tests {
             &"s".repeat(MAX_SCHEMA_LEN + 1),
         ] {
             let error = validate_schema(bad).unwrap_err();
-            assert!(error.to_string().contains("postgres"), "{error}");
+            assert!(
+                matches!(
+                    error,
+                    Error::InvalidOption {
+                        option: "schema",
+                        ..
+                    }
+                ),
+                "{error}"
+            );
         }
     }
 

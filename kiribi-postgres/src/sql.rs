@@ -15,9 +15,9 @@
 /// Every column of `kiribi_jobs`, in the order `row::decode_job` reads them.
 macro_rules! job_columns {
     () => {
-        "id, name, queue, status, priority, attempts, max_attempts, payload::text AS payload, \
-         result::text AS result, last_error, created_at, run_at, started_at, finished_at, \
-         lease_owner, lease_expires_at"
+        "id, name, queue, status, priority, attempts, max_attempts, interruptions, \
+         payload::text AS payload, result::text AS result, last_error, created_at, run_at, \
+         started_at, finished_at, lease_owner, lease_expires_at"
     };
 }
 
@@ -81,41 +81,56 @@ pub(crate) const CLAIM_JOBS: &str = "\
             lease_owner = $4, lease_expires_at = now() + $5 * interval '1 microsecond', \
             attempted_by = $4 \
         FROM picked WHERE j.id = picked.id \
-        RETURNING j.id, j.name, j.queue, j.payload, j.attempts, j.max_attempts, j.priority, \
-                  j.run_at \
+        RETURNING j.id, j.name, j.queue, j.payload, j.attempts, j.max_attempts, \
+                  j.interruptions, j.priority, j.run_at \
     ) \
-    SELECT id, name, queue, payload::text AS payload, attempts, max_attempts FROM claimed \
-    ORDER BY priority DESC, run_at, id";
+    SELECT id, name, queue, payload::text AS payload, attempts, max_attempts, interruptions \
+    FROM claimed ORDER BY priority DESC, run_at, id";
 
 /// Extends every lease of worker $2 to now + $1 µs.
-pub(crate) const RENEW_LEASES: &str = "\
-    UPDATE kiribi_jobs SET lease_expires_at = now() + $1 * interval '1 microsecond' \
-    WHERE status = 'running' AND lease_owner = $2";
-
-/// Records a batch of outcomes on their jobs, each fenced by (id, attempt), and a
-/// record of every attempt that ended in an error; returns the id of every job whose
-/// lease held.
 ///
-/// Arrays, one element per completion: $1 ids, $2 attempts, $3 new statuses, $4
-/// results (JSON text), $5 errors (NULL keeps the job's previous one), $6 next run in
-/// µs from now (NULL keeps `run_at`), $7 whether the job is finished. The input is
-/// sorted by id so that rows are visited in one order; batches of different workers
-/// hold disjoint jobs anyway (each completes only what it leased).
+/// The rows are locked first, in id order, as every statement that locks several
+/// jobs does: the worker's completions (`COMPLETE_JOBS`) lock its rows in that
+/// order too, and an `UPDATE` alone locks in whatever order its plan visits rows,
+/// which deadlocked against them under load.
+pub(crate) const RENEW_LEASES: &str = "\
+    WITH owned AS ( \
+        SELECT id FROM kiribi_jobs WHERE status = 'running' AND lease_owner = $2 \
+        ORDER BY id FOR UPDATE \
+    ) \
+    UPDATE kiribi_jobs AS j SET lease_expires_at = now() + $1 * interval '1 microsecond' \
+    FROM owned WHERE j.id = owned.id";
+
+/// Records a batch of outcomes on their jobs, each fenced by (id, attempt, lease
+/// owner), and a record of every attempt that ended in an error; returns the id of
+/// every job whose lease held.
+///
+/// Arrays, one element per completion: $1 ids, $2 attempts, $3 lease owners, $4
+/// new statuses, $5 results (JSON text), $6 errors (NULL keeps the job's previous
+/// one), $7 next run in µs from now (NULL keeps `run_at`), $8 whether the job is
+/// finished, $9 whether the attempt was interrupted. The rows are locked first, in
+/// id order (`ORDER BY` comes before the lock in PostgreSQL's plan), like every
+/// statement that locks several jobs.
 pub(crate) const COMPLETE_JOBS: &str = "\
     WITH input AS ( \
         SELECT * FROM UNNEST($1::int8[], $2::int4[], $3::text[], $4::text[], $5::text[], \
-                             $6::int8[], $7::bool[]) \
-            AS c(id, attempt, status, result, error, delay_us, finished) \
-        ORDER BY id \
+                             $6::text[], $7::int8[], $8::bool[], $9::bool[]) \
+            AS c(id, attempt, owner, status, result, error, delay_us, finished, interrupted) \
+    ), held AS ( \
+        SELECT j.id FROM kiribi_jobs AS j JOIN input AS c ON j.id = c.id \
+        WHERE j.status = 'running' AND j.attempts = c.attempt \
+          AND j.lease_owner IS NOT DISTINCT FROM c.owner \
+        ORDER BY j.id FOR UPDATE OF j \
     ), done AS ( \
         UPDATE kiribi_jobs AS j \
         SET status = c.status, result = c.result::jsonb, \
             last_error = COALESCE(c.error, j.last_error), \
             run_at = COALESCE(now() + c.delay_us * interval '1 microsecond', j.run_at), \
             finished_at = CASE WHEN c.finished THEN now() END, \
+            interruptions = j.interruptions + c.interrupted::int, \
             lease_owner = NULL, lease_expires_at = NULL \
-        FROM input AS c \
-        WHERE j.id = c.id AND j.status = 'running' AND j.attempts = c.attempt \
+        FROM input AS c, held \
+        WHERE j.id = held.id AND c.id = held.id \
         RETURNING j.id, j.attempts, j.status, j.attempted_by, j.started_at, c.error \
     ), failed AS ( \
         INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at, finished_at, error) \
@@ -126,14 +141,20 @@ pub(crate) const COMPLETE_JOBS: &str = "\
     ) \
     SELECT id FROM done";
 
-/// Gives claimed jobs back uncharged, fenced by ($1 ids, $2 attempts): the attempt
-/// count, `started_at` and `attempted_by` go back to what they were before the claim
-/// (the previous attempt ended in an error, so it has a record). Removes a record of
-/// the released attempt, which only an older kiribi (that opened records at the
-/// claim) may have left. Returns one row per job released.
+/// Gives claimed jobs back uncharged, fenced by ($1 ids, $2 attempts, $3 lease
+/// owners): the attempt count, `started_at` and `attempted_by` go back to what they
+/// were before the claim (the previous attempt ended in an error, so it has a
+/// record). Removes a record of the released attempt, which only an older kiribi
+/// (that opened records at the claim) may have left. Locks in id order. Returns one
+/// row per job released.
 pub(crate) const RELEASE_JOBS: &str = "\
     WITH leases AS ( \
-        SELECT * FROM UNNEST($1::int8[], $2::int4[]) AS l(id, attempt) \
+        SELECT * FROM UNNEST($1::int8[], $2::int4[], $3::text[]) AS l(id, attempt, owner) \
+    ), held AS ( \
+        SELECT j.id, l.attempt FROM kiribi_jobs AS j JOIN leases AS l ON j.id = l.id \
+        WHERE j.status = 'running' AND j.attempts = l.attempt \
+          AND j.lease_owner IS NOT DISTINCT FROM l.owner \
+        ORDER BY j.id FOR UPDATE OF j \
     ), released AS ( \
         UPDATE kiribi_jobs AS j \
         SET attempts = j.attempts - 1, \
@@ -143,43 +164,23 @@ pub(crate) const RELEASE_JOBS: &str = "\
             attempted_by = (SELECT a.worker FROM kiribi_attempts AS a \
                             WHERE a.job_id = j.id AND a.attempt = j.attempts - 1), \
             lease_owner = NULL, lease_expires_at = NULL \
-        FROM leases \
-        WHERE j.id = leases.id AND j.status = 'running' AND j.attempts = leases.attempt \
-        RETURNING j.id, leases.attempt \
+        FROM held \
+        WHERE j.id = held.id \
+        RETURNING j.id, held.attempt \
     ), removed AS ( \
         DELETE FROM kiribi_attempts AS a USING released \
         WHERE a.job_id = released.id AND a.attempt = released.attempt \
     ) \
     SELECT id FROM released";
 
-/// Takes back every running job whose lease ran out: ready at once while attempts
-/// remain, else failed; its attempt is recorded with the error. Returns one row per
-/// job.
-///
-/// $1 the error, a `format()` template whose `%s` is the lost lease owner. Rows
-/// another reaper holds are skipped, not waited for.
-pub(crate) const REAP_EXPIRED: &str = "\
-    WITH expired AS ( \
-        SELECT id, lease_owner FROM kiribi_jobs \
-        WHERE status = 'running' AND lease_expires_at < now() \
-        FOR UPDATE SKIP LOCKED \
-    ), reaped AS ( \
-        UPDATE kiribi_jobs AS j \
-        SET status = CASE WHEN j.attempts < j.max_attempts THEN 'retrying' ELSE 'failed' END, \
-            run_at = CASE WHEN j.attempts < j.max_attempts THEN now() ELSE j.run_at END, \
-            finished_at = CASE WHEN j.attempts < j.max_attempts THEN NULL ELSE now() END, \
-            last_error = format($1, COALESCE(expired.lease_owner, 'unknown')), \
-            lease_owner = NULL, lease_expires_at = NULL \
-        FROM expired \
-        WHERE j.id = expired.id AND j.status = 'running' AND j.lease_expires_at < now() \
-        RETURNING j.id, j.attempts, j.attempted_by, j.started_at, j.last_error \
-    ), recorded AS ( \
-        INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at, finished_at, error) \
-        SELECT id, attempts, attempted_by, started_at, now(), last_error FROM reaped \
-        ON CONFLICT (job_id, attempt) DO UPDATE \
-        SET finished_at = excluded.finished_at, error = excluded.error \
-    ) \
-    SELECT id FROM reaped";
+/// Locks and returns every running job whose lease ran out, in id order, for the
+/// reaper's transaction to decide on and then complete (`COMPLETE_JOBS`). Rows
+/// another transaction holds are skipped, not waited for.
+pub(crate) const EXPIRED_LEASES: &str = "\
+    SELECT id, attempts, lease_owner, max_attempts, interruptions FROM kiribi_jobs \
+    WHERE status = 'running' AND lease_expires_at < now() \
+    ORDER BY id \
+    FOR UPDATE SKIP LOCKED";
 
 /// One job by $1 id.
 pub(crate) const GET_JOB: &str =
@@ -244,6 +245,11 @@ pub(crate) const CREATE_MIGRATIONS_TABLE: &str = "\
         version     BIGINT      PRIMARY KEY, \
         description TEXT        NOT NULL, \
         applied_at  TIMESTAMPTZ NOT NULL DEFAULT now())";
+
+/// Whether schema $1 has a table of applied migrations.
+pub(crate) const MIGRATIONS_TABLE_EXISTS: &str = "\
+    SELECT EXISTS (SELECT 1 FROM pg_tables \
+                   WHERE schemaname = $1 AND tablename = 'kiribi_migrations')";
 
 /// The versions already applied.
 pub(crate) const APPLIED_MIGRATIONS: &str =

@@ -7,16 +7,17 @@
 //! data-modifying CTEs of one statement, so they commit together. "Now" is the
 //! database's `now()`, one clock for every process.
 
+use std::any::Any;
 use std::collections::HashSet;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kiribi_core::backend::{Migrated, OutcomeColumns, lease_expired_error};
-use kiribi_core::{
-    AttemptRecord, ClaimRequest, ClaimedJob, Error, JobFilter, JobId, JobRecord, JobStatus, Lease,
-    Listener, NewJob, Outcome, Storage,
+use kiribi_core::backend::{
+    ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, Migrated, NewJob, Outcome, OutcomeColumns,
+    ReapDecision, WorkerId,
 };
+use kiribi_core::{AttemptRecord, Error, JobFilter, JobId, JobRecord, JobStatus, Storage};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Postgres, Transaction};
@@ -80,7 +81,7 @@ impl PgStorage {
         let mut conn = PgConnection::connect_with(connect)
             .await
             .map_err(|error| connect_error(error, connect))?;
-        let migrated = migrate::migrate(&mut conn, schema).await;
+        let migrated = migrate::migrate(&mut conn, schema, options.get_migrate()).await;
         if let Err(error) = conn.close().await {
             tracing::debug!(%error, "closing kiribi's migration connection failed");
         }
@@ -145,7 +146,7 @@ impl PgStorage {
     pub async fn from_pool(pool: PgPool, options: PgStorageOptions) -> Result<Self, Error> {
         let schema = options.validated_schema()?;
         let mut conn = pool.acquire().await.map_err(storage_error)?;
-        check_migrated(migrate::migrate(&mut conn, schema).await)?;
+        check_migrated(migrate::migrate(&mut conn, schema, options.get_migrate()).await)?;
         let current: Option<String> = sqlx::query_scalar("SELECT current_schema()")
             .fetch_one(&mut *conn)
             .await
@@ -244,13 +245,17 @@ impl DerefMut for Session {
     }
 }
 
-#[kiribi_core::async_trait]
+#[kiribi_core::backend::async_trait]
 impl Storage for PgStorage {
     fn backend(&self) -> &'static str {
         BACKEND
     }
 
-    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<Vec<JobId>, Error> {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>, Error> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
@@ -267,7 +272,7 @@ impl Storage for PgStorage {
     async fn enqueue_running(
         &self,
         job: NewJob,
-        worker: &str,
+        owner: &WorkerId,
         lease: Duration,
     ) -> Result<ClaimedJob, Error> {
         let id: i64 = async {
@@ -278,7 +283,7 @@ impl Storage for PgStorage {
                 .bind(job.priority)
                 .bind(int_column(job.max_attempts))
                 .bind(job.payload.to_string())
-                .bind(worker)
+                .bind(owner.as_str())
                 .bind(micros(lease))
                 .fetch_one(&mut *session)
                 .await?;
@@ -287,14 +292,10 @@ impl Storage for PgStorage {
         }
         .await
         .map_err(storage_error)?;
-        Ok(ClaimedJob {
-            id: JobId::from_i64(id),
-            name: job.name,
-            queue: job.queue,
-            payload: job.payload,
-            attempt: 1,
-            max_attempts: job.max_attempts,
-        })
+        let lease = Lease::new(JobId::from_i64(id), 1, owner.clone());
+        Ok(ClaimedJob::new(lease, job.name, job.payload)
+            .with_queue(job.queue)
+            .with_max_attempts(job.max_attempts))
     }
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, Error> {
@@ -313,7 +314,7 @@ impl Storage for PgStorage {
                 .fetch_all(&mut *session)
                 .await?
                 .iter()
-                .map(row::decode_claimed)
+                .map(|row| row::decode_claimed(row, &request.worker))
                 .collect::<Result<Vec<_>, _>>()?;
             session.finish().await?;
             Ok(claimed)
@@ -322,12 +323,12 @@ impl Storage for PgStorage {
         .map_err(storage_error)
     }
 
-    async fn renew_leases(&self, worker: &str, lease: Duration) -> Result<u64, Error> {
+    async fn renew_leases(&self, owner: &WorkerId, lease: Duration) -> Result<u64, Error> {
         async {
             let mut session = self.session().await?;
             let renewed = sqlx::query(sql::RENEW_LEASES)
                 .bind(micros(lease))
-                .bind(worker)
+                .bind(owner.as_str())
                 .execute(&mut *session)
                 .await?
                 .rows_affected();
@@ -339,47 +340,31 @@ impl Storage for PgStorage {
     }
 
     async fn complete_many(&self, completions: &[(Lease, Outcome)]) -> Result<Vec<bool>, Error> {
-        let mut batch = Completions::default();
-        for (lease, outcome) in completions {
-            // No stored attempt number exceeds i32: such a lease cannot hold.
-            if let Ok(attempt) = i32::try_from(lease.attempt) {
-                batch.push(lease.id.as_i64(), attempt, outcome);
-            }
+        if completions.is_empty() {
+            return Ok(Vec::new());
         }
-        if batch.ids.is_empty() {
-            return Ok(vec![false; completions.len()]);
-        }
-        let held: HashSet<i64> = async {
+        async {
             let mut session = self.session().await?;
-            let held = sqlx::query_scalar(sql::COMPLETE_JOBS)
-                .bind(&batch.ids)
-                .bind(&batch.attempts)
-                .bind(&batch.statuses)
-                .bind(&batch.results)
-                .bind(&batch.errors)
-                .bind(&batch.delays)
-                .bind(&batch.finished)
-                .fetch_all(&mut *session)
-                .await?;
+            let held = complete(&mut session, completions).await?;
             session.finish().await?;
             Ok(held)
         }
         .await
-        .map_err(storage_error)?
-        .into_iter()
-        .collect();
-        Ok(completions
-            .iter()
-            .map(|(lease, _)| held.contains(&lease.id.as_i64()))
-            .collect())
+        .map_err(storage_error)
     }
 
     async fn release(&self, leases: &[Lease]) -> Result<u64, Error> {
-        let (ids, attempts): (Vec<i64>, Vec<i32>) = leases
-            .iter()
+        let mut ids = Vec::with_capacity(leases.len());
+        let mut attempts = Vec::with_capacity(leases.len());
+        let mut owners = Vec::with_capacity(leases.len());
+        for lease in leases {
             // An attempt number no stored attempt can have: that lease cannot hold.
-            .filter_map(|lease| Some((lease.id.as_i64(), i32::try_from(lease.attempt).ok()?)))
-            .unzip();
+            if let Ok(attempt) = i32::try_from(lease.attempt) {
+                ids.push(lease.id.as_i64());
+                attempts.push(attempt);
+                owners.push(lease.owner.as_str());
+            }
+        }
         if ids.is_empty() {
             return Ok(0);
         }
@@ -388,6 +373,7 @@ impl Storage for PgStorage {
             let released = sqlx::query(sql::RELEASE_JOBS)
                 .bind(ids)
                 .bind(attempts)
+                .bind(owners)
                 .fetch_all(&mut *session)
                 .await?
                 .len();
@@ -398,24 +384,33 @@ impl Storage for PgStorage {
         .map_err(storage_error)
     }
 
-    async fn reap_expired(&self) -> Result<u64, Error> {
+    async fn reap_expired(&self, decide: ReapDecision<'_>) -> Result<u64, Error> {
         let reaped = async {
             let mut session = self.session().await?;
-            let reaped = sqlx::query(sql::REAP_EXPIRED)
-                // A `format()` template: the database puts each worker's id for `%s`.
-                .bind(lease_expired_error("%s"))
-                .fetch_all(&mut *session)
+            // One transaction: the expired rows stay locked between reading them and
+            // storing what the policy decided, so no renewal can slip in between.
+            let mut tx = session.begin().await?;
+            let expired = sqlx::query(sql::EXPIRED_LEASES)
+                .fetch_all(&mut *tx)
                 .await?
-                .len();
+                .iter()
+                .map(row::decode_expired)
+                .collect::<Result<Vec<_>, _>>()?;
+            let decided: Vec<(Lease, Outcome)> = expired
+                .iter()
+                .map(|lease| (lease.lease.clone(), decide(lease)))
+                .collect();
+            let held = complete(&mut tx, &decided).await?;
+            tx.commit().await?;
             session.finish().await?;
-            Ok(u64::try_from(reaped).unwrap_or(u64::MAX))
+            Ok(held.into_iter().filter(|&held| held).count())
         }
         .await
         .map_err(storage_error)?;
         if reaped > 0 {
             tracing::info!(reaped, "took back postgres jobs whose lease expired");
         }
-        Ok(reaped)
+        Ok(u64::try_from(reaped).unwrap_or(u64::MAX))
     }
 
     async fn get(&self, id: JobId) -> Result<Option<JobRecord>, Error> {
@@ -577,27 +572,69 @@ impl PgStorage {
     }
 }
 
+/// Stores outcomes on their jobs in one statement ([`sql::COMPLETE_JOBS`]) and
+/// reports, in input order, whether each lease held.
+async fn complete(
+    conn: &mut PgConnection,
+    completions: &[(Lease, Outcome)],
+) -> Result<Vec<bool>, sqlx::Error> {
+    let mut batch = Completions::default();
+    for (lease, outcome) in completions {
+        // No stored attempt number exceeds i32: such a lease cannot hold.
+        if let Ok(attempt) = i32::try_from(lease.attempt) {
+            batch.push(lease, attempt, outcome);
+        }
+    }
+    if batch.ids.is_empty() {
+        return Ok(vec![false; completions.len()]);
+    }
+    let held: HashSet<i64> = sqlx::query_scalar(sql::COMPLETE_JOBS)
+        .bind(&batch.ids)
+        .bind(&batch.attempts)
+        .bind(&batch.owners)
+        .bind(&batch.statuses)
+        .bind(&batch.results)
+        .bind(&batch.errors)
+        .bind(&batch.delays)
+        .bind(&batch.finished)
+        .bind(&batch.interrupted)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(completions
+        .iter()
+        .map(|(lease, _)| held.contains(&lease.id.as_i64()))
+        .collect())
+}
+
 /// A batch of completions as the arrays [`sql::COMPLETE_JOBS`] binds.
 #[derive(Default)]
 struct Completions<'a> {
     ids: Vec<i64>,
     attempts: Vec<i32>,
+    owners: Vec<Option<&'a str>>,
     statuses: Vec<&'static str>,
     results: Vec<Option<String>>,
     errors: Vec<Option<&'a str>>,
     delays: Vec<Option<i64>>,
     finished: Vec<bool>,
+    interrupted: Vec<bool>,
 }
 
 impl<'a> Completions<'a> {
-    fn push(&mut self, id: i64, attempt: i32, outcome: &'a Outcome) {
+    fn push(&mut self, lease: &'a Lease, attempt: i32, outcome: &'a Outcome) {
         let columns = OutcomeColumns::of(outcome);
-        self.ids.push(id);
+        self.ids.push(lease.id.as_i64());
         self.attempts.push(attempt);
+        // An expired lease read without an owner fences as `IS NOT DISTINCT FROM NULL`.
+        self.owners
+            .push(Some(lease.owner.as_str()).filter(|owner| !owner.is_empty()));
         self.statuses.push(columns.status.as_str());
         self.results.push(columns.result);
         self.errors.push(columns.error);
         self.delays.push(columns.retry_in.map(micros));
         self.finished.push(columns.finished);
+        self.interrupted.push(columns.interrupted);
     }
 }

@@ -3,11 +3,17 @@
 mod common;
 
 use common::{SchemaGuard, connection, url};
-use kiribi_core::{Error, JobFilter, NewJob, Storage};
+use kiribi_core::backend::NewJob;
+use kiribi_core::{Error, JobFilter, Storage};
 use kiribi_postgres::{PgStorage, PgStorageOptions};
 
 /// Every migration this kiribi has, oldest first.
-const MIGRATIONS: [i64; 3] = [20261129000000, 20261129120000, 20261129180000];
+const MIGRATIONS: [i64; 4] = [
+    20261129000000,
+    20261129120000,
+    20261129180000,
+    20261201000000,
+];
 
 async fn applied_migrations(schema: &str) -> Vec<i64> {
     let mut conn = connection().await;
@@ -41,10 +47,11 @@ async fn connect_creates_the_schema_and_migrates_it() {
     );
     assert_eq!(applied_migrations(&schema.name).await, MIGRATIONS);
 
-    let ids = storage
-        .enqueue(vec![NewJob::new("a", serde_json::json!({ "n": 1 }))])
-        .await
-        .unwrap();
+    let ids = kiribi_conformance::enqueue(
+        &storage,
+        vec![NewJob::new("a", serde_json::json!({ "n": 1 }))],
+    )
+    .await;
     let record = storage.get(ids[0]).await.unwrap().unwrap();
     assert_eq!(record.payload, serde_json::json!({ "n": 1 }));
 }
@@ -53,10 +60,7 @@ async fn connect_creates_the_schema_and_migrates_it() {
 async fn connecting_again_does_not_migrate_again() {
     let schema = SchemaGuard::new("again");
     let first = schema.storage().await;
-    first
-        .enqueue(vec![NewJob::new("kept", serde_json::json!(null))])
-        .await
-        .unwrap();
+    kiribi_conformance::enqueue(&first, vec![NewJob::new("kept", serde_json::json!(null))]).await;
     let second = schema.storage().await;
     assert_eq!(applied_migrations(&schema.name).await, MIGRATIONS);
     assert_eq!(second.list(&JobFilter::new()).await.unwrap().len(), 1);
@@ -72,10 +76,8 @@ async fn concurrent_connects_to_a_new_schema_all_succeed() {
     }
     while let Some(joined) = tasks.join_next().await {
         let storage = joined.unwrap().expect("every concurrent connect succeeds");
-        storage
-            .enqueue(vec![NewJob::new("herd", serde_json::json!(null))])
-            .await
-            .unwrap();
+        kiribi_conformance::enqueue(&storage, vec![NewJob::new("herd", serde_json::json!(null))])
+            .await;
     }
     assert_eq!(applied_migrations(&schema.name).await, MIGRATIONS);
 }
@@ -138,13 +140,14 @@ async fn a_schema_of_an_older_kiribi_is_migrated_and_keeps_its_jobs() {
     let storage = schema.storage().await;
     assert_eq!(applied_migrations(&schema.name).await, MIGRATIONS);
     let claimed = storage
-        .claim(&kiribi_core::ClaimRequest {
-            worker: "w".into(),
-            names: vec!["a".into()],
-            queues: None,
-            limit: 10,
-            lease: std::time::Duration::from_secs(60),
-        })
+        .claim(
+            &kiribi_core::backend::ClaimRequest::new(
+                kiribi_core::backend::WorkerId::new("w"),
+                std::time::Duration::from_secs(60),
+            )
+            .with_names(["a"])
+            .with_limit(10),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -216,11 +219,15 @@ async fn an_invalid_schema_name_is_refused_before_connecting() {
     for bad in ["", "my-jobs", "1st", "a\"; DROP TABLE x; --"] {
         let options = PgStorageOptions::new(&url()).schema(bad);
         match PgStorage::connect_with(options).await {
-            Err(error @ Error::Storage { .. }) => {
-                let text = std::error::Error::source(&error).unwrap().to_string();
+            Err(
+                error @ Error::InvalidOption {
+                    option: "schema", ..
+                },
+            ) => {
+                let text = error.to_string();
                 assert!(text.contains("schema name"), "{text}");
             }
-            other => panic!("{bad:?}: expected a storage error, got {other:?}"),
+            other => panic!("{bad:?}: expected an invalid `schema`, got {other:?}"),
         }
     }
 }
@@ -245,10 +252,11 @@ async fn from_pool_works_in_a_schema_the_pool_does_not_search() {
     .await
     .unwrap();
     assert_eq!(storage.schema(), schema.name);
-    let ids = storage
-        .enqueue(vec![NewJob::new("pooled", serde_json::json!({ "n": 1 }))])
-        .await
-        .unwrap();
+    let ids = kiribi_conformance::enqueue(
+        &storage,
+        vec![NewJob::new("pooled", serde_json::json!({ "n": 1 }))],
+    )
+    .await;
     let record = storage.get(ids[0]).await.unwrap().unwrap();
     assert_eq!(record.name, "pooled");
 

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::SchemaGuard;
-use kiribi_core::{ClaimRequest, JobFilter, JobStatus, NewJob, Outcome, Storage};
+use kiribi_core::backend::{NewJob, Outcome};
+use kiribi_core::{JobFilter, JobStatus, Storage};
 
 const JOBS: usize = 2_000;
 const STORAGES: usize = 4;
@@ -39,20 +40,21 @@ async fn four_storages_claim_and_complete_every_job_exactly_once() {
                         )
                     })
                     .collect();
-                producer.enqueue(jobs).await.expect("enqueue never fails");
+                kiribi_conformance::enqueue(&producer, jobs).await;
             }
         });
         for consumer in 0..3 {
             let storage = storage.clone();
             let completed = Arc::clone(&completed);
             consumers.spawn(async move {
-                let request = ClaimRequest {
-                    worker: format!("storage-{index}-consumer-{consumer}"),
-                    names: vec!["stress".to_owned()],
-                    queues: None,
-                    limit: 7,
-                    lease: Duration::from_secs(120),
-                };
+                let request = kiribi_core::backend::ClaimRequest::new(
+                    kiribi_core::backend::WorkerId::new(format!(
+                        "storage-{index}-consumer-{consumer}"
+                    )),
+                    Duration::from_secs(120),
+                )
+                .with_names(["stress"])
+                .with_limit(7);
                 let mut done = Vec::new();
                 while completed.load(Ordering::SeqCst) < JOBS {
                     assert!(
@@ -65,14 +67,17 @@ async fn four_storages_claim_and_complete_every_job_exactly_once() {
                         continue;
                     }
                     for job in claimed {
-                        assert_eq!(job.attempt, 1, "no job is claimed twice");
-                        let applied = storage
-                            .complete(job.lease(), Outcome::Succeeded { result: None })
-                            .await
-                            .expect("complete never fails");
+                        assert_eq!(job.attempt(), 1, "no job is claimed twice");
+                        let applied = kiribi_conformance::complete(
+                            &storage,
+                            job.lease.clone(),
+                            Outcome::succeeded(None),
+                        )
+                        .await
+                        .expect("complete never fails");
                         assert!(applied, "the lease of a fresh claim holds");
                         completed.fetch_add(1, Ordering::SeqCst);
-                        done.push(job.id);
+                        done.push(job.id());
                     }
                 }
                 done

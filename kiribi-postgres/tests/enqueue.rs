@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::{SchemaGuard, connection_in};
-use kiribi_core::{JobFilter, JobStatus, NewJob, Storage};
+use kiribi_core::backend::NewJob;
+use kiribi_core::{JobFilter, JobStatus, Storage};
 use kiribi_postgres::enqueue_on;
 use sqlx::Connection;
 
@@ -15,15 +16,17 @@ async fn enqueue_on_a_rolled_back_transaction_leaves_nothing() {
     let schema = SchemaGuard::new("rollback");
     let storage = schema.storage().await;
     let mut tx = storage.pool().begin().await.unwrap();
-    let ids = enqueue_on(
-        &mut tx,
-        vec![
-            NewJob::new("a", serde_json::json!(1)),
-            NewJob::new("b", serde_json::json!(2)),
-        ],
-    )
-    .await
-    .unwrap();
+    let ids = kiribi_conformance::ids(
+        enqueue_on(
+            &mut tx,
+            vec![
+                NewJob::new("a", serde_json::json!(1)),
+                NewJob::new("b", serde_json::json!(2)),
+            ],
+        )
+        .await
+        .unwrap(),
+    );
     assert_eq!(ids.len(), 2);
     tx.rollback().await.unwrap();
     for id in ids {
@@ -37,12 +40,14 @@ async fn enqueue_on_a_committed_transaction_keeps_the_jobs() {
     let schema = SchemaGuard::new("commit");
     let storage = schema.storage().await;
     let mut tx = storage.pool().begin().await.unwrap();
-    let ids = enqueue_on(
-        &mut tx,
-        vec![NewJob::new("a", serde_json::json!({ "k": "v" }))],
-    )
-    .await
-    .unwrap();
+    let ids = kiribi_conformance::ids(
+        enqueue_on(
+            &mut tx,
+            vec![NewJob::new("a", serde_json::json!({ "k": "v" }))],
+        )
+        .await
+        .unwrap(),
+    );
     tx.commit().await.unwrap();
     let record = storage.get(ids[0]).await.unwrap().unwrap();
     assert_eq!(record.status, JobStatus::Pending);
@@ -55,16 +60,20 @@ async fn enqueue_on_a_plain_connection_of_the_application() {
     let schema = SchemaGuard::new("plain");
     let storage = schema.storage().await;
     let mut conn = connection_in(&schema.name).await;
-    let ids = enqueue_on(&mut conn, vec![NewJob::new("a", serde_json::json!(null))])
-        .await
-        .unwrap();
+    let ids = kiribi_conformance::ids(
+        enqueue_on(&mut conn, vec![NewJob::new("a", serde_json::json!(null))])
+            .await
+            .unwrap(),
+    );
     conn.close().await.unwrap();
     assert!(storage.get(ids[0]).await.unwrap().is_some());
     assert!(
-        enqueue_on(&mut connection_in(&schema.name).await, Vec::new())
-            .await
-            .unwrap()
-            .is_empty()
+        kiribi_conformance::ids(
+            enqueue_on(&mut connection_in(&schema.name).await, Vec::new())
+                .await
+                .unwrap()
+        )
+        .is_empty()
     );
 }
 
@@ -95,7 +104,7 @@ async fn a_large_batch_is_one_statement_and_ids_come_back_in_input_order() {
             job
         })
         .collect();
-    let ids = storage.enqueue(jobs).await.unwrap();
+    let ids = kiribi_conformance::enqueue(&storage, jobs).await;
     assert_eq!(ids.len(), JOBS);
     assert!(
         ids.windows(2).all(|w| w[0] < w[1]),
@@ -131,7 +140,7 @@ async fn delays_and_run_at_use_the_database_clock() {
     at.run_at = Some(when);
     let mut forever = NewJob::new("forever", serde_json::json!(null));
     forever.delay = Duration::MAX;
-    let ids = storage.enqueue(vec![later, at, forever]).await.unwrap();
+    let ids = kiribi_conformance::enqueue(&storage, vec![later, at, forever]).await;
 
     let later = storage.get(ids[0]).await.unwrap().unwrap();
     let gap = later.run_at - later.created_at;

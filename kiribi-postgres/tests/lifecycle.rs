@@ -7,17 +7,14 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::SchemaGuard;
-use kiribi_core::{ClaimRequest, JobFilter, JobStatus, NewJob, Outcome, Storage};
+use kiribi_core::backend::{ClaimRequest, Lease, NewJob, Outcome, WorkerId};
+use kiribi_core::{JobFilter, JobStatus, Storage};
 use kiribi_postgres::PgStorage;
 
 fn request(worker: &str, names: &[&str], limit: usize) -> ClaimRequest {
-    ClaimRequest {
-        worker: worker.to_owned(),
-        names: names.iter().map(|&n| n.to_owned()).collect(),
-        queues: None,
-        limit,
-        lease: Duration::from_secs(60),
-    }
+    ClaimRequest::new(WorkerId::new(worker), Duration::from_secs(60))
+        .with_names(names.iter().copied())
+        .with_limit(limit)
 }
 
 fn job(name: &str, priority: i32) -> NewJob {
@@ -34,23 +31,24 @@ async fn status(storage: &PgStorage, id: kiribi_core::JobId) -> JobStatus {
 async fn claims_follow_priority_then_run_at_then_id() {
     let schema = SchemaGuard::new("order");
     let storage = schema.storage().await;
-    let ids = storage
-        .enqueue(vec![
+    let ids = kiribi_conformance::enqueue(
+        &storage,
+        vec![
             job("a", 0),
             job("a", 5),
             job("a", 0),
             job("a", 9),
             job("b", 100),
-        ])
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     let claimed = storage.claim(&request("w", &["a"], 10)).await.unwrap();
-    let order: Vec<_> = claimed.iter().map(|c| c.id).collect();
+    let order: Vec<_> = claimed.iter().map(|c| c.id()).collect();
     assert_eq!(order, [ids[3], ids[1], ids[0], ids[2]]);
     assert!(
         claimed
             .iter()
-            .all(|c| c.attempt == 1 && c.max_attempts == 5)
+            .all(|c| c.attempt() == 1 && c.max_attempts == 5)
     );
     assert!(
         storage
@@ -86,15 +84,16 @@ async fn claims_respect_queues_limits_and_run_at() {
     mail.queue = "mail".into();
     let mut later = job("a", 0);
     later.delay = Duration::from_secs(3600);
-    let ids = storage
-        .enqueue(vec![mail, job("a", 0), job("a", 0), later])
-        .await
-        .unwrap();
+    let ids =
+        kiribi_conformance::enqueue(&storage, vec![mail, job("a", 0), job("a", 0), later]).await;
     let mut only_mail = request("w", &["a"], 10);
     only_mail.queues = Some(vec!["mail".into()]);
     let claimed = storage.claim(&only_mail).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    assert_eq!((claimed[0].id, claimed[0].queue.as_str()), (ids[0], "mail"));
+    assert_eq!(
+        (claimed[0].id(), claimed[0].queue.as_str()),
+        (ids[0], "mail")
+    );
     let claimed = storage.claim(&request("w", &["a"], 1)).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let claimed = storage.claim(&request("w", &["a"], 10)).await.unwrap();
@@ -106,24 +105,22 @@ async fn claims_respect_queues_limits_and_run_at() {
 async fn completion_is_fenced_by_the_attempt() {
     let schema = SchemaGuard::new("fence");
     let storage = schema.storage().await;
-    let ids = storage.enqueue(vec![job("a", 0)]).await.unwrap();
+    let ids = kiribi_conformance::enqueue(&storage, vec![job("a", 0)]).await;
     let first = storage
         .claim(&request("w1", &["a"], 1))
         .await
         .unwrap()
         .remove(0);
-    let retry = Outcome::Retry {
-        error: "first failed".into(),
-        delay: Duration::ZERO,
-    };
+    let retry = Outcome::retry("first failed", Duration::ZERO);
     assert!(
-        storage
-            .complete(first.lease(), retry.clone())
+        kiribi_conformance::complete(&storage, first.lease.clone(), retry.clone())
             .await
             .unwrap()
     );
     assert!(
-        !storage.complete(first.lease(), retry).await.unwrap(),
+        !kiribi_conformance::complete(&storage, first.lease.clone(), retry)
+            .await
+            .unwrap(),
         "a second write is stale"
     );
     let record = storage.get(ids[0]).await.unwrap().unwrap();
@@ -136,25 +133,22 @@ async fn completion_is_fenced_by_the_attempt() {
         .await
         .unwrap()
         .remove(0);
-    assert_eq!(second.attempt, 2);
+    assert_eq!(second.attempt(), 2);
     assert!(
-        !storage
-            .complete(first.lease(), Outcome::Succeeded { result: None })
+        !kiribi_conformance::complete(&storage, first.lease.clone(), Outcome::succeeded(None))
             .await
             .unwrap(),
         "the first worker's lease no longer holds"
     );
     let result = serde_json::json!({ "sent": 3 });
     assert!(
-        storage
-            .complete(
-                second.lease(),
-                Outcome::Succeeded {
-                    result: Some(result.clone())
-                }
-            )
-            .await
-            .unwrap()
+        kiribi_conformance::complete(
+            &storage,
+            second.lease.clone(),
+            Outcome::succeeded(Some(result.clone()))
+        )
+        .await
+        .unwrap()
     );
     let record = storage.get(ids[0]).await.unwrap().unwrap();
     assert_eq!(record.status, JobStatus::Succeeded);
@@ -175,17 +169,18 @@ async fn completion_is_fenced_by_the_attempt() {
 async fn a_retry_waits_for_its_delay_and_a_failure_is_final() {
     let schema = SchemaGuard::new("retrydelay");
     let storage = schema.storage().await;
-    let ids = storage.enqueue(vec![job("a", 0)]).await.unwrap();
+    let ids = kiribi_conformance::enqueue(&storage, vec![job("a", 0)]).await;
     let claimed = storage
         .claim(&request("w", &["a"], 1))
         .await
         .unwrap()
         .remove(0);
-    let outcome = Outcome::Retry {
-        error: "later".into(),
-        delay: Duration::from_secs(3600),
-    };
-    assert!(storage.complete(claimed.lease(), outcome).await.unwrap());
+    let outcome = Outcome::retry("later", Duration::from_secs(3600));
+    assert!(
+        kiribi_conformance::complete(&storage, claimed.lease.clone(), outcome)
+            .await
+            .unwrap()
+    );
     assert!(
         storage
             .claim(&request("w", &["a"], 1))
@@ -197,26 +192,24 @@ async fn a_retry_waits_for_its_delay_and_a_failure_is_final() {
     assert!(record.run_at > record.started_at.unwrap() + chrono::Duration::minutes(59));
 
     let running = storage
-        .enqueue_running(job("b", 0), "inline", Duration::from_secs(60))
+        .enqueue_running(
+            job("b", 0),
+            &WorkerId::new("inline"),
+            Duration::from_secs(60),
+        )
         .await
         .unwrap();
-    assert_eq!(running.attempt, 1);
+    assert_eq!(running.attempt(), 1);
     assert!(
-        storage
-            .complete(
-                running.lease(),
-                Outcome::Failed {
-                    error: "fatal".into()
-                }
-            )
+        kiribi_conformance::complete(&storage, running.lease.clone(), Outcome::failed("fatal"))
             .await
             .unwrap()
     );
-    let record = storage.get(running.id).await.unwrap().unwrap();
+    let record = storage.get(running.id()).await.unwrap().unwrap();
     assert_eq!(record.status, JobStatus::Failed);
     assert_eq!(record.last_error.as_deref(), Some("fatal"));
     assert!(record.finished_at.is_some());
-    let attempts = storage.attempts(running.id).await.unwrap();
+    let attempts = storage.attempts(running.id()).await.unwrap();
     assert_eq!(attempts.len(), 1);
     assert_eq!(attempts[0].worker.as_deref(), Some("inline"));
     assert_eq!(attempts[0].error.as_deref(), Some("fatal"));
@@ -226,33 +219,34 @@ async fn a_retry_waits_for_its_delay_and_a_failure_is_final() {
 async fn release_gives_the_attempt_back() {
     let schema = SchemaGuard::new("release");
     let storage = schema.storage().await;
-    let ids = storage
-        .enqueue(vec![job("a", 0), job("a", 0)])
-        .await
-        .unwrap();
+    let ids = kiribi_conformance::enqueue(&storage, vec![job("a", 0), job("a", 0)]).await;
     let first = storage.claim(&request("w", &["a"], 2)).await.unwrap();
-    assert_eq!(storage.release(&[first[0].lease()]).await.unwrap(), 1);
+    assert_eq!(storage.release(&[first[0].lease.clone()]).await.unwrap(), 1);
     let record = storage.get(ids[0]).await.unwrap().unwrap();
     assert_eq!(record.status, JobStatus::Pending);
     assert_eq!((record.attempts, record.started_at), (0, None));
     assert!(storage.attempts(ids[0]).await.unwrap().is_empty());
 
     // A second attempt, released: the first attempt's start comes back.
-    let outcome = Outcome::Retry {
-        error: "once".into(),
-        delay: Duration::ZERO,
-    };
-    assert!(storage.complete(first[1].lease(), outcome).await.unwrap());
+    let outcome = Outcome::retry("once", Duration::ZERO);
+    assert!(
+        kiribi_conformance::complete(&storage, first[1].lease.clone(), outcome)
+            .await
+            .unwrap()
+    );
     let started_first = storage.get(ids[1]).await.unwrap().unwrap().started_at;
     let again = storage.claim(&request("w", &["a"], 2)).await.unwrap();
     assert_eq!(again.len(), 2);
-    let second = again.iter().find(|c| c.id == ids[1]).unwrap();
-    assert_eq!(second.attempt, 2);
-    let stale = kiribi_core::Lease {
-        id: ids[1],
-        attempt: 1,
-    };
-    assert_eq!(storage.release(&[second.lease(), stale]).await.unwrap(), 1);
+    let second = again.iter().find(|c| c.id() == ids[1]).unwrap();
+    assert_eq!(second.attempt(), 2);
+    let stale = Lease::new(ids[1], 1, WorkerId::new("w"));
+    assert_eq!(
+        storage
+            .release(&[second.lease.clone(), stale])
+            .await
+            .unwrap(),
+        1
+    );
     let record = storage.get(ids[1]).await.unwrap().unwrap();
     assert_eq!(record.status, JobStatus::Retrying);
     assert_eq!(record.attempts, 1);
@@ -267,7 +261,7 @@ async fn expired_leases_are_reaped() {
     let storage = schema.storage().await;
     let mut last = job("a", 0);
     last.max_attempts = 1;
-    let ids = storage.enqueue(vec![job("a", 0), last]).await.unwrap();
+    let ids = kiribi_conformance::enqueue(&storage, vec![job("a", 0), last]).await;
     let mut short = request("host-1:42", &["a"], 2);
     short.lease = Duration::from_millis(1);
     let claimed = storage.claim(&short).await.unwrap();
@@ -277,7 +271,10 @@ async fn expired_leases_are_reaped() {
     let mut reaped = 0;
     while reaped < 2 {
         assert!(Instant::now() < deadline, "leases never expired");
-        reaped += storage.reap_expired().await.unwrap();
+        reaped += storage
+            .reap_expired(&kiribi_conformance::retry_or_fail)
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(reaped, 2);
@@ -294,23 +291,25 @@ async fn expired_leases_are_reaped() {
     assert_eq!(attempts[0].error.as_deref(), Some(expected));
     assert!(attempts[0].finished_at.is_some());
     assert!(
-        !storage
-            .complete(claimed[0].lease(), Outcome::Succeeded { result: None })
+        !kiribi_conformance::complete(&storage, claimed[0].lease.clone(), Outcome::succeeded(None))
             .await
             .unwrap(),
         "a reaped worker cannot complete"
     );
-    assert_eq!(storage.reap_expired().await.unwrap(), 0);
+    assert_eq!(
+        storage
+            .reap_expired(&kiribi_conformance::retry_or_fail)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
 async fn renewing_extends_only_the_workers_leases() {
     let schema = SchemaGuard::new("renew");
     let storage = schema.storage().await;
-    storage
-        .enqueue(vec![job("a", 0), job("a", 0)])
-        .await
-        .unwrap();
+    kiribi_conformance::enqueue(&storage, vec![job("a", 0), job("a", 0)]).await;
     let mine = storage
         .claim(&request("me", &["a"], 1))
         .await
@@ -318,7 +317,7 @@ async fn renewing_extends_only_the_workers_leases() {
         .remove(0);
     storage.claim(&request("other", &["a"], 1)).await.unwrap();
     let before = storage
-        .get(mine.id)
+        .get(mine.id())
         .await
         .unwrap()
         .unwrap()
@@ -326,13 +325,13 @@ async fn renewing_extends_only_the_workers_leases() {
         .unwrap();
     assert_eq!(
         storage
-            .renew_leases("me", Duration::from_secs(600))
+            .renew_leases(&WorkerId::new("me"), Duration::from_secs(600))
             .await
             .unwrap(),
         1
     );
     let after = storage
-        .get(mine.id)
+        .get(mine.id())
         .await
         .unwrap()
         .unwrap()
@@ -341,7 +340,7 @@ async fn renewing_extends_only_the_workers_leases() {
     assert!(after > before + chrono::Duration::minutes(8));
     assert_eq!(
         storage
-            .renew_leases("nobody", Duration::from_secs(1))
+            .renew_leases(&WorkerId::new("nobody"), Duration::from_secs(1))
             .await
             .unwrap(),
         0
@@ -352,10 +351,7 @@ async fn renewing_extends_only_the_workers_leases() {
 async fn cancel_retry_and_delete_apply_only_where_they_should() {
     let schema = SchemaGuard::new("control");
     let storage = schema.storage().await;
-    let ids = storage
-        .enqueue(vec![job("a", 0), job("a", 0)])
-        .await
-        .unwrap();
+    let ids = kiribi_conformance::enqueue(&storage, vec![job("a", 0), job("a", 0)]).await;
     let missing = kiribi_core::JobId::from_i64(i64::MAX);
 
     assert!(storage.cancel(ids[0]).await.unwrap());
@@ -370,7 +366,7 @@ async fn cancel_retry_and_delete_apply_only_where_they_should() {
 
     let mut once = job("b", 0);
     once.max_attempts = 1;
-    let failed = storage.enqueue(vec![once]).await.unwrap()[0];
+    let failed = kiribi_conformance::enqueue(&storage, vec![once]).await[0];
     let claimed = storage
         .claim(&request("w", &["b"], 1))
         .await
@@ -379,8 +375,7 @@ async fn cancel_retry_and_delete_apply_only_where_they_should() {
     assert!(!storage.cancel(failed).await.unwrap(), "running");
     assert!(!storage.delete(failed).await.unwrap(), "running");
     assert!(!storage.retry(failed).await.unwrap(), "running");
-    storage
-        .complete(claimed.lease(), Outcome::Failed { error: "x".into() })
+    kiribi_conformance::complete(&storage, claimed.lease.clone(), Outcome::failed("x"))
         .await
         .unwrap();
     assert!(storage.retry(failed).await.unwrap());
@@ -393,7 +388,7 @@ async fn cancel_retry_and_delete_apply_only_where_they_should() {
     );
     assert_eq!(record.finished_at, None);
     let again = storage.claim(&request("w", &["b"], 1)).await.unwrap();
-    assert_eq!(again[0].attempt, 2);
+    assert_eq!(again[0].attempt(), 2);
 
     assert!(storage.delete(ids[1]).await.unwrap());
     assert!(storage.get(ids[1]).await.unwrap().is_none());
@@ -404,9 +399,9 @@ async fn cancel_retry_and_delete_apply_only_where_they_should() {
     assert!(storage.attempts(missing).await.unwrap().is_empty());
 
     // Ids are never reused, even after the newest job is deleted.
-    let newest = storage.enqueue(vec![job("c", 0)]).await.unwrap()[0];
+    let newest = kiribi_conformance::enqueue(&storage, vec![job("c", 0)]).await[0];
     assert!(storage.delete(newest).await.unwrap());
-    let next = storage.enqueue(vec![job("c", 0)]).await.unwrap()[0];
+    let next = kiribi_conformance::enqueue(&storage, vec![job("c", 0)]).await[0];
     assert!(next > newest);
 }
 
@@ -422,7 +417,7 @@ async fn listing_filters_and_pages_newest_first() {
         }
         jobs.push(job);
     }
-    let ids = storage.enqueue(jobs).await.unwrap();
+    let ids = kiribi_conformance::enqueue(&storage, jobs).await;
     storage.cancel(ids[0]).await.unwrap();
 
     let all = storage.list(&JobFilter::new()).await.unwrap();

@@ -6,7 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::{SchemaGuard, connection, connection_in};
-use kiribi_core::{Listener, NewJob, Outcome, Storage};
+use kiribi_core::Storage;
+use kiribi_core::backend::{Listener, NewJob, Outcome};
 use kiribi_postgres::enqueue_on;
 use sqlx::Connection;
 
@@ -48,12 +49,12 @@ async fn listener_wakes_when_another_connection_inserts() {
 
     // Another storage: another pool, as another process would have.
     let other = schema.storage().await;
-    other.enqueue(vec![job("a"), job("b")]).await.unwrap();
+    kiribi_conformance::enqueue(&other, vec![job("a"), job("b")]).await;
     wakes(&mut listener).await;
 
     // A plain connection of the application, through `enqueue_on`.
     let mut conn = connection_in(&schema.name).await;
-    enqueue_on(&mut conn, vec![job("c")]).await.unwrap();
+    kiribi_conformance::ids(enqueue_on(&mut conn, vec![job("c")]).await.unwrap());
     wakes(&mut listener).await;
 }
 
@@ -64,13 +65,13 @@ async fn a_transactional_insert_wakes_only_when_it_commits() {
     let mut listener = listener(&storage).await;
 
     let mut tx = storage.pool().begin().await.unwrap();
-    enqueue_on(&mut tx, vec![job("rolled_back")]).await.unwrap();
+    kiribi_conformance::ids(enqueue_on(&mut tx, vec![job("rolled_back")]).await.unwrap());
     stays_quiet(&mut listener).await;
     tx.rollback().await.unwrap();
     stays_quiet(&mut listener).await;
 
     let mut tx = storage.pool().begin().await.unwrap();
-    enqueue_on(&mut tx, vec![job("committed")]).await.unwrap();
+    kiribi_conformance::ids(enqueue_on(&mut tx, vec![job("committed")]).await.unwrap());
     stays_quiet(&mut listener).await;
     tx.commit().await.unwrap();
     wakes(&mut listener).await;
@@ -83,7 +84,7 @@ async fn listeners_of_another_schema_are_not_woken() {
     let storage = first.storage().await;
     let other = second.storage().await;
     let mut listener = listener(&storage).await;
-    other.enqueue(vec![job("elsewhere")]).await.unwrap();
+    kiribi_conformance::enqueue(&other, vec![job("elsewhere")]).await;
     stays_quiet(&mut listener).await;
 }
 
@@ -92,22 +93,20 @@ async fn retrying_a_failed_job_wakes_the_listener() {
     let schema = SchemaGuard::new("retrywake");
     let storage = schema.storage().await;
     let claimed = storage
-        .enqueue_running(job("flaky"), "inline", Duration::from_secs(30))
+        .enqueue_running(
+            job("flaky"),
+            &kiribi_core::backend::WorkerId::new("inline"),
+            Duration::from_secs(30),
+        )
         .await
         .unwrap();
     assert!(
-        storage
-            .complete(
-                claimed.lease(),
-                Outcome::Failed {
-                    error: "boom".into()
-                }
-            )
+        kiribi_conformance::complete(&storage, claimed.lease.clone(), Outcome::failed("boom"))
             .await
             .unwrap()
     );
     let mut listener = listener(&storage).await;
-    assert!(storage.retry(claimed.id).await.unwrap());
+    assert!(storage.retry(claimed.id()).await.unwrap());
     wakes(&mut listener).await;
 }
 
@@ -139,7 +138,7 @@ async fn listener_recovers_after_its_connection_is_killed() {
     assert_eq!(listening, 1, "the listener reconnected");
 
     // It was listening again before it reported the wake-up: the next insert is heard.
-    storage.enqueue(vec![job("after_kill")]).await.unwrap();
+    kiribi_conformance::enqueue(&storage, vec![job("after_kill")]).await;
     wakes(&mut listener).await;
     admin.close().await.unwrap();
 }

@@ -1,8 +1,8 @@
 //! Inserting new jobs: the one write path of `enqueue`, whether through kiribi's own
 //! connection or a caller's transaction.
 
-use kiribi_core::backend::inserted_ids;
-use kiribi_core::{Error, JobId, NewJob};
+use kiribi_core::Error;
+use kiribi_core::backend::{Enqueued, NewJob, inserted_ids};
 use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
 
 use crate::error::storage_error;
@@ -14,8 +14,8 @@ use crate::sql;
 const JOBS_PER_INSERT: usize = 1_000;
 const _: () = assert!(JOBS_PER_INSERT * sql::INSERT_JOB_BINDS < 32_766);
 
-/// Inserts `jobs` through a caller's connection or transaction and returns their
-/// ids in input order: the job exists iff the caller's transaction commits.
+/// Inserts `jobs` through a caller's connection or transaction and reports each in
+/// input order: the job exists iff the caller's transaction commits.
 ///
 /// This is the one write path of every enqueue: `SqliteStorage::enqueue` calls it
 /// too. Large batches are inserted in chunks of a few hundred rows, one statement
@@ -24,7 +24,7 @@ const _: () = assert!(JOBS_PER_INSERT * sql::INSERT_JOB_BINDS < 32_766);
 /// # Examples
 ///
 /// ```
-/// use kiribi_core::NewJob;
+/// use kiribi_core::backend::NewJob;
 /// use kiribi_sqlite::{SqliteStorage, enqueue_on};
 /// use sqlx::Connection;
 ///
@@ -48,14 +48,14 @@ const _: () = assert!(JOBS_PER_INSERT * sql::INSERT_JOB_BINDS < 32_766);
 pub async fn enqueue_on(
     conn: &mut SqliteConnection,
     jobs: Vec<NewJob>,
-) -> Result<Vec<JobId>, Error> {
+) -> Result<Vec<Enqueued>, Error> {
     insert_jobs(conn, &jobs).await.map_err(storage_error)
 }
 
 pub(crate) async fn insert_jobs(
     conn: &mut SqliteConnection,
     jobs: &[NewJob],
-) -> Result<Vec<JobId>, sqlx::Error> {
+) -> Result<Vec<Enqueued>, sqlx::Error> {
     let now = now_ms();
     if jobs.len() <= JOBS_PER_INSERT {
         return insert_chunk(conn, jobs, now).await;
@@ -78,7 +78,7 @@ async fn insert_chunk(
     conn: &mut SqliteConnection,
     jobs: &[NewJob],
     now: i64,
-) -> Result<Vec<JobId>, sqlx::Error> {
+) -> Result<Vec<Enqueued>, sqlx::Error> {
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
@@ -108,5 +108,6 @@ async fn insert_chunk(
     } else {
         Vec::new()
     };
-    inserted_ids(jobs.len(), ids).map_err(sqlx::Error::Protocol)
+    let ids = inserted_ids(jobs.len(), ids).map_err(sqlx::Error::Protocol)?;
+    Ok(ids.into_iter().map(Enqueued::inserted).collect())
 }

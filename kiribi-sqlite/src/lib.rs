@@ -8,7 +8,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use kiribi_core::{ClaimRequest, JobStatus, NewJob, Outcome, Storage};
+//! use kiribi_core::backend::{ClaimRequest, NewJob, Outcome, WorkerId};
+//! use kiribi_core::{JobStatus, Storage};
 //! use kiribi_sqlite::SqliteStorage;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -17,26 +18,22 @@
 //! let url = format!("sqlite://{}/jobs.db", dir.path().display());
 //! let storage = SqliteStorage::connect(&url).await?;
 //!
-//! let ids = storage
+//! let enqueued = storage
 //!     .enqueue(vec![NewJob::new("send_welcome", serde_json::json!({ "user_id": 7 }))])
 //!     .await?;
 //!
-//! let claimed = storage
-//!     .claim(&ClaimRequest {
-//!         worker: "worker-1".into(),
-//!         names: vec!["send_welcome".into()],
-//!         queues: None,
-//!         limit: 10,
-//!         lease: Duration::from_secs(30),
-//!     })
-//!     .await?;
-//! assert_eq!(claimed[0].id, ids[0]);
+//! let worker = WorkerId::new("worker-1");
+//! let request = ClaimRequest::new(worker, Duration::from_secs(30))
+//!     .with_names(["send_welcome"])
+//!     .with_limit(10);
+//! let claimed = storage.claim(&request).await?;
+//! assert_eq!(claimed[0].id(), enqueued[0].id);
 //!
-//! let done = storage
-//!     .complete(claimed[0].lease(), Outcome::Succeeded { result: None })
+//! let held = storage
+//!     .complete_many(&[(claimed[0].lease.clone(), Outcome::succeeded(None))])
 //!     .await?;
-//! assert!(done);
-//! let record = storage.get(ids[0]).await?.expect("the job exists");
+//! assert_eq!(held, [true]);
+//! let record = storage.get(enqueued[0].id).await?.expect("the job exists");
 //! assert_eq!(record.status, JobStatus::Succeeded);
 //! # Ok(())
 //! # }
@@ -49,6 +46,7 @@
 mod enqueue;
 mod error;
 mod list;
+mod listen;
 mod migrate;
 mod options;
 mod row;

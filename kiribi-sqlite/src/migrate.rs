@@ -5,7 +5,9 @@
 //! in one `BEGIN IMMEDIATE` transaction, so two processes starting at once take
 //! turns instead of both migrating.
 
-use kiribi_core::backend::{Migrated, Migration, pending_migrations, versions_increase};
+use kiribi_core::backend::{
+    Migrated, Migration, SchemaOutdated, pending_migrations, versions_increase,
+};
 use sqlx::{Connection, SqliteConnection};
 
 use crate::sql;
@@ -28,15 +30,27 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "two page inserts",
         include_str!("../migrations/20261129180000_two_page_inserts.sql"),
     ),
+    Migration::new(
+        20261201000000,
+        "interruptions",
+        include_str!("../migrations/20261201000000_interruptions.sql"),
+    ),
 ];
 const _: () = assert!(versions_increase(MIGRATIONS));
 
-/// Applies every missing migration in one `BEGIN IMMEDIATE` transaction.
+/// Applies every missing migration in one `BEGIN IMMEDIATE` transaction; with
+/// `apply` false, only checks that none is missing and changes nothing.
 ///
 /// # Errors
 ///
 /// The driver's error; the transaction is rolled back, so it may simply be retried.
-pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<Migrated, sqlx::Error> {
+pub(crate) async fn migrate(
+    conn: &mut SqliteConnection,
+    apply: bool,
+) -> Result<Migrated, sqlx::Error> {
+    if !apply {
+        return check(conn).await;
+    }
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     sqlx::query(sql::CREATE_MIGRATIONS_TABLE)
         .execute(&mut *tx)
@@ -69,6 +83,25 @@ pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<Migrated, sql
     }
     tx.commit().await?;
     Ok(Migrated::UpToDate(count))
+}
+
+/// Whether the schema is the one this build knows, reading only.
+async fn check(conn: &mut SqliteConnection) -> Result<Migrated, sqlx::Error> {
+    let has_table: bool = sqlx::query_scalar(sql::MIGRATIONS_TABLE_EXISTS)
+        .fetch_one(&mut *conn)
+        .await?;
+    let applied: Vec<i64> = if has_table {
+        sqlx::query_scalar(sql::APPLIED_MIGRATIONS)
+            .fetch_all(&mut *conn)
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(match pending_migrations(MIGRATIONS, &applied) {
+        Err(too_new) => Migrated::TooNew(too_new),
+        Ok(pending) if pending.is_empty() => Migrated::UpToDate(0),
+        Ok(_) => Migrated::Outdated(SchemaOutdated::of(MIGRATIONS, &applied)),
+    })
 }
 
 #[cfg(test)]

@@ -35,11 +35,16 @@ pub struct SqliteStorageOptions {
     in_memory: bool,
     busy_timeout: Duration,
     max_readers: u32,
+    migrate: bool,
+    watch_interval: Duration,
 }
 
 impl SqliteStorageOptions {
     /// How long a statement waits for another process's lock before kiribi retries it.
     pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// How often idle workers look for commits by other connections by default.
+    pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_millis(5);
 
     /// How many connections serve reads by default.
     pub const DEFAULT_MAX_READERS: u32 = 4;
@@ -118,6 +123,8 @@ impl SqliteStorageOptions {
             in_memory,
             busy_timeout: Self::DEFAULT_BUSY_TIMEOUT,
             max_readers: Self::DEFAULT_MAX_READERS,
+            migrate: true,
+            watch_interval: Self::DEFAULT_WATCH_INTERVAL,
         }
     }
 
@@ -135,6 +142,40 @@ impl SqliteStorageOptions {
     pub fn max_readers(mut self, readers: u32) -> Self {
         self.max_readers = readers.max(1);
         self
+    }
+
+    /// How often a worker's commit watcher reads `PRAGMA data_version` to notice jobs
+    /// committed by other connections: other processes, a caller's transaction, a
+    /// second handle on the same file (default 5 ms; at least 1 ms).
+    ///
+    /// A job such a commit makes ready starts within about this long, instead of
+    /// at the worker's next poll. Each read is a lookup in shared memory, without
+    /// I/O; at 5 ms an idle worker spends well under 1 % of a core on it.
+    pub fn watch_interval(mut self, interval: Duration) -> Self {
+        self.watch_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How often the commit watcher looks.
+    pub fn get_watch_interval(&self) -> Duration {
+        self.watch_interval
+    }
+
+    /// Whether connecting applies kiribi's migrations (default: yes).
+    ///
+    /// Turn it off in a process that must not change the schema (a dashboard, a
+    /// read-only tool, a web process when a deploy step migrates): connecting then
+    /// only checks that the schema is the one this build knows, and refuses an older
+    /// one ([`Error::SchemaOutdated`]) or a newer one ([`Error::SchemaTooNew`]). It
+    /// does not create a missing file either ([`Error::MissingDatabaseFile`]).
+    pub fn migrate(mut self, migrate: bool) -> Self {
+        self.migrate = migrate;
+        self
+    }
+
+    /// Whether connecting applies kiribi's migrations.
+    pub fn get_migrate(&self) -> bool {
+        self.migrate
     }
 
     /// Whether to create the database file if it is missing (default: yes).

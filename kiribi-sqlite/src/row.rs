@@ -6,9 +6,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kiribi_core::backend::{CorruptRow, decode_count, decode_json, decode_status};
-use kiribi_core::build::{attempt_record, job_record};
-use kiribi_core::{AttemptRecord, ClaimedJob, JobId, JobRecord, JobStatus};
+use kiribi_core::backend::{
+    AttemptRecordBuilder, ClaimedJob, CorruptRow, ExpiredLease, JobRecordBuilder, Lease, WorkerId,
+    decode_count, decode_json, decode_status,
+};
+use kiribi_core::{AttemptRecord, JobId, JobRecord, JobStatus};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -115,24 +117,23 @@ impl<'r> Columns<'r> {
 /// A `kiribi_jobs` row selected with every column (`sql::job_columns!`).
 pub(crate) fn decode_job(row: &SqliteRow) -> Result<JobRecord, sqlx::Error> {
     let c = Columns::new(row, "kiribi_jobs", "id");
-    Ok(job_record(
-        c.id("id")?,
-        c.get("name")?,
-        c.get("queue")?,
-        c.status("status")?,
-        c.priority("priority")?,
-        c.count("attempts")?,
-        c.count("max_attempts")?,
-        c.json("payload")?,
-        c.optional_json("result")?,
-        c.get("last_error")?,
-        c.time("created_at")?,
-        c.time("run_at")?,
-        c.optional_time("started_at")?,
-        c.optional_time("finished_at")?,
-        c.get("lease_owner")?,
-        c.optional_time("lease_expires_at")?,
-    ))
+    Ok(JobRecordBuilder::new(c.id("id")?, c.get::<String>("name")?)
+        .queue(c.get("queue")?)
+        .status(c.status("status")?)
+        .priority(c.priority("priority")?)
+        .attempts(c.count("attempts")?)
+        .max_attempts(c.count("max_attempts")?)
+        .interruptions(c.count("interruptions")?)
+        .payload(c.json("payload")?)
+        .result(c.optional_json("result")?)
+        .last_error(c.get("last_error")?)
+        .created_at(c.time("created_at")?)
+        .run_at(c.time("run_at")?)
+        .started_at(c.optional_time("started_at")?)
+        .finished_at(c.optional_time("finished_at")?)
+        .lease_owner(c.get("lease_owner")?)
+        .lease_expires_at(c.optional_time("lease_expires_at")?)
+        .build())
 }
 
 /// A job returned by a claim, with the keys that put claims back in claim order.
@@ -145,18 +146,15 @@ pub(crate) struct Claimed {
     pub(crate) run_at: i64,
 }
 
-/// A row returned by `sql::CLAIM_JOBS`.
-pub(crate) fn decode_claimed(row: &SqliteRow) -> Result<Claimed, sqlx::Error> {
+/// A row returned by `sql::CLAIM_JOBS` for `owner`.
+pub(crate) fn decode_claimed(row: &SqliteRow, owner: &WorkerId) -> Result<Claimed, sqlx::Error> {
     let c = Columns::new(row, "kiribi_jobs", "id");
+    let lease = Lease::new(c.id("id")?, c.count("attempts")?, owner.clone());
     Ok(Claimed {
-        job: ClaimedJob {
-            id: c.id("id")?,
-            name: c.get("name")?,
-            queue: c.get("queue")?,
-            payload: c.json("payload")?,
-            attempt: c.count("attempts")?,
-            max_attempts: c.count("max_attempts")?,
-        },
+        job: ClaimedJob::new(lease, c.get::<String>("name")?, c.json("payload")?)
+            .with_queue(c.get::<String>("queue")?)
+            .with_max_attempts(c.count("max_attempts")?)
+            .with_interruptions(c.count("interruptions")?),
         priority: c.priority("priority")?,
         run_at: c.get("run_at")?,
     })
@@ -165,20 +163,30 @@ pub(crate) fn decode_claimed(row: &SqliteRow) -> Result<Claimed, sqlx::Error> {
 /// A `kiribi_attempts` row.
 pub(crate) fn decode_attempt(row: &SqliteRow) -> Result<AttemptRecord, sqlx::Error> {
     let c = Columns::new(row, "kiribi_attempts", "job_id");
-    Ok(attempt_record(
-        c.id("job_id")?,
-        c.count("attempt")?,
-        c.get("worker")?,
-        c.time("started_at")?,
-        c.optional_time("finished_at")?,
-        c.get("error")?,
-    ))
+    Ok(
+        AttemptRecordBuilder::new(c.id("job_id")?, c.count("attempt")?, c.time("started_at")?)
+            .worker(c.get("worker")?)
+            .finished_at(c.optional_time("finished_at")?)
+            .error(c.get("error")?)
+            .build(),
+    )
 }
 
-/// A row of `sql::EXPIRED_LEASES`: (id, attempt, lease owner).
-pub(crate) fn decode_expired(row: &SqliteRow) -> Result<(i64, i64, Option<String>), sqlx::Error> {
+/// A row of `sql::EXPIRED_LEASES`.
+pub(crate) fn decode_expired(row: &SqliteRow) -> Result<ExpiredLease, sqlx::Error> {
     let c = Columns::new(row, "kiribi_jobs", "id");
-    Ok((c.get("id")?, c.get("attempts")?, c.get("lease_owner")?))
+    // A running job always has an owner; an empty one still fences (`IS NULL`).
+    let owner: Option<String> = c.get("lease_owner")?;
+    let lease = Lease::new(
+        c.id("id")?,
+        c.count("attempts")?,
+        WorkerId::new(owner.unwrap_or_default()),
+    );
+    Ok(ExpiredLease::new(
+        lease,
+        c.count("max_attempts")?,
+        c.count("interruptions")?,
+    ))
 }
 
 #[cfg(test)]
@@ -188,7 +196,7 @@ mod tests {
     #[test]
     fn corrupt_row_reaches_the_user_in_the_storage_error() {
         let corrupt = CorruptRow::new("kiribi_jobs", Some(7), "payload", "is not JSON");
-        let text = crate::error::storage_error(into_sqlx(corrupt)).to_string();
+        let text = kiribi_core::chain_text(&crate::error::storage_error(into_sqlx(corrupt)));
         assert!(text.contains("(job 7): column `payload`"), "{text}");
     }
 }

@@ -14,8 +14,8 @@
 /// Every column of `kiribi_jobs`, in the order `storage::decode_job` reads them.
 macro_rules! job_columns {
     () => {
-        "id, name, queue, status, priority, attempts, max_attempts, payload, result, \
-         last_error, created_at, run_at, started_at, finished_at, lease_owner, \
+        "id, name, queue, status, priority, attempts, max_attempts, interruptions, payload, \
+         result, last_error, created_at, run_at, started_at, finished_at, lease_owner, \
          lease_expires_at"
     };
 }
@@ -119,7 +119,8 @@ pub(crate) const CLAIM_JOBS: &str = concat!(
            AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) \
          ORDER BY priority DESC, run_at, id \
          LIMIT ?6) \
-     RETURNING id, name, queue, payload, attempts, max_attempts, priority, run_at"
+     RETURNING id, name, queue, payload, attempts, max_attempts, interruptions, priority, \
+               run_at"
 );
 
 /// Extends every lease of worker ?2 to ?1.
@@ -129,28 +130,32 @@ pub(crate) const RENEW_LEASES: &str = concat!(
     " AND lease_owner = ?2"
 );
 
-/// Records a batch of outcomes on their jobs, each fenced by (id, attempt); returns
-/// the id of every job whose lease held.
+/// Records a batch of outcomes on their jobs, each fenced by (id, attempt, lease
+/// owner); returns the id of every job whose lease held.
 ///
-/// ?1 a JSON array with one array per completion: `[id, attempt, status, result
-/// (JSON text) or null, error or null (keeps the previous one), next run_at or null
-/// (keeps it), finished_at or null]`. `jsonb_each` parses the text once and hands
-/// each completion over as JSONB, which `->>` reads without parsing again.
+/// ?1 a JSON array with one array per completion: `[id, attempt, owner, status,
+/// result (JSON text) or null, error or null (keeps the previous one), next run_at
+/// or null (keeps it), finished_at or null, 1 if the attempt was interrupted else
+/// 0]`. `json_each` (built into every SQLite kiribi supports, unlike `jsonb_each`,
+/// which needs 3.51) hands each completion over as JSON text, which `->>` reads.
 pub(crate) const COMPLETE_JOBS: &str = "\
     UPDATE kiribi_jobs \
     SET status = c.status, result = c.result, \
         last_error = COALESCE(c.error, kiribi_jobs.last_error), \
         run_at = COALESCE(c.run_at, kiribi_jobs.run_at), finished_at = c.finished_at, \
+        interruptions = kiribi_jobs.interruptions + c.interrupted, \
         lease_owner = NULL, lease_expires_at = NULL \
-    FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS attempt, value ->> 2 AS status, \
-                 value ->> 3 AS result, value ->> 4 AS error, value ->> 5 AS run_at, \
-                 value ->> 6 AS finished_at \
-          FROM jsonb_each(?1)) AS c \
+    FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS attempt, value ->> 2 AS owner, \
+                 value ->> 3 AS status, value ->> 4 AS result, value ->> 5 AS error, \
+                 value ->> 6 AS run_at, value ->> 7 AS finished_at, \
+                 value ->> 8 AS interrupted \
+          FROM json_each(?1)) AS c \
     WHERE kiribi_jobs.id = c.job_id AND kiribi_jobs.status = 'running' \
-      AND kiribi_jobs.attempts = c.attempt \
+      AND kiribi_jobs.attempts = c.attempt AND kiribi_jobs.lease_owner IS c.owner \
     RETURNING kiribi_jobs.id";
 
-/// Gives a claimed job back uncharged, fenced by (?1 id, ?2 attempt): the attempt
+/// Gives a claimed job back uncharged, fenced by (?1 id, ?2 attempt, ?3 lease owner):
+/// the attempt
 /// count, `started_at` and `attempted_by` go back to what they were before the claim
 /// (the previous attempt ended in an error, so it has a record).
 pub(crate) const RELEASE_JOB: &str = "\
@@ -162,30 +167,20 @@ pub(crate) const RELEASE_JOB: &str = "\
         attempted_by = (SELECT a.worker FROM kiribi_attempts AS a \
                         WHERE a.job_id = kiribi_jobs.id AND a.attempt = kiribi_jobs.attempts - 1), \
         lease_owner = NULL, lease_expires_at = NULL \
-    WHERE id = ?1 AND status = 'running' AND attempts = ?2";
+    WHERE id = ?1 AND status = 'running' AND attempts = ?2 AND lease_owner = ?3";
 
 /// Removes the record of a released attempt, which only an older kiribi (that opened
 /// records at the claim) may have left. ?1 job id, ?2 attempt.
 pub(crate) const DELETE_ATTEMPT: &str = "\
     DELETE FROM kiribi_attempts WHERE job_id = ?1 AND attempt = ?2";
 
-/// Running jobs whose lease ran out before ?1.
+/// Running jobs whose lease ran out before ?1, by id.
 pub(crate) const EXPIRED_LEASES: &str = concat!(
-    "SELECT id, attempts, lease_owner FROM kiribi_jobs WHERE status = 'running' AND ",
+    "SELECT id, attempts, lease_owner, max_attempts, interruptions FROM kiribi_jobs \
+     WHERE status = 'running' AND ",
     by_status_predicate!(),
-    " AND lease_expires_at < ?1"
+    " AND lease_expires_at < ?1 ORDER BY id"
 );
-
-/// Takes back one job whose lease expired, fenced by (?3 id, ?4 attempt).
-///
-/// ?1 now, ?2 error. Ready at once while attempts remain, else failed.
-pub(crate) const REAP_JOB: &str = "\
-    UPDATE kiribi_jobs \
-    SET status = CASE WHEN attempts < max_attempts THEN 'retrying' ELSE 'failed' END, \
-        run_at = CASE WHEN attempts < max_attempts THEN ?1 ELSE run_at END, \
-        finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE ?1 END, \
-        last_error = ?2, lease_owner = NULL, lease_expires_at = NULL \
-    WHERE id = ?3 AND status = 'running' AND attempts = ?4 AND lease_expires_at < ?1";
 
 /// One job by ?1 id.
 pub(crate) const GET_JOB: &str =
@@ -235,6 +230,16 @@ pub(crate) const CREATE_MIGRATIONS_TABLE: &str = "\
         version     INTEGER PRIMARY KEY, \
         description TEXT    NOT NULL, \
         applied_at  INTEGER NOT NULL)";
+
+/// Whether the table of applied migrations exists.
+pub(crate) const MIGRATIONS_TABLE_EXISTS: &str = "\
+    SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kiribi_migrations')";
+
+/// A counter that changes when another connection commits to the database.
+pub(crate) const DATA_VERSION: &str = "PRAGMA data_version";
+
+/// The version of the SQLite library this connection runs.
+pub(crate) const SQLITE_VERSION: &str = "SELECT sqlite_version()";
 
 /// The versions already applied.
 pub(crate) const APPLIED_MIGRATIONS: &str =

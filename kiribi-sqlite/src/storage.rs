@@ -12,22 +12,24 @@
 //! or succeeded attempt is read from the job row (see the `lean_indexes`
 //! migration), the same rules the PostgreSQL backend keeps in its CTEs.
 
+use std::any::Any;
 use std::cmp::Reverse;
 use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
-use kiribi_core::backend::{OutcomeColumns, lease_expired_error};
-use kiribi_core::{
-    AttemptRecord, ClaimRequest, ClaimedJob, Error, JobFilter, JobId, JobRecord, Lease, Listener,
-    NewJob, Outcome, Storage,
+use kiribi_core::backend::{
+    ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, NewJob, Outcome, OutcomeColumns,
+    ReapDecision, WorkerId,
 };
+use kiribi_core::{AttemptRecord, Error, JobFilter, JobId, JobRecord, Storage};
 use sqlx::pool::PoolConnection;
-use sqlx::sqlite::SqlitePoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Connection, Sqlite, SqlitePool};
 
 use crate::enqueue::insert_jobs;
 use crate::error::{BACKEND, retry_on_contention, storage_error};
+use crate::listen::CommitWatcher;
 use crate::options::SqliteStorageOptions;
 use crate::row::{self, after, attempt_column, now_ms};
 use crate::sql;
@@ -44,6 +46,9 @@ const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct SqliteStorage {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// How the commit watcher of [`Storage::listen`] connects and how often it
+    /// looks; `None` for an in-memory database, which only this handle can change.
+    watch: Option<(SqliteConnectOptions, Duration)>,
 }
 
 impl SqliteStorage {
@@ -70,7 +75,17 @@ impl SqliteStorage {
         if let Some(path) = options.missing_directory() {
             return Err(Error::MissingDirectory { path });
         }
-        let connect = options.connect_options();
+        let mut connect = options.connect_options();
+        if !options.get_migrate() {
+            match options.get_path() {
+                Some(path) if !path.exists() => {
+                    return Err(Error::MissingDatabaseFile {
+                        path: path.to_path_buf(),
+                    });
+                }
+                _ => connect = connect.create_if_missing(false),
+            }
+        }
         // `test_before_acquire(false)`: by default sqlx pings a pooled connection
         // before handing it out, to find connections a server dropped. A SQLite
         // connection is a file opened by a thread of this process, which no server
@@ -95,11 +110,16 @@ impl SqliteStorage {
             .await
             .map_err(storage_error)?;
 
+        if let Err(error) = check_version(&writer).await {
+            writer.close().await;
+            return Err(error);
+        }
         let migrated = {
             let writer = &writer;
+            let apply = options.get_migrate();
             retry_on_contention(|| async move {
                 let mut conn = writer.acquire().await?;
-                migrate::migrate(&mut conn).await
+                migrate::migrate(&mut conn, apply).await
             })
             .await
             .map_err(storage_error)?
@@ -114,7 +134,7 @@ impl SqliteStorage {
         } else {
             // `query_only` makes a write through a reader an error instead of a
             // second writer that would contend with the first.
-            let reader_connect = connect.pragma("query_only", "ON");
+            let reader_connect = connect.clone().pragma("query_only", "ON");
             let reader_options = SqlitePoolOptions::new()
                 .max_connections(options.get_max_readers())
                 .test_before_acquire(false);
@@ -122,7 +142,17 @@ impl SqliteStorage {
                 .await
                 .map_err(storage_error)?
         };
-        Ok(Self { writer, reader })
+        let watch = (!options.is_in_memory()).then(|| {
+            (
+                connect.pragma("query_only", "ON"),
+                options.get_watch_interval(),
+            )
+        });
+        Ok(Self {
+            writer,
+            reader,
+            watch,
+        })
     }
 
     /// The pool of the single connection every kiribi write of this storage goes
@@ -166,13 +196,17 @@ impl SqliteStorage {
     }
 }
 
-#[kiribi_core::async_trait]
+#[kiribi_core::backend::async_trait]
 impl Storage for SqliteStorage {
     fn backend(&self) -> &'static str {
         BACKEND
     }
 
-    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<Vec<JobId>, Error> {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>, Error> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
@@ -184,7 +218,7 @@ impl Storage for SqliteStorage {
     async fn enqueue_running(
         &self,
         job: NewJob,
-        worker: &str,
+        owner: &WorkerId,
         lease: Duration,
     ) -> Result<ClaimedJob, Error> {
         let job = &job;
@@ -198,21 +232,19 @@ impl Storage for SqliteStorage {
                     .bind(i64::from(job.max_attempts))
                     .bind(job.payload.to_string())
                     .bind(now)
-                    .bind(worker)
+                    .bind(owner.as_str())
                     .bind(after(now, lease))
                     .execute(&mut *conn)
                     .await?;
                 Ok(inserted.last_insert_rowid())
             })
             .await?;
-        Ok(ClaimedJob {
-            id: JobId::from_i64(id),
-            name: job.name.clone(),
-            queue: job.queue.clone(),
-            payload: job.payload.clone(),
-            attempt: 1,
-            max_attempts: job.max_attempts,
-        })
+        let lease = Lease::new(JobId::from_i64(id), 1, owner.clone());
+        Ok(
+            ClaimedJob::new(lease, job.name.clone(), job.payload.clone())
+                .with_queue(job.queue.clone())
+                .with_max_attempts(job.max_attempts),
+        )
     }
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, Error> {
@@ -239,19 +271,19 @@ impl Storage for SqliteStorage {
                     .fetch_all(&mut *conn)
                     .await?;
                 rows.iter()
-                    .map(row::decode_claimed)
+                    .map(|row| row::decode_claimed(row, &request.worker))
                     .collect::<Result<Vec<_>, _>>()
             })
             .await?;
-        claimed.sort_by_key(|c| (Reverse(c.priority), c.run_at, c.job.id));
+        claimed.sort_by_key(|c| (Reverse(c.priority), c.run_at, c.job.id()));
         Ok(claimed.into_iter().map(|c| c.job).collect())
     }
 
-    async fn renew_leases(&self, worker: &str, lease: Duration) -> Result<u64, Error> {
+    async fn renew_leases(&self, owner: &WorkerId, lease: Duration) -> Result<u64, Error> {
         self.write(|mut conn| async move {
             let result = sqlx::query(sql::RENEW_LEASES)
                 .bind(after(now_ms(), lease))
-                .bind(worker)
+                .bind(owner.as_str())
                 .execute(&mut *conn)
                 .await?;
             Ok(result.rows_affected())
@@ -263,25 +295,8 @@ impl Storage for SqliteStorage {
         if completions.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(|mut conn| async move {
-            let now = now_ms();
-            let rows: Vec<serde_json::Value> = completions
-                .iter()
-                .map(|(lease, outcome)| completion_row(now, *lease, outcome))
-                .collect();
-            // One statement: the trigger `kiribi_attempt_fails` records failed attempts.
-            let held: HashSet<i64> = sqlx::query_scalar(sql::COMPLETE_JOBS)
-                .bind(serde_json::Value::from(rows).to_string())
-                .fetch_all(&mut *conn)
-                .await?
-                .into_iter()
-                .collect();
-            Ok(completions
-                .iter()
-                .map(|(lease, _)| held.contains(&lease.id.as_i64()))
-                .collect())
-        })
-        .await
+        self.write(|mut conn| async move { complete(&mut conn, completions).await })
+            .await
     }
 
     async fn release(&self, leases: &[Lease]) -> Result<u64, Error> {
@@ -295,6 +310,7 @@ impl Storage for SqliteStorage {
                 let applied = sqlx::query(sql::RELEASE_JOB)
                     .bind(lease.id.as_i64())
                     .bind(attempt_column(lease.attempt))
+                    .bind(lease.owner.as_str())
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -313,36 +329,33 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn reap_expired(&self) -> Result<u64, Error> {
-        self.write(|mut conn| async move {
-            let now = now_ms();
-            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-            let rows = sqlx::query(sql::EXPIRED_LEASES)
-                .bind(now)
-                .fetch_all(&mut *tx)
-                .await?;
-            let mut reaped = 0;
-            for row in &rows {
-                let (id, attempt, owner) = row::decode_expired(row)?;
-                let error = lease_expired_error(owner.as_deref().unwrap_or("unknown"));
-                let applied = sqlx::query(sql::REAP_JOB)
-                    .bind(now)
-                    .bind(error.as_str())
-                    .bind(id)
-                    .bind(attempt)
-                    .execute(&mut *tx)
+    async fn reap_expired(&self, decide: ReapDecision<'_>) -> Result<u64, Error> {
+        let reaped = self
+            .write(|mut conn| async move {
+                // One write transaction: no renewal can slip in between finding an
+                // expired lease and taking its job back.
+                let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+                let expired = sqlx::query(sql::EXPIRED_LEASES)
+                    .bind(now_ms())
+                    .fetch_all(&mut *tx)
                     .await?
-                    .rows_affected();
-                // The trigger `kiribi_attempt_fails` records the lost attempt.
-                reaped += applied;
-            }
-            tx.commit().await?;
-            if reaped > 0 {
-                tracing::info!(reaped, "took back sqlite jobs whose lease expired");
-            }
-            Ok(reaped)
-        })
-        .await
+                    .iter()
+                    .map(row::decode_expired)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let decided: Vec<(Lease, Outcome)> = expired
+                    .iter()
+                    .map(|lease| (lease.lease.clone(), decide(lease)))
+                    .collect();
+                // The trigger `kiribi_attempt_fails` records each lost attempt.
+                let applied = complete(&mut tx, &decided).await?;
+                tx.commit().await?;
+                Ok(applied.into_iter().filter(|&applied| applied).count())
+            })
+            .await?;
+        if reaped > 0 {
+            tracing::info!(reaped, "took back sqlite jobs whose lease expired");
+        }
+        Ok(u64::try_from(reaped).unwrap_or(u64::MAX))
     }
 
     async fn get(&self, id: JobId) -> Result<Option<JobRecord>, Error> {
@@ -411,25 +424,94 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    /// SQLite has no notification channel between processes: workers in other
-    /// processes find new jobs at their next poll.
+    /// Watches `PRAGMA data_version` on a read-only connection of its own (see
+    /// [`SqliteStorageOptions::watch_interval`]): every commit to the file, by any
+    /// connection of any process, wakes the listener within one interval.
+    /// `Ok(None)` for an in-memory database.
     async fn listen(&self) -> Result<Option<Box<dyn Listener>>, Error> {
-        Ok(None)
+        let Some((connect, interval)) = &self.watch else {
+            return Ok(None);
+        };
+        let watcher = CommitWatcher::open(connect.clone(), *interval).await?;
+        Ok(Some(Box::new(watcher)))
     }
 }
 
-/// One completion as [`sql::COMPLETE_JOBS`] reads it: `[id, attempt, status, result,
-/// error, next run_at, finished_at]`.
-fn completion_row(now: i64, lease: Lease, outcome: &Outcome) -> serde_json::Value {
+/// The oldest SQLite kiribi's SQL runs on: `unixepoch('subsec')` in the attempt
+/// trigger needs 3.42; `->>`, built-in `json_each`, `RETURNING` and `UPDATE … FROM`
+/// are older. Every SQLite that the sqlx kiribi accepts bundles (libsqlite3-sys
+/// 0.30.1 and later: 3.46 and later) is newer; a system SQLite may not be.
+pub(crate) const MIN_SQLITE: (u32, u32, u32) = (3, 42, 0);
+
+/// Refuses a SQLite library older than [`MIN_SQLITE`], with what to do.
+async fn check_version(writer: &SqlitePool) -> Result<(), Error> {
+    let version: String = sqlx::query_scalar(sql::SQLITE_VERSION)
+        .fetch_one(writer)
+        .await
+        .map_err(storage_error)?;
+    if parse_version(&version).is_some_and(|found| found >= MIN_SQLITE) {
+        return Ok(());
+    }
+    Err(Error::UnsupportedDatabase {
+        backend: BACKEND,
+        found: version,
+        needed: "3.42.0",
+        advice: "kiribi links a bundled SQLite unless sqlx is built against the system's \
+                 (`sqlite-unbundled`): use the bundled one, or upgrade the system's SQLite",
+    })
+}
+
+/// `3.46.1` as `(3, 46, 1)`.
+fn parse_version(version: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = version.split('.').map(str::parse::<u32>);
+    let major = parts.next()?.ok()?;
+    let minor = parts.next()?.ok()?;
+    let patch = parts.next().unwrap_or(Ok(0)).ok()?;
+    Some((major, minor, patch))
+}
+
+/// Stores outcomes on their jobs in one statement ([`sql::COMPLETE_JOBS`]) and
+/// reports, in input order, whether each lease held.
+async fn complete(
+    conn: &mut sqlx::SqliteConnection,
+    completions: &[(Lease, Outcome)],
+) -> Result<Vec<bool>, sqlx::Error> {
+    if completions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = now_ms();
+    let rows: Vec<serde_json::Value> = completions
+        .iter()
+        .map(|(lease, outcome)| completion_row(now, lease, outcome))
+        .collect();
+    // One statement: the trigger `kiribi_attempt_fails` records failed attempts.
+    let held: HashSet<i64> = sqlx::query_scalar(sql::COMPLETE_JOBS)
+        .bind(serde_json::Value::from(rows).to_string())
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(completions
+        .iter()
+        .map(|(lease, _)| held.contains(&lease.id.as_i64()))
+        .collect())
+}
+
+/// One completion as [`sql::COMPLETE_JOBS`] reads it: `[id, attempt, owner, status,
+/// result, error, next run_at, finished_at, interrupted]`.
+fn completion_row(now: i64, lease: &Lease, outcome: &Outcome) -> serde_json::Value {
     let columns = OutcomeColumns::of(outcome);
     serde_json::json!([
         lease.id.as_i64(),
         attempt_column(lease.attempt),
+        // An expired lease read without an owner fences as `IS NULL`.
+        Some(lease.owner.as_str()).filter(|owner| !owner.is_empty()),
         columns.status.as_str(),
         columns.result,
         columns.error,
         columns.retry_in.map(|delay| after(now, delay)),
-        columns.finished.then_some(now)
+        columns.finished.then_some(now),
+        i64::from(columns.interrupted)
     ])
 }
 
@@ -437,6 +519,15 @@ fn completion_row(now: i64, lease: Lease, outcome: &Outcome) -> serde_json::Valu
 mod tests {
     use super::*;
     use crate::row::duration_ms;
+
+    #[test]
+    fn versions_parse_and_compare() {
+        assert_eq!(parse_version("3.46.1"), Some((3, 46, 1)));
+        assert_eq!(parse_version("3.42"), Some((3, 42, 0)));
+        assert!(parse_version("3.41.2").unwrap() < MIN_SQLITE);
+        assert!(parse_version("3.51.0").unwrap() >= MIN_SQLITE);
+        assert_eq!(parse_version("three"), None);
+    }
 
     #[test]
     fn durations_saturate() {

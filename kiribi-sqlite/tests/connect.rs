@@ -1,10 +1,11 @@
 //! Opening a database: URLs, missing directories, in-memory databases, migrations.
 
-use kiribi_core::{Error, JobId, JobStatus, NewJob, Storage};
+use kiribi_core::backend::NewJob;
+use kiribi_core::{Error, JobId, JobStatus, Storage};
 use kiribi_sqlite::{SqliteStorage, SqliteStorageOptions};
 
 /// How many migrations this kiribi has.
-const MIGRATIONS: i64 = 3;
+const MIGRATIONS: i64 = 4;
 
 fn url(dir: &tempfile::TempDir, file: &str) -> String {
     format!("sqlite://{}/{file}", dir.path().display())
@@ -28,10 +29,8 @@ async fn every_url_form_connects() {
         format!("sqlite://{}?cache=private", path.display()),
     ] {
         let storage = SqliteStorage::connect(&url).await.unwrap();
-        storage
-            .enqueue(vec![NewJob::new("a", serde_json::json!(null))])
-            .await
-            .unwrap();
+        kiribi_conformance::enqueue(&storage, vec![NewJob::new("a", serde_json::json!(null))])
+            .await;
     }
     let storage = SqliteStorage::connect_with(SqliteStorageOptions::new(&path))
         .await
@@ -88,10 +87,11 @@ async fn invalid_url_is_refused() {
 #[tokio::test]
 async fn in_memory_database_works() {
     let storage = SqliteStorage::connect("sqlite::memory:").await.unwrap();
-    let ids = storage
-        .enqueue(vec![NewJob::new("a", serde_json::json!({ "n": 1 }))])
-        .await
-        .unwrap();
+    let ids = kiribi_conformance::enqueue(
+        &storage,
+        vec![NewJob::new("a", serde_json::json!({ "n": 1 }))],
+    )
+    .await;
     // Reads share the one connection, so they see the write.
     let record = storage.get(ids[0]).await.unwrap().unwrap();
     assert_eq!(record.status, JobStatus::Pending);
@@ -174,10 +174,8 @@ async fn two_storages_migrating_one_new_file_at_once_both_succeed() {
 #[tokio::test]
 async fn a_corrupt_payload_is_a_storage_error_not_a_panic() {
     let storage = SqliteStorage::connect("sqlite::memory:").await.unwrap();
-    let ids = storage
-        .enqueue(vec![NewJob::new("a", serde_json::json!(1))])
-        .await
-        .unwrap();
+    let ids =
+        kiribi_conformance::enqueue(&storage, vec![NewJob::new("a", serde_json::json!(1))]).await;
     sqlx::query("UPDATE kiribi_jobs SET payload = 'not json' WHERE id = ?1")
         .bind(ids[0].as_i64())
         .execute(storage.pool())
@@ -234,13 +232,14 @@ async fn a_database_of_an_older_kiribi_is_migrated_and_keeps_its_jobs() {
         .unwrap();
     assert_eq!(applied, MIGRATIONS);
     let claimed = storage
-        .claim(&kiribi_core::ClaimRequest {
-            worker: "w".into(),
-            names: vec!["a".into()],
-            queues: None,
-            limit: 10,
-            lease: std::time::Duration::from_secs(60),
-        })
+        .claim(
+            &kiribi_core::backend::ClaimRequest::new(
+                kiribi_core::backend::WorkerId::new("w"),
+                std::time::Duration::from_secs(60),
+            )
+            .with_names(["a"])
+            .with_limit(10),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -253,10 +252,8 @@ async fn a_database_of_an_older_kiribi_is_migrated_and_keeps_its_jobs() {
     let failed = JobId::from_i64(2);
     assert_eq!(storage.attempts(failed).await.unwrap().len(), 1);
     // Job 3 was deleted before the upgrade: its id stays used.
-    let next = storage
-        .enqueue(vec![NewJob::new("a", serde_json::json!(1))])
-        .await
-        .unwrap();
+    let next =
+        kiribi_conformance::enqueue(&storage, vec![NewJob::new("a", serde_json::json!(1))]).await;
     assert_eq!(
         next[0].as_i64(),
         4,

@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use kiribi_core::{ClaimRequest, JobFilter, JobStatus, NewJob, Outcome, Storage};
+use kiribi_core::backend::{NewJob, Outcome};
+use kiribi_core::{JobFilter, JobStatus, Storage};
 use kiribi_sqlite::{SqliteStorage, SqliteStorageOptions};
 
 const JOBS: usize = 600;
@@ -36,23 +37,21 @@ async fn four_storages_on_one_file_claim_and_complete_without_errors() {
                         )
                     })
                     .collect();
-                producer
-                    .enqueue(jobs)
-                    .await
-                    .expect("enqueue never fails under contention");
+                kiribi_conformance::enqueue(&producer, jobs).await;
             }
             Vec::new()
         });
         for consumer in 0..2 {
             let storage = storage.clone();
             tasks.spawn(async move {
-                let request = ClaimRequest {
-                    worker: format!("storage-{index}-consumer-{consumer}"),
-                    names: vec!["stress".to_owned()],
-                    queues: None,
-                    limit: 7,
-                    lease: Duration::from_secs(60),
-                };
+                let request = kiribi_core::backend::ClaimRequest::new(
+                    kiribi_core::backend::WorkerId::new(format!(
+                        "storage-{index}-consumer-{consumer}"
+                    )),
+                    Duration::from_secs(60),
+                )
+                .with_names(["stress"])
+                .with_limit(7);
                 let mut done = Vec::new();
                 let mut idle_rounds = 0;
                 while idle_rounds < 50 {
@@ -64,17 +63,15 @@ async fn four_storages_on_one_file_claim_and_complete_without_errors() {
                     }
                     idle_rounds = 0;
                     for job in claimed {
-                        let applied = storage
-                            .complete(
-                                job.lease(),
-                                Outcome::Succeeded {
-                                    result: Some(serde_json::json!(job.id)),
-                                },
-                            )
-                            .await
-                            .expect("complete never fails");
-                        assert!(applied, "the lease of job {} was held", job.id);
-                        done.push(job.id);
+                        let applied = kiribi_conformance::complete(
+                            &storage,
+                            job.lease.clone(),
+                            Outcome::succeeded(Some(serde_json::json!(job.id()))),
+                        )
+                        .await
+                        .expect("complete never fails");
+                        assert!(applied, "the lease of job {} was held", job.id());
+                        done.push(job.id());
                     }
                     storage
                         .renew_leases(&request.worker, request.lease)

@@ -1,6 +1,7 @@
 //! Enqueueing through the storage and through a caller's transaction.
 
-use kiribi_core::{JobFilter, JobStatus, NewJob, Storage};
+use kiribi_core::backend::NewJob;
+use kiribi_core::{JobFilter, JobStatus, Storage};
 use kiribi_sqlite::{SqliteStorage, enqueue_on};
 
 async fn storage(dir: &tempfile::TempDir) -> SqliteStorage {
@@ -29,13 +30,13 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_exists() {
     let storage = storage(&dir).await;
 
     let mut tx = storage.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
-    let ids = enqueue_on(&mut tx, jobs("a", 3)).await.unwrap();
+    let ids = kiribi_conformance::ids(enqueue_on(&mut tx, jobs("a", 3)).await.unwrap());
     assert_eq!(ids.len(), 3);
     tx.rollback().await.unwrap();
     assert_eq!(count(&storage).await, 0);
 
     let mut tx = storage.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
-    let ids = enqueue_on(&mut tx, jobs("a", 2)).await.unwrap();
+    let ids = kiribi_conformance::ids(enqueue_on(&mut tx, jobs("a", 2)).await.unwrap());
     tx.commit().await.unwrap();
     assert_eq!(
         storage.get(ids[1]).await.unwrap().unwrap().status,
@@ -49,7 +50,7 @@ async fn a_large_batch_in_a_transaction_rolls_back_whole() {
     let storage = storage(&dir).await;
     let mut tx = storage.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
     // More rows than one statement takes: the chunks run in a savepoint.
-    let ids = enqueue_on(&mut tx, jobs("bulk", 2_345)).await.unwrap();
+    let ids = kiribi_conformance::ids(enqueue_on(&mut tx, jobs("bulk", 2_345)).await.unwrap());
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
     tx.rollback().await.unwrap();
     assert_eq!(count(&storage).await, 0);

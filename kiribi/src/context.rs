@@ -151,6 +151,10 @@ impl StateMap {
         self.values.insert(TypeId::of::<T>(), Arc::new(value));
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+
     pub(crate) fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
         self.values
             .get(&TypeId::of::<T>())

@@ -1,6 +1,7 @@
 //! The `Enqueue` trait: where `MyJob::enqueue` can insert a job.
 
-use kiribi_core::{EnqueueOptions, JobId, NewJob};
+use kiribi_core::backend::{Enqueued, NewJob};
+use kiribi_core::{EnqueueOptions, JobId};
 
 use crate::job::BoxFuture;
 use crate::registry::encode_payload;
@@ -33,9 +34,11 @@ mod sealed {
 /// // Through the handle:
 /// SendWelcome::enqueue(&kiribi, SendWelcome { user_id: 7 }).await?;
 ///
-/// // Inside the application's own transaction:
+/// // Inside the application's own transaction. `BEGIN IMMEDIATE` takes SQLite's
+/// // write lock at once, so the transaction waits its turn instead of failing with
+/// // "database is locked" when it comes to write:
 /// let pool = kiribi.sqlite_pool().expect("a SQLite backend");
-/// let mut tx = pool.begin().await?;
+/// let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
 /// SendWelcome::enqueue(&mut *tx, SendWelcome { user_id: 8 }).await?;
 /// tx.commit().await?;
 /// # Ok(()) }
@@ -48,7 +51,7 @@ mod sealed {
 pub trait Enqueue: sealed::Sealed + Send {
     /// Inserts the jobs, returning their ids in order.
     #[doc(hidden)]
-    fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<JobId>>>
+    fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<Enqueued>>>
     where
         Self: 'a;
 }
@@ -56,7 +59,7 @@ pub trait Enqueue: sealed::Sealed + Send {
 impl sealed::Sealed for &Kiribi {}
 
 impl Enqueue for &Kiribi {
-    fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<JobId>>>
+    fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<Enqueued>>>
     where
         Self: 'a,
     {
@@ -67,7 +70,7 @@ impl Enqueue for &Kiribi {
 impl sealed::Sealed for &JobContext {}
 
 impl Enqueue for &JobContext {
-    fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<JobId>>>
+    fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<Enqueued>>>
     where
         Self: 'a,
     {
@@ -79,10 +82,13 @@ impl Enqueue for &JobContext {
 impl sealed::Sealed for &mut sqlx::SqliteConnection {}
 
 /// The job is written by the caller's connection: it becomes visible (and runnable)
-/// when the caller's transaction commits, at the worker's next poll.
+/// when the caller's transaction commits, and idle workers notice the commit within
+/// a few milliseconds (SQLite's commit watcher,
+/// [`SqliteStorageOptions::watch_interval`](crate::sqlite::SqliteStorageOptions::watch_interval)).
+/// Begin the transaction with `BEGIN IMMEDIATE` (see the example above).
 #[cfg(feature = "sqlite")]
 impl Enqueue for &mut sqlx::SqliteConnection {
-    fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<JobId>>>
+    fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<Enqueued>>>
     where
         Self: 'a,
     {
@@ -101,7 +107,7 @@ impl sealed::Sealed for &mut sqlx::PgConnection {}
 /// is `public`.
 #[cfg(feature = "postgres")]
 impl Enqueue for &mut sqlx::PgConnection {
-    fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<JobId>>>
+    fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<Enqueued>>>
     where
         Self: 'a,
     {
@@ -112,12 +118,15 @@ impl Enqueue for &mut sqlx::PgConnection {
 /// The job for `J` with its declared defaults, then `options` on top.
 pub(crate) fn new_job<J: Job>(job: &J, options: Option<&EnqueueOptions>) -> Result<NewJob> {
     let config = &J::CONFIG;
-    let mut new = NewJob::new(config.name, encode_payload(job)?);
-    new.queue = config.queue.to_owned();
-    new.priority = config.priority;
-    new.max_attempts = config.max_attempts;
+    let new = NewJob::new(config.name, encode_payload(job)?)
+        .with_queue(config.queue)
+        .with_priority(config.priority)
+        .with_max_attempts(config.max_attempts);
     Ok(match options {
-        Some(options) => new.with_options(options),
+        Some(options) => {
+            options.validate()?;
+            new.with_options(options)
+        }
         None => new,
     })
 }
@@ -138,8 +147,8 @@ pub(crate) fn enqueue_with<'a, J: Job, E: Enqueue + 'a>(
 ) -> BoxFuture<'a, Result<JobId>> {
     let new = new_job(&job, options.as_ref());
     Box::pin(async move {
-        let ids = target.enqueue_jobs(vec![new?]).await?;
-        Ok(ids[0])
+        let enqueued = target.enqueue_jobs(vec![new?]).await?;
+        Ok(enqueued[0].id)
     })
 }
 
@@ -154,6 +163,7 @@ pub(crate) fn enqueue_many<'a, J: Job, E: Enqueue + 'a>(
         if new.is_empty() {
             return Ok(Vec::new());
         }
-        target.enqueue_jobs(new).await
+        let enqueued = target.enqueue_jobs(new).await?;
+        Ok(enqueued.into_iter().map(|job| job.id).collect())
     })
 }

@@ -1,13 +1,14 @@
 //! `Kiribi`, the handle: connect, enqueue, read and control jobs, start workers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::watch;
+use kiribi_core::backend::{Enqueued, NewJob};
+use tokio::sync::{Notify, watch};
 
 use crate::context::StateMap;
-use crate::{
-    AttemptRecord, Error, JobFilter, JobId, JobRecord, NewJob, Result, Storage, WorkerBuilder,
-};
+use crate::worker::wake::DueTimes;
+use crate::{AttemptRecord, Error, JobFilter, JobId, JobRecord, Result, Storage, WorkerBuilder};
 
 /// The handle to a kiribi job store: enqueue, read and control jobs, start workers.
 ///
@@ -44,14 +45,15 @@ struct Inner {
     /// Bumped on every enqueue through this handle, so that idle workers of this
     /// process start the job at once instead of at their next poll.
     wake: watch::Sender<u64>,
-    #[cfg(feature = "sqlite")]
-    sqlite_pool: Option<sqlx::SqlitePool>,
-    #[cfg(feature = "postgres")]
-    pg_pool: Option<sqlx::PgPool>,
+    /// When jobs this process enqueued with a delay, or retried, become ready.
+    due: DueTimes,
+    /// Told when `due` gained a time, so that idle workers sleep until it.
+    due_changed: Arc<Notify>,
 }
 
 impl Kiribi {
-    /// Connects to the backend named by the URL scheme and migrates it.
+    /// Connects to the backend named by the URL scheme and migrates it (see
+    /// [`KiribiBuilder::migrate`] to connect without migrating).
     ///
     /// `sqlite://path/to/jobs.db` (created if missing) or `sqlite::memory:` with
     /// the `sqlite` feature; `postgres://user:password@host/database` (the database
@@ -89,27 +91,42 @@ impl Kiribi {
     pub fn builder() -> KiribiBuilder {
         KiribiBuilder {
             states: StateMap::default(),
+            migrate: true,
         }
     }
 
-    /// The backend.
+    /// The backend (or the wrapper around it that the handle was built with).
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.inner.storage
     }
 
     /// The SQLite writer pool when the backend is SQLite: begin your own
     /// transactions on it to enqueue jobs atomically with your writes (`&mut *tx`).
+    ///
+    /// Found through [`Storage::as_any`], so a wrapper around the backend that
+    /// forwards `as_any` keeps it.
     #[cfg(feature = "sqlite")]
     pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
-        self.inner.sqlite_pool.as_ref()
+        self.inner
+            .storage
+            .as_any()
+            .downcast_ref::<crate::sqlite::SqliteStorage>()
+            .map(crate::sqlite::SqliteStorage::pool)
     }
 
     /// The PostgreSQL pool when the backend is PostgreSQL. Its connections' `search_path`
     /// leads to kiribi's schema, so transactions begun on it can enqueue jobs
     /// (`&mut *tx`) atomically with the caller's writes.
+    ///
+    /// Found through [`Storage::as_any`], so a wrapper around the backend that
+    /// forwards `as_any` keeps it.
     #[cfg(feature = "postgres")]
     pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
-        self.inner.pg_pool.as_ref()
+        self.inner
+            .storage
+            .as_any()
+            .downcast_ref::<crate::postgres::PgStorage>()
+            .map(crate::postgres::PgStorage::pool)
     }
 
     /// A builder for a worker that runs this handle's jobs.
@@ -184,11 +201,16 @@ impl Kiribi {
         self.inner.states.get::<T>()
     }
 
-    /// Inserts jobs and wakes this process's idle workers.
-    pub(crate) async fn insert(&self, jobs: Vec<NewJob>) -> Result<Vec<JobId>> {
-        let ids = self.inner.storage.enqueue(jobs).await?;
+    /// Inserts jobs, wakes this process's idle workers, and tells them when the
+    /// delayed ones become ready.
+    pub(crate) async fn insert(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
+        let delays = due_in(&jobs);
+        let enqueued = self.inner.storage.enqueue(jobs).await?;
+        for delay in delays {
+            self.note_due(delay);
+        }
         self.wake_workers();
-        Ok(ids)
+        Ok(enqueued)
     }
 
     pub(crate) fn wake_workers(&self) {
@@ -198,6 +220,41 @@ impl Kiribi {
     pub(crate) fn subscribe_wake(&self) -> watch::Receiver<u64> {
         self.inner.wake.subscribe()
     }
+
+    /// Remembers that a job becomes ready `after` from now, for idle workers to
+    /// wake then.
+    pub(crate) fn note_due(&self, after: Duration) {
+        if after.is_zero() {
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        self.inner.due.note(now + after, now);
+        self.inner.due_changed.notify_waiters();
+    }
+
+    pub(crate) fn due_times(&self) -> &DueTimes {
+        &self.inner.due
+    }
+
+    pub(crate) fn due_changed(&self) -> Arc<Notify> {
+        self.inner.due_changed.clone()
+    }
+}
+
+/// The distinct waits, from now, of the delayed jobs among `jobs`.
+fn due_in(jobs: &[NewJob]) -> Vec<Duration> {
+    let now = chrono::Utc::now();
+    let mut delays: Vec<Duration> = jobs
+        .iter()
+        .filter_map(|job| match job.run_at {
+            Some(at) => (at - now).to_std().ok(),
+            None => Some(job.delay),
+        })
+        .filter(|delay| !delay.is_zero())
+        .collect();
+    delays.sort_unstable();
+    delays.dedup();
+    delays
 }
 
 impl std::fmt::Debug for Kiribi {
@@ -226,6 +283,16 @@ impl std::fmt::Debug for Kiribi {
 #[must_use = "a builder does nothing until `connect` or `build`"]
 pub struct KiribiBuilder {
     states: StateMap,
+    migrate: bool,
+}
+
+impl std::fmt::Debug for KiribiBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KiribiBuilder")
+            .field("states", &self.states.len())
+            .field("migrate", &self.migrate)
+            .finish()
+    }
 }
 
 impl KiribiBuilder {
@@ -236,18 +303,53 @@ impl KiribiBuilder {
         self
     }
 
+    /// Whether [`connect`](Self::connect) applies kiribi's migrations (default: yes).
+    ///
+    /// A process that must not change the schema (a dashboard, a CLI, a web process
+    /// when a deploy step migrates) connects with `migrate(false)`: it then refuses a
+    /// schema older than this build needs ([`Error::SchemaOutdated`], saying what to
+    /// run) or newer ([`Error::SchemaTooNew`]), and a SQLite file that does not exist.
+    /// A deploy step migrates with a plain [`Kiribi::connect`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), kiribi::Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+    /// // Not migrated yet: a read-only process refuses it, and says what to do.
+    /// let refused = kiribi::Kiribi::builder().migrate(false).connect(&url).await;
+    /// assert!(matches!(refused, Err(kiribi::Error::MissingDatabaseFile { .. })));
+    ///
+    /// kiribi::Kiribi::connect(&url).await?; // the deploy step
+    /// let kiribi = kiribi::Kiribi::builder().migrate(false).connect(&url).await?;
+    /// # let _ = kiribi;
+    /// # Ok(()) }
+    /// ```
+    pub fn migrate(mut self, migrate: bool) -> Self {
+        self.migrate = migrate;
+        self
+    }
+
     /// Connects to the backend named by the URL scheme; see [`Kiribi::connect`].
     ///
     /// # Errors
     ///
-    /// As [`Kiribi::connect`].
+    /// As [`Kiribi::connect`], and [`Error::SchemaOutdated`] /
+    /// [`Error::MissingDatabaseFile`] without [`migrate`](Self::migrate).
     pub async fn connect(self, url: &str) -> Result<Kiribi> {
         match scheme(url)? {
             #[cfg(feature = "sqlite")]
-            "sqlite" => Ok(self.build(crate::sqlite::SqliteStorage::connect(url).await?)),
+            "sqlite" => {
+                let options =
+                    crate::sqlite::SqliteStorageOptions::from_url(url)?.migrate(self.migrate);
+                Ok(self.build(crate::sqlite::SqliteStorage::connect_with(options).await?))
+            }
             #[cfg(feature = "postgres")]
             "postgres" | "postgresql" => {
-                Ok(self.build(crate::postgres::PgStorage::connect(url).await?))
+                let options =
+                    crate::postgres::PgStorageOptions::from_url(url)?.migrate(self.migrate);
+                Ok(self.build(crate::postgres::PgStorage::connect_with(options).await?))
             }
             other => Err(Error::UnsupportedScheme {
                 scheme: other.to_owned(),
@@ -256,26 +358,18 @@ impl KiribiBuilder {
         }
     }
 
-    /// Uses an explicitly built backend.
+    /// Uses an explicitly built backend, or any [`Storage`] (a wrapper around one,
+    /// say). [`migrate`](Self::migrate) does not apply: the backend was connected
+    /// with its own options.
     pub fn build<S: Storage>(self, storage: S) -> Kiribi {
-        #[cfg(feature = "sqlite")]
-        let sqlite_pool = (&storage as &dyn std::any::Any)
-            .downcast_ref::<crate::sqlite::SqliteStorage>()
-            .map(|s| s.pool().clone());
-        #[cfg(feature = "postgres")]
-        let pg_pool = (&storage as &dyn std::any::Any)
-            .downcast_ref::<crate::postgres::PgStorage>()
-            .map(|s| s.pool().clone());
         let (wake, _) = watch::channel(0);
         Kiribi {
             inner: Arc::new(Inner {
                 storage: Arc::new(storage),
                 states: self.states,
                 wake,
-                #[cfg(feature = "sqlite")]
-                sqlite_pool,
-                #[cfg(feature = "postgres")]
-                pg_pool,
+                due: DueTimes::default(),
+                due_changed: Arc::new(Notify::new()),
             }),
         }
     }

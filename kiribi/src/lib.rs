@@ -53,6 +53,7 @@ mod context;
 mod enqueue;
 mod handle;
 mod job;
+pub mod policy;
 mod registry;
 mod run;
 mod worker;
@@ -67,10 +68,16 @@ pub use job::{BoxFuture, Job, JobConfig};
 pub use worker::{WorkerBuilder, WorkerHandle};
 
 pub use kiribi_core::{
-    AttemptRecord, Backoff, BoxError, ClaimRequest, ClaimedJob, EnqueueOptions, Error, JobError,
-    JobFilter, JobId, JobRecord, JobStatus, Lease, Listener, NewJob, Outcome, ParseBackoffError,
-    ParseJobIdError, ParseJobStatusError, Result, RetryPolicy, Storage, async_trait,
+    AttemptRecord, Backoff, BoxError, EnqueueOptions, Error, JobError, JobFilter, JobId, JobRecord,
+    JobStatus, ParseBackoffError, ParseJobIdError, ParseJobStatusError, Result, RetryPolicy,
+    Storage, chain_text,
 };
+
+/// For backend authors: the values that cross the [`Storage`] trait, the listener
+/// trait, record builders, migration helpers and `async_trait` (see
+/// [`kiribi_core::backend`]). The conformance suite that every backend runs is the
+/// `kiribi-conformance` crate.
+pub use kiribi_core::backend;
 
 /// Turns an `async fn` into a typed, persisted job.
 ///

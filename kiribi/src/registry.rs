@@ -46,9 +46,10 @@ fn run_erased<J: Job>(
     payload: Value,
 ) -> BoxFuture<'static, Result<Option<Value>, JobError>> {
     Box::pin(async move {
-        let job: J = decode_payload(J::CONFIG.name, payload).map_err(JobError::permanent)?;
+        let permanent = |error: Error| JobError::from_error(error).into_permanent();
+        let job: J = decode_payload(J::CONFIG.name, payload).map_err(permanent)?;
         let output = job.run(ctx).await?;
-        encode_result(J::CONFIG.name, &output).map_err(JobError::permanent)
+        encode_result(J::CONFIG.name, &output).map_err(permanent)
     })
 }
 

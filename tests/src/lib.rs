@@ -1,11 +1,12 @@
-//! Shared helpers of kiribi's cross-crate tests: the backend conformance suite, the
-//! jobs that test processes run, and waiting with deadlines.
+//! Shared helpers of kiribi's cross-crate tests: the jobs that test processes run,
+//! test databases, and waiting with deadlines (from the conformance suite, which
+//! lives in the `kiribi-conformance` crate).
 
-pub mod conformance;
 pub mod jobs;
 pub mod pg;
 pub mod process;
-pub mod wait;
+
+pub use kiribi_conformance::wait;
 
 use kiribi::{JobId, JobRecord, JobStatus, Kiribi};
 

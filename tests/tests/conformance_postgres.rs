@@ -2,8 +2,8 @@
 
 use kiribi::Storage;
 use kiribi::postgres::PgStorage;
+use kiribi_conformance::TestDatabase;
 use kiribi_tests::TestDb;
-use kiribi_tests::conformance::TestDatabase;
 
 struct PgTestDatabase(TestDb);
 
@@ -16,4 +16,4 @@ impl TestDatabase for PgTestDatabase {
     }
 }
 
-kiribi_tests::conformance_tests!(PgTestDatabase(TestDb::postgres().await));
+kiribi_conformance::conformance_tests!(PgTestDatabase(TestDb::postgres().await));

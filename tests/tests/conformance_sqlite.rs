@@ -2,8 +2,8 @@
 
 use kiribi::Storage;
 use kiribi::sqlite::SqliteStorage;
+use kiribi_conformance::TestDatabase;
 use kiribi_tests::TestDb;
-use kiribi_tests::conformance::TestDatabase;
 
 struct SqliteTestDatabase(TestDb);
 
@@ -22,4 +22,4 @@ impl TestDatabase for SqliteTestDatabase {
     }
 }
 
-kiribi_tests::conformance_tests!(SqliteTestDatabase::new());
+kiribi_conformance::conformance_tests!(SqliteTestDatabase::new());

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use kiribi::{JobStatus, NewJob, job};
+use kiribi::backend::NewJob;
+use kiribi::{JobStatus, job};
 use kiribi_tests::{TestDb, wait_for_status};
 
 #[job(name = "payloads.greet")]
@@ -17,7 +18,7 @@ async fn drifted_payload_fails_at_once_naming_the_field_and_the_worker_keeps_goi
         "payloads.greet",
         serde_json::json!({ "user_id": "seven", "email": "a@b.c" }),
     );
-    let bad = kiribi.storage().enqueue(vec![drifted]).await.unwrap()[0];
+    let bad = kiribi.storage().enqueue(vec![drifted]).await.unwrap()[0].id;
     let worker = kiribi
         .worker()
         .poll_interval(Duration::from_millis(20))
@@ -51,7 +52,7 @@ async fn drifted_payload_fails_at_once_naming_the_field_and_the_worker_keeps_goi
 async fn job_name_this_binary_does_not_know_is_left_pending_and_untouched(db: TestDb) {
     let kiribi = db.connect().await;
     let foreign = NewJob::new("another_service.job", serde_json::json!({ "x": 1 }));
-    let foreign = kiribi.storage().enqueue(vec![foreign]).await.unwrap()[0];
+    let foreign = kiribi.storage().enqueue(vec![foreign]).await.unwrap()[0].id;
     let before = kiribi.job(foreign).await.unwrap().unwrap();
     let worker = kiribi
         .worker()

@@ -79,7 +79,7 @@ async fn missing_state_fails_the_job_naming_the_type(db: TestDb) {
     let err = Shout::run_now(&kiribi, Shout { word: "x".into() })
         .await
         .unwrap_err();
-    let message = err.to_string();
+    let message = kiribi::chain_text(&err);
     assert!(
         message.contains("Prefix") && message.contains("Kiribi::builder().state"),
         "{message}"

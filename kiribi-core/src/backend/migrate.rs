@@ -151,13 +151,49 @@ impl SchemaTooNew {
     }
 }
 
+/// A database whose schema is older than this build's, found by a connection that
+/// does not migrate.
+///
+/// Turned into the user-facing [`Error::SchemaOutdated`] by [`into_error`](Self::into_error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaOutdated {
+    /// The newest migration recorded in the database (0 for none).
+    pub found: i64,
+    /// The newest migration this build has.
+    pub needed: i64,
+}
+
+impl SchemaOutdated {
+    /// The outdated schema of a database that recorded `applied` (its pending
+    /// migrations are not empty).
+    pub fn of(migrations: &[Migration], applied: &[i64]) -> Self {
+        Self {
+            found: applied.iter().copied().max().unwrap_or(0),
+            needed: latest_version(migrations),
+        }
+    }
+
+    /// The [`Error::SchemaOutdated`] of the named backend.
+    pub fn into_error(self, backend: &'static str) -> Error {
+        Error::SchemaOutdated {
+            backend,
+            found: self.found,
+            needed: self.needed,
+        }
+    }
+}
+
 /// What a backend's migrator found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Migrated {
     /// The schema is current; this many migrations were applied now.
     UpToDate(usize),
     /// The schema was migrated by a newer kiribi; nothing was touched.
     TooNew(SchemaTooNew),
+    /// The schema needs migrations and the connection was told not to apply them;
+    /// nothing was touched.
+    Outdated(SchemaOutdated),
 }
 
 impl Migrated {
@@ -176,11 +212,13 @@ impl Migrated {
     ///
     /// # Errors
     ///
-    /// [`Error::SchemaTooNew`] for [`Migrated::TooNew`].
+    /// [`Error::SchemaTooNew`] for [`Migrated::TooNew`], [`Error::SchemaOutdated`]
+    /// for [`Migrated::Outdated`].
     pub fn check(self, backend: &'static str) -> Result<usize, Error> {
         match self {
             Migrated::UpToDate(count) => Ok(count),
             Migrated::TooNew(too_new) => Err(too_new.into_error(backend)),
+            Migrated::Outdated(outdated) => Err(outdated.into_error(backend)),
         }
     }
 }
@@ -238,6 +276,17 @@ mod tests {
              this build knows; upgrade kiribi in this program rather than run an older one \
              against it"
         );
+    }
+
+    #[test]
+    fn outdated_names_both_versions_and_what_to_run() {
+        let outdated = SchemaOutdated::of(MIGRATIONS, &[10]);
+        assert_eq!((outdated.found, outdated.needed), (10, 30));
+        let error = Migrated::Outdated(outdated).check("sqlite").unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("version 10, older than 30"), "{text}");
+        assert!(text.contains("kiribi migrate"), "{text}");
+        assert_eq!(SchemaOutdated::of(MIGRATIONS, &[]).found, 0);
     }
 
     #[test]

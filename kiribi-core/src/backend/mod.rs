@@ -15,6 +15,12 @@
 //!   what is recorded when a worker's lease runs out;
 //! - [`OutcomeColumns`]: the job columns an attempt's outcome sets.
 //!
+//! It is also where the values that cross the [`Storage`](crate::Storage) trait live:
+//! [`NewJob`], [`Enqueued`], [`ClaimRequest`], [`ClaimedJob`], [`Lease`],
+//! [`WorkerId`], [`Outcome`], [`ExpiredLease`], the [`Listener`] trait, the record
+//! builders [`JobRecordBuilder`] and [`AttemptRecordBuilder`], and the
+//! [`async_trait`] attribute that backends implement the traits with.
+//!
 //! Nothing here talks to a database, so none of it needs a runtime or a driver.
 //!
 //! # Examples
@@ -35,14 +41,24 @@
 //!
 //! [`Error::SchemaTooNew`]: crate::Error::SchemaTooNew
 
+mod job;
 mod lease;
 mod migrate;
 mod outcome;
 mod row;
 
+pub use job::{ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, Lease, NewJob, Outcome, WorkerId};
 pub use lease::lease_expired_error;
 pub use migrate::{
-    Migrated, Migration, SchemaTooNew, latest_version, pending_migrations, versions_increase,
+    Migrated, Migration, SchemaOutdated, SchemaTooNew, latest_version, pending_migrations,
+    versions_increase,
 };
 pub use outcome::OutcomeColumns;
 pub use row::{CorruptRow, decode_count, decode_json, decode_status, inserted_ids};
+
+pub use crate::record::{AttemptRecordBuilder, JobRecordBuilder};
+pub use crate::storage::{Listener, ReapDecision};
+
+/// The attribute backends implement [`Storage`](crate::Storage) and [`Listener`] with,
+/// re-exported so that they name the same `async_trait` as kiribi.
+pub use async_trait::async_trait;

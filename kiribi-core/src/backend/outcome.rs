@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
-use crate::{JobStatus, Outcome};
+use crate::JobStatus;
+use crate::backend::Outcome;
 
 /// The job columns an [`Outcome`] sets, the same on every backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OutcomeColumns<'a> {
     /// The job's new status: `Succeeded`, `Retrying` or `Failed`.
     pub status: JobStatus,
@@ -19,6 +21,9 @@ pub struct OutcomeColumns<'a> {
     pub retry_in: Option<Duration>,
     /// Whether the job is finished, so `finished_at` is set to now.
     pub finished: bool,
+    /// Whether the attempt was interrupted, so the job's `interruptions` count
+    /// goes up by one.
+    pub interrupted: bool,
 }
 
 impl<'a> OutcomeColumns<'a> {
@@ -28,16 +33,24 @@ impl<'a> OutcomeColumns<'a> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use kiribi_core::{JobStatus, Outcome};
-    /// use kiribi_core::backend::OutcomeColumns;
+    /// use kiribi_core::JobStatus;
+    /// use kiribi_core::backend::{Outcome, OutcomeColumns};
     ///
-    /// let retry = Outcome::Retry { error: "flaky".into(), delay: Duration::from_secs(2) };
+    /// let retry = Outcome::retry("flaky", Duration::from_secs(2));
     /// let columns = OutcomeColumns::of(&retry);
     /// assert_eq!(columns.status, JobStatus::Retrying);
     /// assert_eq!(columns.retry_in, Some(Duration::from_secs(2)));
-    /// assert!(!columns.finished);
+    /// assert!(!columns.finished && !columns.interrupted);
     /// ```
     pub fn of(outcome: &'a Outcome) -> Self {
+        let waiting = |error: &'a str, retry_in: Duration, interrupted: bool| Self {
+            status: JobStatus::Retrying,
+            result: None,
+            error: Some(error),
+            retry_in: Some(retry_in),
+            finished: false,
+            interrupted,
+        };
         match outcome {
             Outcome::Succeeded { result } => Self {
                 status: JobStatus::Succeeded,
@@ -45,20 +58,17 @@ impl<'a> OutcomeColumns<'a> {
                 error: None,
                 retry_in: None,
                 finished: true,
+                interrupted: false,
             },
-            Outcome::Retry { error, delay } => Self {
-                status: JobStatus::Retrying,
-                result: None,
-                error: Some(error),
-                retry_in: Some(*delay),
-                finished: false,
-            },
+            Outcome::Retry { error, delay } => waiting(error, *delay, false),
+            Outcome::Interrupted { error } => waiting(error, Duration::ZERO, true),
             Outcome::Failed { error } => Self {
                 status: JobStatus::Failed,
                 result: None,
                 error: Some(error),
                 retry_in: None,
                 finished: true,
+                interrupted: false,
             },
         }
     }
@@ -70,9 +80,7 @@ mod tests {
 
     #[test]
     fn success_stores_its_result_as_json_text_and_finishes_the_job() {
-        let done = Outcome::Succeeded {
-            result: Some(serde_json::json!({ "sent": true })),
-        };
+        let done = Outcome::succeeded(Some(serde_json::json!({ "sent": true })));
         let columns = OutcomeColumns::of(&done);
         assert_eq!(columns.status, JobStatus::Succeeded);
         assert_eq!(columns.result.as_deref(), Some(r#"{"sent":true}"#));
@@ -82,13 +90,21 @@ mod tests {
 
     #[test]
     fn failure_keeps_its_error_and_finishes_the_job() {
-        let failed = Outcome::Failed {
-            error: "gone".into(),
-        };
+        let failed = Outcome::failed("gone");
         let columns = OutcomeColumns::of(&failed);
         assert_eq!(columns.status, JobStatus::Failed);
         assert_eq!(columns.error, Some("gone"));
         assert_eq!((columns.result, columns.retry_in), (None, None));
         assert!(columns.finished);
+    }
+
+    #[test]
+    fn an_interruption_is_ready_at_once_and_counted() {
+        let lost = Outcome::interrupted("worker lost");
+        let columns = OutcomeColumns::of(&lost);
+        assert_eq!(columns.status, JobStatus::Retrying);
+        assert_eq!(columns.retry_in, Some(Duration::ZERO));
+        assert_eq!(columns.error, Some("worker lost"));
+        assert!(columns.interrupted && !columns.finished);
     }
 }

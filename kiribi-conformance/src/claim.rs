@@ -6,9 +6,10 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use kiribi::{JobId, JobStatus, Lease, Outcome, Storage};
+use kiribi_core::backend::{Lease, Outcome, WorkerId};
+use kiribi_core::{JobId, JobStatus, Storage};
 
-use super::{HOUR, LONG_LEASE, PATIENCE, claim, claim_one, enqueue, get, job, request};
+use super::{HOUR, LONG_LEASE, PATIENCE, claim, claim_one, complete, enqueue, get, job, request};
 use crate::wait;
 
 /// Runs the futures concurrently in the current task and returns their outputs in
@@ -49,12 +50,11 @@ async fn drain(storage: &dyn Storage, worker: String, name: &str, limit: usize) 
             return done;
         }
         for job in claimed {
-            let applied = storage
-                .complete(job.lease(), Outcome::Succeeded { result: None })
+            let applied = complete(storage, job.lease.clone(), Outcome::succeeded(None))
                 .await
                 .expect("complete");
-            assert!(applied, "{worker} holds the lease of job {}", job.id);
-            done.push(job.id);
+            assert!(applied, "{worker} holds the lease of job {}", job.id());
+            done.push(job.id());
         }
     }
 }
@@ -75,12 +75,12 @@ pub async fn claim_records_the_lease_and_opens_an_attempt(storage: &dyn Storage)
     assert_eq!(claimed.len(), 1);
     let claimed = &claimed[0];
     assert_eq!(
-        (claimed.id, claimed.name.as_str(), claimed.queue.as_str()),
+        (claimed.id(), claimed.name.as_str(), claimed.queue.as_str()),
         (id, "a", "default")
     );
     assert_eq!(claimed.payload, serde_json::json!({ "n": 1 }));
-    assert_eq!((claimed.attempt, claimed.max_attempts), (1, 5));
-    assert_eq!(claimed.lease(), Lease { id, attempt: 1 });
+    assert_eq!((claimed.attempt(), claimed.max_attempts), (1, 5));
+    assert_eq!(claimed.lease, Lease::new(id, 1, WorkerId::new("worker-a")));
 
     let record = get(storage, id).await;
     assert_eq!((record.status, record.attempts), (JobStatus::Running, 1));
@@ -138,13 +138,13 @@ pub async fn claim_orders_by_priority_then_run_at_then_id(storage: &dyn Storage)
     for _ in 0..ids.len() {
         claimed.extend(claim(storage, &request("w", &["a"], 1, LONG_LEASE)).await);
     }
-    let claimed: Vec<JobId> = claimed.iter().map(|job| job.id).collect();
+    let claimed: Vec<JobId> = claimed.iter().map(|job| job.id()).collect();
     assert_eq!(claimed, order.map(|n| ids[n]));
 
     // All at once: the claimed jobs come back in that order too.
     let ids = enqueue(storage, batch()).await;
     let claimed = claim(storage, &request("w", &["a"], 10, LONG_LEASE)).await;
-    let claimed: Vec<JobId> = claimed.iter().map(|job| job.id).collect();
+    let claimed: Vec<JobId> = claimed.iter().map(|job| job.id()).collect();
     assert_eq!(claimed, order.map(|n| ids[n]));
 }
 
@@ -167,7 +167,7 @@ pub async fn delayed_jobs_are_not_claimed_before_run_at(storage: &dyn Storage) {
     })
     .await;
     assert_eq!(
-        claimed.iter().map(|job| job.id).collect::<Vec<_>>(),
+        claimed.iter().map(|job| job.id()).collect::<Vec<_>>(),
         vec![ids[1]]
     );
     assert_eq!(get(storage, ids[0]).await.status, JobStatus::Pending);
@@ -176,7 +176,7 @@ pub async fn delayed_jobs_are_not_claimed_before_run_at(storage: &dyn Storage) {
     let mut past = job("b", 2);
     past.run_at = Some(record.created_at - HOUR);
     let past = enqueue(storage, vec![past]).await[0];
-    assert_eq!(claim_one(storage, "b", LONG_LEASE).await.id, past);
+    assert_eq!(claim_one(storage, "b", LONG_LEASE).await.id(), past);
 }
 
 /// Only jobs whose name is in `names` (and queue in `queues`, when given) are claimed.
@@ -210,13 +210,17 @@ pub async fn claim_only_takes_requested_names_and_queues(storage: &dyn Storage) 
 
     let mut media = request("w", &["a", "b", "c"], 10, LONG_LEASE);
     media.queues = Some(vec!["media".to_owned(), "nowhere".to_owned()]);
-    let claimed: Vec<JobId> = claim(storage, &media).await.iter().map(|j| j.id).collect();
+    let claimed: Vec<JobId> = claim(storage, &media)
+        .await
+        .iter()
+        .map(|j| j.id())
+        .collect();
     assert_eq!(claimed, vec![ids[2]]);
 
     let claimed: Vec<JobId> = claim(storage, &request("w", &["a", "c"], 10, LONG_LEASE))
         .await
         .iter()
-        .map(|j| j.id)
+        .map(|j| j.id())
         .collect();
     assert_eq!(claimed, vec![ids[0], ids[3]]);
     assert_eq!(get(storage, ids[1]).await.status, JobStatus::Pending);

@@ -1,9 +1,10 @@
 //! Conformance checks of job control and inspection: cancel, retry, delete, list and
 //! unknown ids.
 
-use kiribi::{JobFilter, JobId, JobStatus, Outcome, Storage};
+use kiribi_core::backend::Outcome;
+use kiribi_core::{JobFilter, JobId, JobStatus, Storage};
 
-use super::{HOUR, LONG_LEASE, claim, claim_one, enqueue, get, job, request};
+use super::{HOUR, LONG_LEASE, claim, claim_one, complete, enqueue, get, job, request};
 
 /// Cancel applies to `Pending` and `Retrying` jobs only.
 pub async fn cancel_applies_to_waiting_jobs_only(storage: &dyn Storage) {
@@ -14,16 +15,16 @@ pub async fn cancel_applies_to_waiting_jobs_only(storage: &dyn Storage) {
     .await;
     // ids[1] retrying, ids[2] running, ids[3] succeeded.
     let b = claim_one(storage, "b", LONG_LEASE).await;
-    let retry = Outcome::Retry {
-        error: "e".into(),
-        delay: HOUR,
-    };
-    assert!(storage.complete(b.lease(), retry).await.expect("complete"));
+    let retry = Outcome::retry("e", HOUR);
+    assert!(
+        complete(storage, b.lease.clone(), retry)
+            .await
+            .expect("complete")
+    );
     claim_one(storage, "c", LONG_LEASE).await;
     let d = claim_one(storage, "d", LONG_LEASE).await;
     assert!(
-        storage
-            .complete(d.lease(), Outcome::Succeeded { result: None })
+        complete(storage, d.lease.clone(), Outcome::succeeded(None))
             .await
             .expect("complete")
     );
@@ -76,28 +77,22 @@ pub async fn retry_makes_finished_jobs_ready_again(storage: &dyn Storage) {
     .await;
     let failed = claim_one(storage, "failed", LONG_LEASE).await;
     assert!(
-        storage
-            .complete(failed.lease(), Outcome::Failed { error: "e".into() })
+        complete(storage, failed.lease.clone(), Outcome::failed("e"))
             .await
             .expect("complete")
     );
     assert!(storage.cancel(ids[1]).await.expect("cancel"));
     let waiting = claim_one(storage, "waiting", LONG_LEASE).await;
-    let later = Outcome::Retry {
-        error: "e".into(),
-        delay: HOUR,
-    };
+    let later = Outcome::retry("e", HOUR);
     assert!(
-        storage
-            .complete(waiting.lease(), later)
+        complete(storage, waiting.lease.clone(), later)
             .await
             .expect("complete")
     );
     claim_one(storage, "running", LONG_LEASE).await;
     let done = claim_one(storage, "done", LONG_LEASE).await;
     assert!(
-        storage
-            .complete(done.lease(), Outcome::Succeeded { result: None })
+        complete(storage, done.lease.clone(), Outcome::succeeded(None))
             .await
             .expect("complete")
     );
@@ -134,7 +129,7 @@ pub async fn retry_makes_finished_jobs_ready_again(storage: &dyn Storage) {
 
     let names = ["failed", "cancelled", "waiting"];
     let claimed = claim(storage, &request("w", &names, 10, LONG_LEASE)).await;
-    let mut attempts: Vec<(JobId, u32)> = claimed.iter().map(|j| (j.id, j.attempt)).collect();
+    let mut attempts: Vec<(JobId, u32)> = claimed.iter().map(|j| (j.id(), j.attempt())).collect();
     attempts.sort();
     assert_eq!(attempts, vec![(ids[0], 2), (ids[1], 1), (ids[2], 2)]);
 }
@@ -145,13 +140,9 @@ pub async fn delete_removes_the_job_and_its_history_unless_running(storage: &dyn
     let running = claim_one(storage, "a", LONG_LEASE).await;
     assert!(!storage.delete(ids[0]).await.expect("delete"), "running");
     assert_eq!(get(storage, ids[0]).await.status, JobStatus::Running);
-    let retry = Outcome::Retry {
-        error: "e".into(),
-        delay: HOUR,
-    };
+    let retry = Outcome::retry("e", HOUR);
     assert!(
-        storage
-            .complete(running.lease(), retry)
+        complete(storage, running.lease.clone(), retry)
             .await
             .expect("complete")
     );
@@ -165,8 +156,7 @@ pub async fn delete_removes_the_job_and_its_history_unless_running(storage: &dyn
         "already gone"
     );
     assert!(
-        !storage
-            .complete(running.lease(), Outcome::Succeeded { result: None })
+        !complete(storage, running.lease.clone(), Outcome::succeeded(None))
             .await
             .expect("complete")
     );
@@ -210,10 +200,9 @@ pub async fn list_filters_and_orders_newest_first(storage: &dyn Storage) {
     )
     .await;
     let failed = claim_one(storage, "resize", LONG_LEASE).await;
-    assert_eq!(failed.id, ids[2]);
+    assert_eq!(failed.id(), ids[2]);
     assert!(
-        storage
-            .complete(failed.lease(), Outcome::Failed { error: "e".into() })
+        complete(storage, failed.lease.clone(), Outcome::failed("e"))
             .await
             .expect("complete")
     );
@@ -284,13 +273,9 @@ pub async fn list_finds_waiting_jobs_behind_a_long_history(storage: &dyn Storage
     )
     .await;
     let flaky = claim_one(storage, "flaky", LONG_LEASE).await;
-    let retry = Outcome::Retry {
-        error: "e".into(),
-        delay: HOUR,
-    };
+    let retry = Outcome::retry("e", HOUR);
     assert!(
-        storage
-            .complete(flaky.lease(), retry)
+        complete(storage, flaky.lease.clone(), retry)
             .await
             .expect("complete")
     );
@@ -304,7 +289,7 @@ pub async fn list_finds_waiting_jobs_behind_a_long_history(storage: &dyn Storage
         }
         let batch: Vec<_> = claimed
             .iter()
-            .map(|job| (job.lease(), Outcome::Succeeded { result: None }))
+            .map(|job| (job.lease.clone(), Outcome::succeeded(None)))
             .collect();
         let applied = storage.complete_many(&batch).await.expect("complete_many");
         finished += applied.iter().filter(|held| **held).count();

@@ -1,6 +1,7 @@
 //! Conformance checks of `enqueue`: ids, initial state and large batches.
 
-use kiribi::{JobFilter, JobId, JobStatus, NewJob, Storage};
+use kiribi_core::backend::NewJob;
+use kiribi_core::{JobFilter, JobId, JobStatus, Storage};
 
 use super::{enqueue, get, job};
 

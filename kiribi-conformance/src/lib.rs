@@ -1,15 +1,34 @@
-//! The backend conformance suite: every clause of the `Storage` contract, checked
-//! against any backend.
+//! The conformance suite of [kiribi](https://docs.rs/kiribi)'s `Storage` contract:
+//! every clause of [`kiribi_core::Storage`]'s contract, checked against any backend.
+//! kiribi's own backends run it; a third-party backend runs it the same way.
 //!
 //! Each check is a `pub async fn` over `&dyn Storage` on a fresh, empty database (or,
 //! for the checks between processes, over two independent handles on it), one file
 //! per concern: `enqueue.rs`, `claim.rs`, a lease's life in `lease.rs`, job control
 //! in `control.rs` and wake-ups in `listen.rs`.
-//! [`conformance_tests!`](crate::conformance_tests) turns the whole list into one
-//! `#[tokio::test]` per check for a backend, given a [`TestDatabase`]:
+//! [`conformance_tests!`] turns the whole list into one `#[test]` per check for a
+//! backend, given a [`TestDatabase`]; each test runs on a multi-threaded tokio
+//! runtime of its own, so the calling crate needs no tokio macros.
 //!
-//! ```text
-//! kiribi_tests::conformance_tests!(MyTestDatabase::new());
+//! ```
+//! use kiribi_conformance::TestDatabase;
+//! use kiribi_core::Storage;
+//! # use kiribi_sqlite::SqliteStorage;
+//!
+//! /// One fresh database per test.
+//! struct MyDatabase(tempfile::TempDir);
+//!
+//! impl TestDatabase for MyDatabase {
+//!     async fn open(&self) -> Box<dyn Storage> {
+//!         let url = format!("sqlite://{}", self.0.path().join("jobs.db").display());
+//!         // Your backend here.
+//!         Box::new(SqliteStorage::connect(&url).await.expect("connect"))
+//!     }
+//! }
+//!
+//! // In a test file of your backend's crate:
+//! kiribi_conformance::conformance_tests!(MyDatabase(tempfile::tempdir().unwrap()));
+//! # fn main() {}
 //! ```
 //!
 //! Leases are short (tens of milliseconds) where a check needs one to expire, and the
@@ -22,11 +41,13 @@ mod control;
 mod enqueue;
 mod lease;
 mod listen;
+pub mod wait;
 
 use std::future::Future;
 use std::time::Duration;
 
-use kiribi::{ClaimRequest, ClaimedJob, JobId, JobRecord, NewJob, Storage};
+use kiribi_core::backend::{ClaimRequest, ClaimedJob, Enqueued, Lease, NewJob, Outcome, WorkerId};
+use kiribi_core::{JobId, JobRecord, Storage};
 
 pub use claim::{
     claim_only_takes_requested_names_and_queues, claim_orders_by_priority_then_run_at_then_id,
@@ -44,11 +65,14 @@ pub use enqueue::{
     enqueue_returns_increasing_ids_in_input_order, ids_are_never_reused_after_delete,
 };
 pub use lease::{
+    a_lease_of_another_owner_cannot_complete_or_release, an_interruption_is_not_charged,
     complete_failed_finishes_the_job, complete_many_applies_a_batch_and_reports_each_lease,
     complete_retry_schedules_the_next_attempt, complete_succeeded_stores_the_result,
     enqueue_running_records_an_inline_attempt, reap_expired_leaves_live_leases_alone,
-    reap_expired_retries_or_fails_at_max_attempts, release_does_not_charge_an_attempt,
-    renew_leases_keeps_a_job_from_being_reaped, stale_leases_cannot_complete_or_release,
+    reap_expired_stores_what_the_decision_says, release_does_not_charge_an_attempt,
+    renew_leases_keeps_a_job_from_being_reaped,
+    renewals_and_completions_of_one_owner_do_not_deadlock, retry_or_fail,
+    stale_leases_cannot_complete_or_release,
 };
 pub use listen::listener_announces_inserts_from_other_handles;
 
@@ -75,17 +99,51 @@ fn job(name: &str, n: i64) -> NewJob {
 }
 
 fn request(worker: &str, names: &[&str], limit: usize, lease: Duration) -> ClaimRequest {
-    ClaimRequest {
-        worker: worker.to_owned(),
-        names: names.iter().map(|name| (*name).to_owned()).collect(),
-        queues: None,
-        limit,
-        lease,
-    }
+    ClaimRequest::new(WorkerId::new(worker), lease)
+        .with_names(names.iter().copied())
+        .with_limit(limit)
 }
 
-async fn enqueue(storage: &dyn Storage, jobs: Vec<NewJob>) -> Vec<JobId> {
-    storage.enqueue(jobs).await.expect("enqueue")
+/// Enqueues `jobs`, checks that each was inserted, and returns their ids.
+///
+/// # Panics
+///
+/// When the backend fails, or reports a job as a duplicate.
+pub async fn enqueue(storage: &dyn Storage, jobs: Vec<NewJob>) -> Vec<JobId> {
+    let count = jobs.len();
+    let enqueued = storage.enqueue(jobs).await.expect("enqueue");
+    assert_eq!(enqueued.len(), count, "one report per job");
+    ids(enqueued)
+}
+
+/// The ids of enqueued jobs, checking that each was inserted.
+///
+/// # Panics
+///
+/// When a job was reported as a duplicate.
+pub fn ids(enqueued: Vec<Enqueued>) -> Vec<JobId> {
+    enqueued
+        .into_iter()
+        .map(|job| {
+            assert!(!job.duplicate, "no job without a unique key is a duplicate");
+            job.id
+        })
+        .collect()
+}
+
+/// Records one outcome through [`Storage::complete_many`]: whether its lease held.
+///
+/// # Errors
+///
+/// The backend's error.
+pub async fn complete(
+    storage: &dyn Storage,
+    lease: Lease,
+    outcome: Outcome,
+) -> kiribi_core::Result<bool> {
+    let held = storage.complete_many(&[(lease, outcome)]).await?;
+    assert_eq!(held.len(), 1, "one answer per completion");
+    Ok(held[0])
 }
 
 async fn get(storage: &dyn Storage, id: JobId) -> JobRecord {
@@ -102,13 +160,21 @@ async fn claim_one(storage: &dyn Storage, name: &str, lease: Duration) -> Claime
     claimed.remove(0)
 }
 
-/// Expands to one `#[tokio::test]` per conformance check, each on a fresh database
-/// made by `$database` (an expression of a type implementing
-/// [`TestDatabase`](crate::conformance::TestDatabase), evaluated inside the test).
-///
-/// ```text
-/// kiribi_tests::conformance_tests!(SqliteTestDatabase::new());
-/// ```
+/// Runs one check on a multi-threaded tokio runtime of its own (2 worker threads):
+/// what [`conformance_tests!`] expands to.
+#[doc(hidden)]
+pub fn run<F: Future<Output = ()>>(check: F) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the conformance check")
+        .block_on(check);
+}
+
+/// Expands to one `#[test]` per conformance check, each on a fresh database made by
+/// `$database` (an expression of a type implementing [`TestDatabase`], evaluated
+/// inside the test, on its runtime).
 #[macro_export]
 macro_rules! conformance_tests {
     ($database:expr) => {
@@ -127,7 +193,9 @@ macro_rules! conformance_tests {
             complete_retry_schedules_the_next_attempt,
             complete_failed_finishes_the_job,
             stale_leases_cannot_complete_or_release,
-            reap_expired_retries_or_fails_at_max_attempts,
+            a_lease_of_another_owner_cannot_complete_or_release,
+            reap_expired_stores_what_the_decision_says,
+            an_interruption_is_not_charged,
             reap_expired_leaves_live_leases_alone,
             renew_leases_keeps_a_job_from_being_reaped,
             release_does_not_charge_an_attempt,
@@ -138,6 +206,7 @@ macro_rules! conformance_tests {
             unknown_ids_are_not_errors,
             list_filters_and_orders_newest_first,
             list_finds_waiting_jobs_behind_a_long_history,
+            renewals_and_completions_of_one_owner_do_not_deadlock,
         );
         $crate::conformance_tests!(@pair $database;
             claims_from_two_handles_never_hand_out_a_job_twice,
@@ -146,23 +215,26 @@ macro_rules! conformance_tests {
     };
     (@single $database:expr; $($check:ident),* $(,)?) => {
         $(
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                let database = $database;
-                let storage =
-                    $crate::conformance::TestDatabase::open(&database).await;
-                $crate::conformance::$check(&*storage).await;
+            #[test]
+            fn $check() {
+                $crate::run(async {
+                    let database = $database;
+                    let storage = $crate::TestDatabase::open(&database).await;
+                    $crate::$check(&*storage).await;
+                });
             }
         )*
     };
     (@pair $database:expr; $($check:ident),* $(,)?) => {
         $(
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                let database = $database;
-                let first = $crate::conformance::TestDatabase::open(&database).await;
-                let second = $crate::conformance::TestDatabase::open(&database).await;
-                $crate::conformance::$check(&*first, &*second).await;
+            #[test]
+            fn $check() {
+                $crate::run(async {
+                    let database = $database;
+                    let first = $crate::TestDatabase::open(&database).await;
+                    let second = $crate::TestDatabase::open(&database).await;
+                    $crate::$check(&*first, &*second).await;
+                });
             }
         )*
     };

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kiribi::Storage;
+use kiribi_core::Storage;
 use tokio::time::{Instant, timeout};
 
 use super::{PATIENCE, enqueue, job};

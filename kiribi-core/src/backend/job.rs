@@ -1,0 +1,493 @@
+//! The values that cross the `Storage` trait: new jobs, claims, leases and outcomes.
+//!
+//! Every type here is `#[non_exhaustive]` and built through a constructor and
+//! `with_*` setters, so that a later feature (a unique key, a concurrency key, flow
+//! edges, a trace context) adds a field without breaking any backend. Backends read
+//! the public fields.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::{EnqueueOptions, JobId};
+
+/// A job to insert: what `enqueue` hands to a backend.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use kiribi_core::backend::NewJob;
+///
+/// let job = NewJob::new("send_welcome", serde_json::json!({ "user_id": 7 }))
+///     .with_queue("mail")
+///     .with_priority(3)
+///     .with_delay(Duration::from_secs(60));
+/// assert_eq!((job.queue.as_str(), job.priority, job.max_attempts), ("mail", 3, 5));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct NewJob {
+    /// The stable job name.
+    pub name: String,
+    /// The queue to wait in.
+    pub queue: String,
+    /// The job's arguments.
+    pub payload: serde_json::Value,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Total attempts allowed (≥ 1).
+    pub max_attempts: u32,
+    /// Wait this long after insertion, by the database's clock.
+    pub delay: Duration,
+    /// Run no earlier than this; takes precedence over `delay`.
+    pub run_at: Option<DateTime<Utc>>,
+}
+
+impl NewJob {
+    /// A job in the `default` queue with priority 0, 5 attempts and no delay.
+    pub fn new(name: impl Into<String>, payload: serde_json::Value) -> Self {
+        Self {
+            name: name.into(),
+            queue: "default".to_owned(),
+            payload,
+            priority: 0,
+            max_attempts: 5,
+            delay: Duration::ZERO,
+            run_at: None,
+        }
+    }
+
+    /// Puts the job in `queue`.
+    #[must_use]
+    pub fn with_queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = queue.into();
+        self
+    }
+
+    /// Sets its priority (higher runs first).
+    #[must_use]
+    pub fn with_priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Sets the total attempts allowed; 0 is taken as 1 (callers validate first:
+    /// `EnqueueOptions` and `#[job]` refuse 0).
+    #[must_use]
+    pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts.max(1);
+        self
+    }
+
+    /// Makes it wait `delay` after insertion, by the database's clock.
+    #[must_use]
+    pub fn with_delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self.run_at = None;
+        self
+    }
+
+    /// Makes it wait until `at`.
+    #[must_use]
+    pub fn with_run_at(mut self, at: DateTime<Utc>) -> Self {
+        self.run_at = Some(at);
+        self
+    }
+
+    /// Applies the overrides set in `options`.
+    #[must_use]
+    pub fn with_options(mut self, options: &EnqueueOptions) -> Self {
+        if let Some(queue) = &options.queue {
+            self.queue.clone_from(queue);
+        }
+        if let Some(priority) = options.priority {
+            self.priority = priority;
+        }
+        if let Some(max_attempts) = options.max_attempts {
+            self.max_attempts = max_attempts.max(1);
+        }
+        if let Some(delay) = options.delay {
+            self = self.with_delay(delay);
+        }
+        if let Some(run_at) = options.run_at {
+            self.run_at = Some(run_at);
+        }
+        self
+    }
+}
+
+/// What became of one job handed to [`Storage::enqueue`](crate::Storage::enqueue).
+///
+/// # Examples
+///
+/// ```
+/// use kiribi_core::JobId;
+/// use kiribi_core::backend::Enqueued;
+///
+/// let new = Enqueued::inserted(JobId::from_i64(7));
+/// assert!(!new.duplicate);
+/// assert!(Enqueued::duplicate_of(JobId::from_i64(3)).duplicate);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Enqueued {
+    /// The job's id: the new job's, or the id of the equal job that already exists.
+    pub id: JobId,
+    /// Whether nothing was inserted because an equal job exists (unique jobs).
+    pub duplicate: bool,
+}
+
+impl Enqueued {
+    /// A job that was inserted with `id`.
+    pub const fn inserted(id: JobId) -> Self {
+        Self {
+            id,
+            duplicate: false,
+        }
+    }
+
+    /// A job that was not inserted because job `id` already holds its place.
+    pub const fn duplicate_of(id: JobId) -> Self {
+        Self {
+            id,
+            duplicate: true,
+        }
+    }
+}
+
+/// The identity of whoever holds leases: a worker, or one inline (`run_now`) run.
+///
+/// Stored as the lease owner of the jobs it runs. Cheap to clone. Made unique by
+/// the caller (kiribi draws 64 random bits for each worker); backends only compare
+/// it.
+///
+/// # Examples
+///
+/// ```
+/// use kiribi_core::backend::WorkerId;
+///
+/// let id = WorkerId::new("worker:web-1:42:9f2c");
+/// assert_eq!(id.as_str(), "worker:web-1:42:9f2c");
+/// assert_eq!(id.to_string(), "worker:web-1:42:9f2c");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WorkerId(Arc<str>);
+
+impl WorkerId {
+    /// An identity from its text.
+    pub fn new(id: impl Into<Arc<str>>) -> Self {
+        Self(id.into())
+    }
+
+    /// The text stored as the lease owner.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WorkerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+/// What a worker asks of [`Storage::claim`](crate::Storage::claim).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use kiribi_core::backend::{ClaimRequest, WorkerId};
+///
+/// let request = ClaimRequest::new(WorkerId::new("worker-1"), Duration::from_secs(30))
+///     .with_names(["send_welcome"])
+///     .with_queues(["mail"])
+///     .with_limit(10);
+/// assert_eq!(request.limit, 10);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClaimRequest {
+    /// The claiming worker; it becomes the lease owner.
+    pub worker: WorkerId,
+    /// Only jobs with one of these names (the ones this worker can run).
+    pub names: Vec<String>,
+    /// Only jobs in these queues; `None` serves every queue.
+    pub queues: Option<Vec<String>>,
+    /// At most this many jobs.
+    pub limit: usize,
+    /// How long the lease lasts unless renewed.
+    pub lease: Duration,
+}
+
+impl ClaimRequest {
+    /// A request of `worker` for leases of `lease`, for no names yet and one job.
+    pub fn new(worker: WorkerId, lease: Duration) -> Self {
+        Self {
+            worker,
+            names: Vec::new(),
+            queues: None,
+            limit: 1,
+            lease,
+        }
+    }
+
+    /// Only jobs with these names.
+    #[must_use]
+    pub fn with_names<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.names = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Only jobs in these queues.
+    #[must_use]
+    pub fn with_queues<I, S>(mut self, queues: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.queues = Some(queues.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Jobs in every queue (the default).
+    #[must_use]
+    pub fn with_every_queue(mut self) -> Self {
+        self.queues = None;
+        self
+    }
+
+    /// At most `limit` jobs.
+    #[must_use]
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+}
+
+/// One attempt of one job held by one owner: the fence of every write about it.
+///
+/// A write with a lease applies only while the job is still `Running` in that very
+/// attempt *and* owned by that owner. A worker whose lease was lost (the job was
+/// reaped, re-claimed, cancelled or deleted) holds a stale lease, so its write
+/// changes nothing. The owner is part of the fence so that an attempt number handed
+/// out twice (by a claim that a database crash lost, for instance) still cannot
+/// let one owner overwrite another's attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Lease {
+    /// The job.
+    pub id: JobId,
+    /// The attempt the holder is running (1-based).
+    pub attempt: u32,
+    /// Who holds it.
+    pub owner: WorkerId,
+}
+
+impl Lease {
+    /// The lease of attempt `attempt` of job `id`, held by `owner`.
+    pub fn new(id: JobId, attempt: u32, owner: WorkerId) -> Self {
+        Self { id, attempt, owner }
+    }
+}
+
+/// A job handed to a worker by a claim: the worker now holds its lease.
+///
+/// # Examples
+///
+/// ```
+/// use kiribi_core::JobId;
+/// use kiribi_core::backend::{ClaimedJob, Lease, WorkerId};
+///
+/// let lease = Lease::new(JobId::from_i64(7), 1, WorkerId::new("worker-1"));
+/// let job = ClaimedJob::new(lease, "send_welcome", serde_json::json!({ "user_id": 7 }))
+///     .with_max_attempts(3);
+/// assert_eq!((job.id(), job.attempt(), job.charged_attempts()), (JobId::from_i64(7), 1, 1));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ClaimedJob {
+    /// The lease the worker now holds.
+    pub lease: Lease,
+    /// The stable job name.
+    pub name: String,
+    /// The queue it came from.
+    pub queue: String,
+    /// The job's arguments.
+    pub payload: serde_json::Value,
+    /// Total attempts allowed, interrupted ones not counted.
+    pub max_attempts: u32,
+    /// How many earlier attempts were interrupted (their worker was lost) and so
+    /// were not charged against `max_attempts`.
+    pub interruptions: u32,
+}
+
+impl ClaimedJob {
+    /// A claimed job in the `default` queue with 5 attempts and no interruptions.
+    pub fn new(lease: Lease, name: impl Into<String>, payload: serde_json::Value) -> Self {
+        Self {
+            lease,
+            name: name.into(),
+            queue: "default".to_owned(),
+            payload,
+            max_attempts: 5,
+            interruptions: 0,
+        }
+    }
+
+    /// Sets the queue it came from.
+    #[must_use]
+    pub fn with_queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = queue.into();
+        self
+    }
+
+    /// Sets the total attempts allowed.
+    #[must_use]
+    pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts;
+        self
+    }
+
+    /// Sets how many earlier attempts were interrupted.
+    #[must_use]
+    pub fn with_interruptions(mut self, interruptions: u32) -> Self {
+        self.interruptions = interruptions;
+        self
+    }
+
+    /// The job's id.
+    pub fn id(&self) -> JobId {
+        self.lease.id
+    }
+
+    /// This attempt's 1-based number, interrupted attempts included.
+    pub fn attempt(&self) -> u32 {
+        self.lease.attempt
+    }
+
+    /// How many attempts count against `max_attempts`, this one included.
+    pub fn charged_attempts(&self) -> u32 {
+        self.lease.attempt.saturating_sub(self.interruptions)
+    }
+}
+
+/// A `Running` job whose lease ran out: what
+/// [`Storage::reap_expired`](crate::Storage::reap_expired) hands to the decision
+/// that says what becomes of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExpiredLease {
+    /// The lease that ran out.
+    pub lease: Lease,
+    /// Total attempts allowed, interrupted ones not counted.
+    pub max_attempts: u32,
+    /// How many earlier attempts were interrupted.
+    pub interruptions: u32,
+}
+
+impl ExpiredLease {
+    /// The expired `lease` of a job with `max_attempts` and `interruptions`.
+    pub fn new(lease: Lease, max_attempts: u32, interruptions: u32) -> Self {
+        Self {
+            lease,
+            max_attempts,
+            interruptions,
+        }
+    }
+}
+
+/// How an attempt ended, as the worker's failure policy decided it. Backends store
+/// it; they do not decide again.
+///
+/// Build one with its constructors; a backend maps it to columns with
+/// [`OutcomeColumns::of`](crate::backend::OutcomeColumns::of).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use kiribi_core::backend::Outcome;
+///
+/// let retry = Outcome::retry("smtp timed out", Duration::from_secs(2));
+/// assert_eq!(retry.error(), Some("smtp timed out"));
+/// assert_eq!(Outcome::succeeded(None).error(), None);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The job finished; its serialized output (`None` for `()`).
+    #[non_exhaustive]
+    Succeeded {
+        /// The job's output as JSON.
+        result: Option<serde_json::Value>,
+    },
+    /// The attempt failed and another one is due after `delay`.
+    #[non_exhaustive]
+    Retry {
+        /// Why the attempt failed.
+        error: String,
+        /// How long to wait, by the database's clock.
+        delay: Duration,
+    },
+    /// The job failed for good.
+    #[non_exhaustive]
+    Failed {
+        /// Why the last attempt failed.
+        error: String,
+    },
+    /// The attempt was cut short through no fault of the job (its worker was lost):
+    /// the job is ready again at once, and the attempt is not charged against
+    /// `max_attempts` (it counts as an interruption instead).
+    #[non_exhaustive]
+    Interrupted {
+        /// What happened.
+        error: String,
+    },
+}
+
+impl Outcome {
+    /// The job finished with `result`.
+    pub fn succeeded(result: Option<serde_json::Value>) -> Self {
+        Outcome::Succeeded { result }
+    }
+
+    /// The attempt failed with `error`; retry after `delay`.
+    pub fn retry(error: impl Into<String>, delay: Duration) -> Self {
+        Outcome::Retry {
+            error: error.into(),
+            delay,
+        }
+    }
+
+    /// The job failed for good with `error`.
+    pub fn failed(error: impl Into<String>) -> Self {
+        Outcome::Failed {
+            error: error.into(),
+        }
+    }
+
+    /// The attempt was interrupted, for the reason `error`.
+    pub fn interrupted(error: impl Into<String>) -> Self {
+        Outcome::Interrupted {
+            error: error.into(),
+        }
+    }
+
+    /// The attempt's error, if it ended in one.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Outcome::Succeeded { .. } => None,
+            Outcome::Retry { error, .. }
+            | Outcome::Failed { error }
+            | Outcome::Interrupted { error } => Some(error),
+        }
+    }
+}

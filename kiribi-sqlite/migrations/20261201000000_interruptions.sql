@@ -1,0 +1,11 @@
+-- An attempt cut short by a lost worker is an interruption, not a failure.
+--
+-- When a worker dies (or loses its database connection for longer than a lease),
+-- its jobs' leases expire and the reaper takes them back. The worker's failure
+-- policy decides what that costs: the attempt is counted here instead of against
+-- `max_attempts` (a job claimed ahead that never started, or one whose worker was
+-- killed by something else, keeps its attempts), up to a cap past which the job
+-- fails, so that a job that kills its worker every time still ends.
+--
+-- A column with a constant default: SQLite adds it without rewriting the table.
+ALTER TABLE kiribi_jobs ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
