@@ -93,12 +93,14 @@ impl PgStorage {
             .max_connections(options.get_max_connections())
             .acquire_timeout(options.get_acquire_timeout())
             .after_connect(move |conn, _meta| {
-                let set_search_path = Arc::clone(&set_search_path);
+                // One round trip sets kiribi's search_path and returns the row of the
+                // connection's TCP ends, by which nodelay finds its socket.
+                let set_up = format!("{set_search_path}; {}", nodelay::TCP_ENDS);
                 Box::pin(async move {
-                    sqlx::raw_sql(AssertSqlSafe(set_search_path))
-                        .execute(&mut *conn)
+                    let ends = sqlx::raw_sql(AssertSqlSafe(set_up))
+                        .fetch_one(&mut *conn)
                         .await?;
-                    nodelay::disable_nagle(conn).await;
+                    nodelay::disable_nagle(&ends).await;
                     Ok(())
                 })
             })
