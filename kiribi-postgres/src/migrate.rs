@@ -7,7 +7,7 @@
 //! take turns instead of racing to create the same tables.
 
 use kiribi_core::backend::{
-    Migrated, Migration, SchemaOutdated, pending_migrations, versions_increase,
+    Migrated, Migration, pending_migrations, schema_state, versions_increase,
 };
 use sqlx::{Connection, PgConnection};
 
@@ -134,11 +134,7 @@ async fn check(conn: &mut PgConnection, schema: &str) -> Result<Migrated, sqlx::
     } else {
         Vec::new()
     };
-    Ok(match pending_migrations(MIGRATIONS, &applied) {
-        Err(too_new) => Migrated::TooNew(too_new),
-        Ok(pending) if pending.is_empty() => Migrated::UpToDate(0),
-        Ok(_) => Migrated::Outdated(SchemaOutdated::of(MIGRATIONS, &applied)),
-    })
+    Ok(schema_state(MIGRATIONS, &applied))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! turns instead of both migrating.
 
 use kiribi_core::backend::{
-    Migrated, Migration, SchemaOutdated, pending_migrations, versions_increase,
+    Migrated, Migration, pending_migrations, schema_state, versions_increase,
 };
 use sqlx::{Connection, SqliteConnection};
 
@@ -97,11 +97,7 @@ async fn check(conn: &mut SqliteConnection) -> Result<Migrated, sqlx::Error> {
     } else {
         Vec::new()
     };
-    Ok(match pending_migrations(MIGRATIONS, &applied) {
-        Err(too_new) => Migrated::TooNew(too_new),
-        Ok(pending) if pending.is_empty() => Migrated::UpToDate(0),
-        Ok(_) => Migrated::Outdated(SchemaOutdated::of(MIGRATIONS, &applied)),
-    })
+    Ok(schema_state(MIGRATIONS, &applied))
 }
 
 #[cfg(test)]

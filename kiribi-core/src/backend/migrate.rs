@@ -119,6 +119,27 @@ pub fn pending_migrations<'m>(
         .collect())
 }
 
+/// What a connection that does not migrate finds, given the versions a database
+/// has recorded as `applied`: current, too new, or outdated. Changes nothing.
+///
+/// # Examples
+///
+/// ```
+/// use kiribi_core::backend::{Migrated, Migration, schema_state};
+///
+/// const MIGRATIONS: &[Migration] = &[Migration::new(1, "a", ""), Migration::new(2, "b", "")];
+/// assert_eq!(schema_state(MIGRATIONS, &[1, 2]), Migrated::UpToDate(0));
+/// assert!(matches!(schema_state(MIGRATIONS, &[1]), Migrated::Outdated(_)));
+/// assert!(matches!(schema_state(MIGRATIONS, &[1, 2, 3]), Migrated::TooNew(_)));
+/// ```
+pub fn schema_state(migrations: &[Migration], applied: &[i64]) -> Migrated {
+    match pending_migrations(migrations, applied) {
+        Err(too_new) => Migrated::TooNew(too_new),
+        Ok(pending) if pending.is_empty() => Migrated::UpToDate(0),
+        Ok(_) => Migrated::Outdated(SchemaOutdated::of(migrations, applied)),
+    }
+}
+
 /// A database migrated by a newer kiribi than this build.
 ///
 /// Turned into the user-facing [`Error::SchemaTooNew`] by [`into_error`](Self::into_error).

@@ -51,7 +51,7 @@ pub use job::{ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, Lease, NewJob, O
 pub use lease::lease_expired_error;
 pub use migrate::{
     Migrated, Migration, SchemaOutdated, SchemaTooNew, latest_version, pending_migrations,
-    versions_increase,
+    schema_state, versions_increase,
 };
 pub use outcome::OutcomeColumns;
 pub use row::{CorruptRow, decode_count, decode_json, decode_status, inserted_ids};
