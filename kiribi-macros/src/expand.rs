@@ -1,9 +1,9 @@
 //! A validated [`JobDef`] → the payload struct, its `Job` impl, its methods and its
 //! registration.
 //!
-//! Generated code names only `::kiribi::…`, `::core::…` and `::std::…`, so it compiles
-//! whatever the user has shadowed (`Result`, `Box`, `Send` …) and without a `serde`
-//! dependency. Locals use mixed-site spans, so they cannot clash with the user's names.
+//! Generated code names only `::kiribi::…` (or the `crate = "…"` path), `::core::…` and
+//! `::std::…`, so it compiles whatever the user has shadowed (`Result`, `Box`, `Send` …)
+//! and without a `serde` dependency. Locals use mixed-site spans, so they cannot clash with the user's names.
 
 use std::time::Duration;
 
@@ -37,17 +37,19 @@ fn payload_struct(def: &JobDef) -> TokenStream {
         struct_ident,
         ..
     } = def;
+    let k = &def.crate_path;
+    let serde_crate = serde_crate(k);
     let fn_name = fn_ident.to_string();
     let doc =
         format!("Arguments of the [`{fn_name}`] job; enqueue with [`{struct_ident}::enqueue`].");
     let derives = quote! {
         #[derive(
-            ::kiribi::__private::serde::Serialize,
-            ::kiribi::__private::serde::Deserialize,
+            #k::__private::serde::Serialize,
+            #k::__private::serde::Deserialize,
             ::core::fmt::Debug,
             ::core::clone::Clone,
         )]
-        #[serde(crate = "::kiribi::__private::serde")]
+        #[serde(crate = #serde_crate)]
     };
     let fields: Vec<TokenStream> = payload(def)
         .map(|(ident, ty)| {
@@ -81,21 +83,22 @@ fn payload_struct(def: &JobDef) -> TokenStream {
 /// is reported on `size: Dimensions`, not on the attribute. Emitted before the other
 /// items so that these clearer errors come first.
 fn checks(def: &JobDef) -> TokenStream {
+    let k = &def.crate_path;
     let payload_checks = payload(def).map(|(_, ty)| {
         quote_spanned! {ty.span()=>
-            ::kiribi::__private::assert_payload::<#ty>();
+            #k::__private::assert_payload::<#ty>();
         }
     });
     let ret = &def.ret;
     let output_check = quote_spanned! {def.ok_span=>
-        __kiribi_assert_output::<<#ret as ::kiribi::__private::JobReturn>::Output>();
+        __kiribi_assert_output::<<#ret as #k::__private::JobReturn>::Output>();
     };
     let error_check = quote_spanned! {def.err_span=>
-        __kiribi_assert_error::<<#ret as ::kiribi::__private::JobReturn>::Error>();
+        __kiribi_assert_error::<<#ret as #k::__private::JobReturn>::Error>();
     };
     quote! {
         const _: () = {
-            const fn __kiribi_assert_output<T: ::kiribi::__private::JobOutput>() {}
+            const fn __kiribi_assert_output<T: #k::__private::JobOutput>() {}
             const fn __kiribi_assert_error<E: ::core::fmt::Display>() {}
             #(#payload_checks)*
             #output_check
@@ -112,8 +115,9 @@ fn job_impl(def: &JobDef) -> TokenStream {
         ret,
         ..
     } = def;
+    let k = &def.crate_path;
     let ctx = Ident::new("__kiribi_ctx", Span::mixed_site());
-    let config = config(&def.config);
+    let config = config(k, &def.config);
 
     // `let Self { path: __kiribi_arg2, .. } = self;`
     let mut field_bindings = Vec::new();
@@ -127,7 +131,7 @@ fn job_impl(def: &JobDef) -> TokenStream {
             Param::Payload { ident, .. } => field_bindings.push(quote! { #ident: #local }),
             Param::Injected { ty } => {
                 let from_context = quote_spanned! {ty.span()=>
-                    <#ty as ::kiribi::__private::FromContext>::from_context
+                    <#ty as #k::__private::FromContext>::from_context
                 };
                 extractions.push(quote! {
                     let #local = match #from_context(&#ctx) {
@@ -146,13 +150,13 @@ fn job_impl(def: &JobDef) -> TokenStream {
     } else {
         quote! { let Self { #(#field_bindings,)* } = self; }
     };
-    let job_return = quote! { ::kiribi::__private::JobReturn };
+    let job_return = quote! { #k::__private::JobReturn };
     let output = quote_spanned! {def.ok_span=> <#ret as #job_return>::Output };
     let error_ty = quote_spanned! {def.err_span=> <#ret as #job_return>::Error };
     let result = Ident::new("__kiribi_result", Span::mixed_site());
     let error = Ident::new("__kiribi_error", Span::mixed_site());
     let classify = quote_spanned! {def.err_span=>
-        (&::kiribi::__private::Classify::new(#error)).__kiribi_classify()
+        (&#k::__private::Classify::new(#error)).__kiribi_classify()
     };
     let result_ty = quote_spanned! {def.ok_span=> ::core::result::Result<#output, #error_ty> };
     // The whole call at the return type, so that a mismatch is reported there.
@@ -168,7 +172,7 @@ fn job_impl(def: &JobDef) -> TokenStream {
         match #result {
             ::core::result::Result::Ok(#result) => ::core::result::Result::Ok(#result),
             ::core::result::Result::Err(#error) => ::core::result::Result::Err({
-                use ::kiribi::__private::{ViaDisplay as _, ViaStdError as _};
+                use #k::__private::{ViaDisplay as _, ViaStdError as _};
                 #classify
             }),
         }
@@ -182,9 +186,9 @@ fn job_impl(def: &JobDef) -> TokenStream {
     // Every type mentioning the output is spanned at it: when the return type is not a
     // `Result`, rustc reports each of them, and identical errors at one span merge.
     let run_ty = quote_spanned! {def.ok_span=>
-        ::kiribi::__private::BoxFuture<
+        #k::__private::BoxFuture<
             'static,
-            ::core::result::Result<#output, ::kiribi::JobError>,
+            ::core::result::Result<#output, #k::JobError>,
         >
     };
     quote! {
@@ -192,14 +196,14 @@ fn job_impl(def: &JobDef) -> TokenStream {
             clippy::type_complexity,
             reason = "spanned at the user's return type, clippy takes these for user code"
         )]
-        impl ::kiribi::Job for #struct_ident {
-            const CONFIG: ::kiribi::JobConfig = #config;
+        impl #k::Job for #struct_ident {
+            const CONFIG: #k::JobConfig = #config;
 
             #output_item
 
             fn run(
                 self,
-                #ctx: ::kiribi::JobContext,
+                #ctx: #k::JobContext,
             ) -> #run_ty {
                 #future
             }
@@ -208,7 +212,7 @@ fn job_impl(def: &JobDef) -> TokenStream {
 }
 
 /// `::kiribi::JobConfig::new("media.resize").queue("media")…`, only for given keys.
-fn config(config: &Config) -> TokenStream {
+fn config(k: &syn::Path, config: &Config) -> TokenStream {
     let Config {
         name,
         queue,
@@ -218,7 +222,7 @@ fn config(config: &Config) -> TokenStream {
         timeout,
         priority,
     } = config;
-    let mut tokens = quote! { ::kiribi::JobConfig::new(#name) };
+    let mut tokens = quote! { #k::JobConfig::new(#name) };
     if let Some(queue) = queue {
         tokens.extend(quote! { .queue(#queue) });
     }
@@ -231,14 +235,14 @@ fn config(config: &Config) -> TokenStream {
             Backoff::Fixed => quote!(Fixed),
             Backoff::Linear => quote!(Linear),
         };
-        tokens.extend(quote! { .backoff(::kiribi::Backoff::#variant) });
+        tokens.extend(quote! { .backoff(#k::Backoff::#variant) });
     }
     if let Some(retry_delay) = retry_delay {
-        let duration = duration(*retry_delay);
+        let duration = duration(k, *retry_delay);
         tokens.extend(quote! { .retry_delay(#duration) });
     }
     if let Some(timeout) = timeout {
-        let duration = duration(*timeout);
+        let duration = duration(k, *timeout);
         tokens.extend(quote! { .timeout(#duration) });
     }
     if let Some(priority) = priority {
@@ -248,17 +252,17 @@ fn config(config: &Config) -> TokenStream {
 }
 
 /// A `Duration` computed at compile time, in the most readable exact constructor.
-fn duration(duration: Duration) -> TokenStream {
+fn duration(k: &syn::Path, duration: Duration) -> TokenStream {
     let secs = duration.as_secs();
     let nanos = duration.subsec_nanos();
     if nanos == 0 {
-        quote! { ::kiribi::__private::Duration::from_secs(#secs) }
+        quote! { #k::__private::Duration::from_secs(#secs) }
     } else if nanos.is_multiple_of(1_000_000)
         && let Ok(millis) = u64::try_from(duration.as_millis())
     {
-        quote! { ::kiribi::__private::Duration::from_millis(#millis) }
+        quote! { #k::__private::Duration::from_millis(#millis) }
     } else {
-        quote! { ::kiribi::__private::Duration::new(#secs, #nanos) }
+        quote! { #k::__private::Duration::new(#secs, #nanos) }
     }
 }
 
@@ -270,12 +274,13 @@ fn methods(def: &JobDef) -> TokenStream {
         struct_ident,
         ..
     } = def;
+    let k = &def.crate_path;
     let ret = &def.ret;
     // Spelled out rather than `<Self as Job>::Output` so that a bad return type is
     // reported at the return type, not at the attribute.
-    let output = quote_spanned! {def.ok_span=> <#ret as ::kiribi::__private::JobReturn>::Output };
+    let output = quote_spanned! {def.ok_span=> <#ret as #k::__private::JobReturn>::Output };
     let run_now_ty = quote_spanned! {def.ok_span=>
-        ::kiribi::__private::BoxFuture<'_, ::core::result::Result<#output, ::kiribi::Error>>
+        #k::__private::BoxFuture<'_, ::core::result::Result<#output, #k::Error>>
     };
     let job = format!("[`{fn_ident}`]");
     let enqueue_doc = format!(
@@ -316,49 +321,49 @@ fn methods(def: &JobDef) -> TokenStream {
         )]
         impl #struct_ident {
             #[doc = #enqueue_doc]
-            #vis fn enqueue<'a, E: ::kiribi::Enqueue + 'a>(
+            #vis fn enqueue<'a, E: #k::Enqueue + 'a>(
                 target: E,
                 job: Self,
-            ) -> ::kiribi::__private::BoxFuture<
+            ) -> #k::__private::BoxFuture<
                 'a,
-                ::core::result::Result<::kiribi::JobId, ::kiribi::Error>,
+                ::core::result::Result<#k::JobId, #k::Error>,
             > {
-                ::kiribi::__private::enqueue(target, job)
+                #k::__private::enqueue(target, job)
             }
 
             #[doc = #enqueue_with_doc]
-            #vis fn enqueue_with<'a, E: ::kiribi::Enqueue + 'a>(
+            #vis fn enqueue_with<'a, E: #k::Enqueue + 'a>(
                 target: E,
                 job: Self,
-                options: ::kiribi::EnqueueOptions,
-            ) -> ::kiribi::__private::BoxFuture<
+                options: #k::EnqueueOptions,
+            ) -> #k::__private::BoxFuture<
                 'a,
-                ::core::result::Result<::kiribi::JobId, ::kiribi::Error>,
+                ::core::result::Result<#k::JobId, #k::Error>,
             > {
-                ::kiribi::__private::enqueue_with(target, job, options)
+                #k::__private::enqueue_with(target, job, options)
             }
 
             #[doc = #enqueue_many_doc]
             #vis fn enqueue_many<'a, E, I>(
                 target: E,
                 jobs: I,
-            ) -> ::kiribi::__private::BoxFuture<
+            ) -> #k::__private::BoxFuture<
                 'a,
-                ::core::result::Result<::std::vec::Vec<::kiribi::JobId>, ::kiribi::Error>,
+                ::core::result::Result<::std::vec::Vec<#k::JobId>, #k::Error>,
             >
             where
-                E: ::kiribi::Enqueue + 'a,
+                E: #k::Enqueue + 'a,
                 I: ::core::iter::IntoIterator<Item = Self>,
             {
-                ::kiribi::__private::enqueue_many(target, jobs)
+                #k::__private::enqueue_many(target, jobs)
             }
 
             #[doc = #run_now_doc]
             #vis fn run_now(
-                kiribi: &::kiribi::Kiribi,
+                kiribi: &#k::Kiribi,
                 job: Self,
             ) -> #run_now_ty {
-                ::kiribi::__private::run_now(kiribi, job)
+                #k::__private::run_now(kiribi, job)
             }
         }
     }
@@ -366,16 +371,28 @@ fn methods(def: &JobDef) -> TokenStream {
 
 /// The `inventory` submission that workers find the job by.
 fn registration(def: &JobDef) -> TokenStream {
+    let k = &def.crate_path;
     let struct_ident = &def.struct_ident;
     // `line!()` at the fn's name: duplicate-name errors point at the fn.
     let span = def.fn_ident.span();
     let file = quote_spanned! {span=> ::core::file!() };
     let line = quote_spanned! {span=> ::core::line!() };
     quote! {
-        ::kiribi::__private::inventory::submit! {
-            ::kiribi::__private::Registration::new::<#struct_ident>(#file, #line)
+        #k::__private::inventory::submit! {
+            #k::__private::Registration::new::<#struct_ident>(#file, #line)
         }
     }
+}
+
+/// `#[serde(crate = "…")]` for the serde that kiribi re-exports. The string takes the
+/// span of the crate path, so that a `crate::…` override resolves where the job is.
+fn serde_crate(k: &syn::Path) -> syn::LitStr {
+    let path = quote!(#k::__private::serde).to_string().replace(' ', "");
+    let span = k
+        .segments
+        .first()
+        .map_or_else(Span::call_site, |segment| segment.ident.span());
+    syn::LitStr::new(&path, span)
 }
 
 /// The payload parameters, in order.
@@ -396,6 +413,10 @@ mod tests {
         expand(&def).to_string()
     }
 
+    fn kiribi() -> syn::Path {
+        syn::parse_quote!(::kiribi)
+    }
+
     fn resize() -> TokenStream {
         quote! {
             pub async fn resize(ctx: JobContext, State(db): State<Db>, path: String, mut width: u32)
@@ -405,15 +426,18 @@ mod tests {
 
     #[test]
     fn config_has_a_call_per_given_key() {
-        let config = config(&Config {
-            name: "media.resize".into(),
-            queue: Some("media".into()),
-            max_attempts: Some(5),
-            backoff: Some(Backoff::Fixed),
-            retry_delay: Some(Duration::from_millis(2500)),
-            timeout: Some(Duration::from_secs(30)),
-            priority: Some(-3),
-        });
+        let config = config(
+            &kiribi(),
+            &Config {
+                name: "media.resize".into(),
+                queue: Some("media".into()),
+                max_attempts: Some(5),
+                backoff: Some(Backoff::Fixed),
+                retry_delay: Some(Duration::from_millis(2500)),
+                timeout: Some(Duration::from_secs(30)),
+                priority: Some(-3),
+            },
+        );
         assert_eq!(
             config.to_string(),
             quote! {
@@ -427,10 +451,13 @@ mod tests {
             }
             .to_string()
         );
-        let defaults = super::config(&Config {
-            name: "ping".into(),
-            ..Config::default()
-        });
+        let defaults = super::config(
+            &kiribi(),
+            &Config {
+                name: "ping".into(),
+                ..Config::default()
+            },
+        );
         assert_eq!(
             defaults.to_string(),
             quote!(::kiribi::JobConfig::new("ping")).to_string()
@@ -439,7 +466,7 @@ mod tests {
 
     #[test]
     fn durations_are_exact() {
-        let text = |d| duration(d).to_string().replace(' ', "");
+        let text = |d| duration(&kiribi(), d).to_string().replace(' ', "");
         assert_eq!(
             text(Duration::from_secs(5)),
             "::kiribi::__private::Duration::from_secs(5u64)"
@@ -521,6 +548,31 @@ mod tests {
                 assert_eq!(tokens[i - 1], "::", "bare `{token}` in {out}");
             }
         }
+    }
+
+    #[test]
+    fn the_crate_override_replaces_every_kiribi_path() {
+        let out = expand_str(
+            quote!(
+                crate = "crate::facade::jobs",
+                backoff = "fixed",
+                timeout = "1s"
+            ),
+            resize(),
+        );
+        assert!(!out.contains("kiribi ::"), "{out}");
+        assert!(
+            out.contains("impl crate :: facade :: jobs :: Job for Resize"),
+            "{out}"
+        );
+        assert!(
+            out.contains("crate :: facade :: jobs :: Backoff :: Fixed"),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"crate = "crate::facade::jobs::__private::serde""#),
+            "{out}"
+        );
     }
 
     #[test]
