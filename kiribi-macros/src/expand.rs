@@ -5,9 +5,11 @@
 //! `::std::…`, so it compiles whatever the user has shadowed (`Result`, `Box`, `Send` …)
 //! and without a `serde` dependency. Locals use mixed-site spans, so they cannot clash with the user's names.
 
+mod payload;
+
 use std::time::Duration;
 
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
@@ -16,95 +18,11 @@ use crate::parse::{Backoff, Config, JobDef, Param};
 /// Everything `#[job]` adds next to the fn.
 pub(crate) fn expand(def: &JobDef) -> TokenStream {
     let cfgs = &def.cfg_attrs;
-    let items = [
-        checks(def),
-        payload_struct(def),
-        job_impl(def),
-        methods(def),
-        registration(def),
-    ];
-    items
+    payload::items(def)
         .into_iter()
+        .chain([job_impl(def), methods(def), registration(def)])
         .map(|item| quote! { #(#cfgs)* #item })
         .collect()
-}
-
-/// `pub struct Resize { pub path: String, pub width: u32 }`, or a unit struct.
-fn payload_struct(def: &JobDef) -> TokenStream {
-    let JobDef {
-        vis,
-        fn_ident,
-        struct_ident,
-        ..
-    } = def;
-    let k = &def.crate_path;
-    let serde_crate = serde_crate(k);
-    let fn_name = fn_ident.to_string();
-    let doc =
-        format!("Arguments of the [`{fn_name}`] job; enqueue with [`{struct_ident}::enqueue`].");
-    let derives = quote! {
-        #[derive(
-            #k::__private::serde::Serialize,
-            #k::__private::serde::Deserialize,
-            ::core::fmt::Debug,
-            ::core::clone::Clone,
-        )]
-        #[serde(crate = #serde_crate)]
-    };
-    let fields: Vec<TokenStream> = payload(def)
-        .map(|(ident, ty)| {
-            let doc = format!("The `{ident}` argument of [`{fn_name}`].");
-            // serde's derive reports a field's missing trait at the field's first
-            // token: make that the user's type rather than the attribute.
-            quote_spanned! {ty.span()=>
-                #[doc = #doc]
-                #vis #ident: #ty
-            }
-        })
-        .collect();
-    if fields.is_empty() {
-        quote! {
-            #[doc = #doc]
-            #derives
-            #vis struct #struct_ident;
-        }
-    } else {
-        quote! {
-            #[doc = #doc]
-            #derives
-            #vis struct #struct_ident {
-                #(#fields,)*
-            }
-        }
-    }
-}
-
-/// Trait-bound checks spanned at the user's types, so that a missing `Serialize`
-/// is reported on `size: Dimensions`, not on the attribute. Emitted before the other
-/// items so that these clearer errors come first.
-fn checks(def: &JobDef) -> TokenStream {
-    let k = &def.crate_path;
-    let payload_checks = payload(def).map(|(_, ty)| {
-        quote_spanned! {ty.span()=>
-            #k::__private::assert_payload::<#ty>();
-        }
-    });
-    let ret = &def.ret;
-    let output_check = quote_spanned! {def.ok_span=>
-        __kiribi_assert_output::<<#ret as #k::__private::JobReturn>::Output>();
-    };
-    let error_check = quote_spanned! {def.err_span=>
-        __kiribi_assert_error::<<#ret as #k::__private::JobReturn>::Error>();
-    };
-    quote! {
-        const _: () = {
-            const fn __kiribi_assert_output<T: #k::__private::JobOutput>() {}
-            const fn __kiribi_assert_error<E: ::core::fmt::Display>() {}
-            #(#payload_checks)*
-            #output_check
-            #error_check
-        };
-    }
 }
 
 /// `impl ::kiribi::Job for Resize`.
@@ -155,9 +73,13 @@ fn job_impl(def: &JobDef) -> TokenStream {
     let error_ty = quote_spanned! {def.err_span=> <#ret as #job_return>::Error };
     let result = Ident::new("__kiribi_result", Span::mixed_site());
     let error = Ident::new("__kiribi_error", Span::mixed_site());
-    let classify = quote_spanned! {def.err_span=>
-        (&#k::__private::Classify::new(#error)).__kiribi_classify()
+    let job_error = Ident::new("__kiribi_job_error", Span::mixed_site());
+    // The one place that needs `E: Display`, reported at `E`: the turbofish names it.
+    let err_k = respan(quote!(#k), def.err_span);
+    let into_job_error = quote_spanned! {def.err_span=>
+        #err_k::__private::into_job_error::<<#ret as #err_k::__private::JobReturn>::Error>
     };
+    let error_at_e = Ident::new("kiribi_error", def.err_span);
     let result_ty = quote_spanned! {def.ok_span=> ::core::result::Result<#output, #error_ty> };
     // The whole call at the return type, so that a mismatch is reported there.
     let mut callee = fn_ident.clone();
@@ -171,9 +93,14 @@ fn job_impl(def: &JobDef) -> TokenStream {
         let #result: #result_ty = #call;
         match #result {
             ::core::result::Result::Ok(#result) => ::core::result::Result::Ok(#result),
+            // Autoref specialisation (see kiribi's `classify.rs`): a `JobError` in
+            // the error, or in its source chain, keeps its permanence.
             ::core::result::Result::Err(#error) => ::core::result::Result::Err({
-                use #k::__private::{ViaDisplay as _, ViaStdError as _};
-                #classify
+                use #k::__private::{ErrorChainKind as _, OtherKind as _};
+                match (&#error).kiribi_error_kind().classify(#error) {
+                    ::core::result::Result::Ok(#job_error) => #job_error,
+                    ::core::result::Result::Err(#error_at_e) => #into_job_error(#error_at_e),
+                }
             }),
         }
     };
@@ -395,6 +322,25 @@ fn serde_crate(k: &syn::Path) -> syn::LitStr {
     syn::LitStr::new(&path, span)
 }
 
+/// `tokens` at `span`: for the kiribi path of a call whose bound is reported on the
+/// user's type, so that the error neither points at nor mentions the attribute.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            TokenTree::Group(group) => {
+                let mut moved = Group::new(group.delimiter(), respan(group.stream(), span));
+                moved.set_span(span);
+                TokenTree::Group(moved)
+            }
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
+}
+
 /// The payload parameters, in order.
 fn payload(def: &JobDef) -> impl Iterator<Item = (&syn::Ident, &syn::Type)> {
     def.params.iter().filter_map(|param| match param {
@@ -482,35 +428,30 @@ mod tests {
     }
 
     #[test]
-    fn struct_has_the_payload_fields_in_order_without_mut() {
-        let out = expand_str(quote!(), resize());
-        let want = quote! {
-            pub struct Resize {
-                #[doc = "The `path` argument of [`resize`]."]
-                pub path: String,
-                #[doc = "The `width` argument of [`resize`]."]
-                pub width: u32,
-            }
-        };
-        assert!(out.contains(&want.to_string()), "{out}");
-    }
-
-    #[test]
-    fn fn_without_payload_gets_a_unit_struct() {
+    fn fn_without_payload_ignores_its_unit_struct() {
         let out = expand_str(
             quote!(),
             quote! { async fn ping(ctx: JobContext) -> Result<(), String> { Ok(()) } },
         );
+        assert!(out.contains(&quote!(let _ = self;).to_string()), "{out}");
+    }
+
+    #[test]
+    fn errors_are_classified_without_naming_internals_at_the_error_type() {
+        let out = expand_str(quote!(), resize());
         assert!(
             out.contains(
-                &quote!(
-                    struct Ping;
-                )
-                .to_string()
+                "match (& __kiribi_error) . kiribi_error_kind () . classify (__kiribi_error)"
             ),
             "{out}"
         );
-        assert!(out.contains(&quote!(let _ = self;).to_string()), "{out}");
+        assert!(
+            out.contains(
+                "Err (kiribi_error) => :: kiribi :: __private :: into_job_error :: << anyhow :: \
+                 Result < u64 > as :: kiribi :: __private :: JobReturn > :: Error > (kiribi_error)"
+            ),
+            "{out}"
+        );
     }
 
     #[test]
@@ -579,11 +520,13 @@ mod tests {
     fn cfg_attributes_are_repeated_on_every_item() {
         let out = expand_str(
             quote!(),
-            quote! { #[cfg(feature = "mail")] async fn mail() -> Result<(), String> { Ok(()) } },
+            quote! { #[cfg(feature = "mail")] async fn mail(to: String) -> Result<(), String> { Ok(()) } },
         );
+        // The struct, its `Serialize` impl, its `Deserialize` block, the `Job` impl, the
+        // methods and the registration.
         assert_eq!(
             out.matches("# [cfg (feature = \"mail\")]").count(),
-            5,
+            6,
             "{out}"
         );
     }

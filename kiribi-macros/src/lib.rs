@@ -1,8 +1,8 @@
 //! The `#[job]` attribute of [kiribi](https://docs.rs/kiribi).
 //!
 //! Use it through `kiribi::job`; this crate is an implementation detail of kiribi
-//! and its expansion names only `::kiribi::…` paths. Examples that compile and run
-//! are on `kiribi::job`.
+//! and its expansion names only `::kiribi::…` paths (or the `crate = "…"` path).
+//! Examples that compile and run are on `kiribi::job`.
 
 mod expand;
 mod parse;
@@ -30,6 +30,11 @@ use quote::quote;
 ///   #[derive(serde::Serialize, serde::Deserialize, Debug, Clone)]
 ///   pub struct Resize { pub path: String, pub width: u32 }
 ///   ```
+///
+///   `Serialize` and `Deserialize` behave exactly as serde's derive (the same JSON, an
+///   absent `Option` field is `None`, unknown fields are ignored); they are written out
+///   so that an argument type that is not serde is reported once per missing trait, on
+///   that type.
 ///
 /// - **`impl kiribi::Job for Resize`**, whose `run` extracts the injected parameters,
 ///   calls `resize` with the arguments in their original order and turns an `Err(e)`

@@ -5,7 +5,8 @@ pub use ::serde;
 pub use std::time::Duration;
 
 pub use crate::classify::{
-    Classify, JobOutput, JobReturn, Payload, ViaDisplay, ViaStdError, assert_payload,
+    DeserializeArgument, ErrorChain, ErrorChainKind, ErrorMessage, JobReturn, Other, OtherKind,
+    SerializeArgument, deserialize_argument, into_job_error, serialize_argument,
 };
 pub use crate::context::FromContext;
 pub use crate::job::BoxFuture;
