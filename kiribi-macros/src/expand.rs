@@ -1,9 +1,15 @@
 //! A validated [`JobDef`] → the payload struct, its `Job` impl, its methods and its
 //! registration.
 //!
-//! Generated code names only `::kiribi::…` (or the `crate = "…"` path), `::core::…` and
-//! `::std::…`, so it compiles whatever the user has shadowed (`Result`, `Box`, `Send` …)
-//! and without a `serde` dependency. Locals use mixed-site spans, so they cannot clash with the user's names.
+//! Generated code names only `::kiribi::__private::…` (or the `crate = "…"` path's
+//! `__private`), `::core::…` and `::std::…`, so it compiles whatever the user has
+//! shadowed (`Result`, `Box`, `Send` …) and without a `serde` dependency. Locals use
+//! mixed-site spans, so they cannot clash with the user's names, except the few that
+//! must be seen at the user's return type; those live where no user code is.
+//!
+//! Whatever rustc may report on a user's type is spanned at that type, kiribi's paths
+//! included ([`respan`]): errors then point at the type rather than the attribute, and
+//! the same error for several generated uses of a type merges into one.
 
 mod payload;
 
@@ -25,7 +31,7 @@ pub(crate) fn expand(def: &JobDef) -> TokenStream {
         .collect()
 }
 
-/// `impl ::kiribi::Job for Resize`.
+/// `impl ::kiribi::__private::Job for Resize` (named through `__private`).
 fn job_impl(def: &JobDef) -> TokenStream {
     let JobDef {
         fn_ident,
@@ -70,9 +76,12 @@ fn job_impl(def: &JobDef) -> TokenStream {
     };
     let job_return = quote! { #k::__private::JobReturn };
     let output = quote_spanned! {def.ok_span=> <#ret as #job_return>::Output };
-    let error_ty = quote_spanned! {def.err_span=> <#ret as #job_return>::Error };
-    let result = Ident::new("__kiribi_result", Span::mixed_site());
-    let error = Ident::new("__kiribi_error", Span::mixed_site());
+    let ret_span = def.ret.span();
+    // The locals typed by `JobReturn` are at the return type too: when it is not a
+    // `Result`, the error rustc reports for each of them then merges with the one at
+    // the call. (Nothing of the user's is in scope here for them to clash with.)
+    let result = Ident::new("kiribi_result", ret_span);
+    let error = Ident::new("kiribi_error", ret_span);
     let job_error = Ident::new("__kiribi_job_error", Span::mixed_site());
     // The one place that needs `E: Display`, reported at `E`: the turbofish names it.
     let err_k = respan(quote!(#k), def.err_span);
@@ -80,29 +89,36 @@ fn job_impl(def: &JobDef) -> TokenStream {
         #err_k::__private::into_job_error::<<#ret as #err_k::__private::JobReturn>::Error>
     };
     let error_at_e = Ident::new("kiribi_error", def.err_span);
-    let result_ty = quote_spanned! {def.ok_span=> ::core::result::Result<#output, #error_ty> };
     // The whole call at the return type, so that a mismatch is reported there.
     let mut callee = fn_ident.clone();
-    callee.set_span(def.ret.span());
-    let call = quote_spanned! {def.ret.span()=> #callee(#(#call_args),*).await };
+    callee.set_span(ret_span);
+    let call = quote_spanned! {ret_span=> #callee(#(#call_args),*).await };
+    // Through `JobReturn`, so that a return type that is not a `Result` is reported
+    // once, by that trait, rather than also as a mismatch here.
+    let ret_k = respan(quote!(#k), ret_span);
+    let into_result = quote_spanned! {ret_span=>
+        <#ret as #ret_k::__private::JobReturn>::into_result
+    };
+    // Autoref specialisation (see kiribi's `classify.rs`): a `JobError` in the error,
+    // or in its source chain, keeps its permanence.
+    let classify = quote! {{
+        use #k::__private::{ErrorChainKind as _, OtherKind as _};
+        match (&#error).kiribi_error_kind().classify(#error) {
+            ::core::result::Result::Ok(#job_error) => #job_error,
+            ::core::result::Result::Err(#error_at_e) => #into_job_error(#error_at_e),
+        }
+    }};
+    let outcome = quote_spanned! {ret_span=>
+        let #result = #into_result(#call);
+        match #result {
+            ::core::result::Result::Ok(#result) => ::core::result::Result::Ok(#result),
+            ::core::result::Result::Err(#error) => ::core::result::Result::Err(#classify),
+        }
+    };
     let body = quote! {
         #destructure
         #(#extractions)*
-        // Typed through `JobReturn` so that a return type that is not a `Result` is
-        // reported once, by that trait, rather than as a mismatch here.
-        let #result: #result_ty = #call;
-        match #result {
-            ::core::result::Result::Ok(#result) => ::core::result::Result::Ok(#result),
-            // Autoref specialisation (see kiribi's `classify.rs`): a `JobError` in
-            // the error, or in its source chain, keeps its permanence.
-            ::core::result::Result::Err(#error) => ::core::result::Result::Err({
-                use #k::__private::{ErrorChainKind as _, OtherKind as _};
-                match (&#error).kiribi_error_kind().classify(#error) {
-                    ::core::result::Result::Ok(#job_error) => #job_error,
-                    ::core::result::Result::Err(#error_at_e) => #into_job_error(#error_at_e),
-                }
-            }),
-        }
+        #outcome
     };
     // Boxing into `BoxFuture` is what enforces `Send`: span the async block at the fn's
     // name so a non-`Send` future is reported there rather than on the attribute.
@@ -112,33 +128,42 @@ fn job_impl(def: &JobDef) -> TokenStream {
     let output_item = quote_spanned! {def.ok_span=> type Output = #output; };
     // Every type mentioning the output is spanned at it: when the return type is not a
     // `Result`, rustc reports each of them, and identical errors at one span merge.
+    let ok_k = respan(quote!(#k), def.ok_span);
     let run_ty = quote_spanned! {def.ok_span=>
-        #k::__private::BoxFuture<
+        #ok_k::__private::BoxFuture<
             'static,
-            ::core::result::Result<#output, #k::JobError>,
+            ::core::result::Result<#output, #ok_k::__private::JobError>,
         >
+    };
+    // The impl and `run` at the output as well (the self type keeps the fn's name):
+    // rustc checks both against the trait, normalizing the output again.
+    let run_item = quote_spanned! {def.ok_span=>
+        fn run(self, #ctx: #ok_k::__private::JobContext) -> #run_ty {
+            #future
+        }
+    };
+    let items = quote! {
+        const CONFIG: #k::__private::JobConfig = #config;
+
+        #output_item
+
+        #run_item
+    };
+    let impl_item = quote_spanned! {def.ok_span=>
+        impl #ok_k::__private::Job for #struct_ident {
+            #items
+        }
     };
     quote! {
         #[allow(
             clippy::type_complexity,
             reason = "spanned at the user's return type, clippy takes these for user code"
         )]
-        impl #k::Job for #struct_ident {
-            const CONFIG: #k::JobConfig = #config;
-
-            #output_item
-
-            fn run(
-                self,
-                #ctx: #k::JobContext,
-            ) -> #run_ty {
-                #future
-            }
-        }
+        #impl_item
     }
 }
 
-/// `::kiribi::JobConfig::new("media.resize").queue("media")…`, only for given keys.
+/// `JobConfig::new("media.resize").queue("media")…`, only for given keys.
 fn config(k: &syn::Path, config: &Config) -> TokenStream {
     let Config {
         name,
@@ -149,7 +174,7 @@ fn config(k: &syn::Path, config: &Config) -> TokenStream {
         timeout,
         priority,
     } = config;
-    let mut tokens = quote! { #k::JobConfig::new(#name) };
+    let mut tokens = quote! { #k::__private::JobConfig::new(#name) };
     if let Some(queue) = queue {
         tokens.extend(quote! { .queue(#queue) });
     }
@@ -162,7 +187,7 @@ fn config(k: &syn::Path, config: &Config) -> TokenStream {
             Backoff::Fixed => quote!(Fixed),
             Backoff::Linear => quote!(Linear),
         };
-        tokens.extend(quote! { .backoff(#k::Backoff::#variant) });
+        tokens.extend(quote! { .backoff(#k::__private::Backoff::#variant) });
     }
     if let Some(retry_delay) = retry_delay {
         let duration = duration(k, *retry_delay);
@@ -206,8 +231,18 @@ fn methods(def: &JobDef) -> TokenStream {
     // Spelled out rather than `<Self as Job>::Output` so that a bad return type is
     // reported at the return type, not at the attribute.
     let output = quote_spanned! {def.ok_span=> <#ret as #k::__private::JobReturn>::Output };
+    let ok_k = respan(quote!(#k), def.ok_span);
     let run_now_ty = quote_spanned! {def.ok_span=>
-        #k::__private::BoxFuture<'_, ::core::result::Result<#output, #k::Error>>
+        #ok_k::__private::BoxFuture<'_, ::core::result::Result<#output, #ok_k::__private::Error>>
+    };
+    // At the output, body included: its type is normalized there.
+    let run_now = quote_spanned! {def.ok_span=>
+        #vis fn run_now(
+            kiribi: &#ok_k::__private::Kiribi,
+            job: Self,
+        ) -> #run_now_ty {
+            #ok_k::__private::run_now(kiribi, job)
+        }
     };
     let job = format!("[`{fn_ident}`]");
     let enqueue_doc = format!(
@@ -248,24 +283,24 @@ fn methods(def: &JobDef) -> TokenStream {
         )]
         impl #struct_ident {
             #[doc = #enqueue_doc]
-            #vis fn enqueue<'a, E: #k::Enqueue + 'a>(
+            #vis fn enqueue<'a, E: #k::__private::Enqueue + 'a>(
                 target: E,
                 job: Self,
             ) -> #k::__private::BoxFuture<
                 'a,
-                ::core::result::Result<#k::JobId, #k::Error>,
+                ::core::result::Result<#k::__private::JobId, #k::__private::Error>,
             > {
                 #k::__private::enqueue(target, job)
             }
 
             #[doc = #enqueue_with_doc]
-            #vis fn enqueue_with<'a, E: #k::Enqueue + 'a>(
+            #vis fn enqueue_with<'a, E: #k::__private::Enqueue + 'a>(
                 target: E,
                 job: Self,
-                options: #k::EnqueueOptions,
+                options: #k::__private::EnqueueOptions,
             ) -> #k::__private::BoxFuture<
                 'a,
-                ::core::result::Result<#k::JobId, #k::Error>,
+                ::core::result::Result<#k::__private::JobId, #k::__private::Error>,
             > {
                 #k::__private::enqueue_with(target, job, options)
             }
@@ -276,22 +311,17 @@ fn methods(def: &JobDef) -> TokenStream {
                 jobs: I,
             ) -> #k::__private::BoxFuture<
                 'a,
-                ::core::result::Result<::std::vec::Vec<#k::JobId>, #k::Error>,
+                ::core::result::Result<::std::vec::Vec<#k::__private::JobId>, #k::__private::Error>,
             >
             where
-                E: #k::Enqueue + 'a,
+                E: #k::__private::Enqueue + 'a,
                 I: ::core::iter::IntoIterator<Item = Self>,
             {
                 #k::__private::enqueue_many(target, jobs)
             }
 
             #[doc = #run_now_doc]
-            #vis fn run_now(
-                kiribi: &#k::Kiribi,
-                job: Self,
-            ) -> #run_now_ty {
-                #k::__private::run_now(kiribi, job)
-            }
+            #run_now
         }
     }
 }
@@ -387,10 +417,10 @@ mod tests {
         assert_eq!(
             config.to_string(),
             quote! {
-                ::kiribi::JobConfig::new("media.resize")
+                ::kiribi::__private::JobConfig::new("media.resize")
                     .queue("media")
                     .max_attempts(5u32)
-                    .backoff(::kiribi::Backoff::Fixed)
+                    .backoff(::kiribi::__private::Backoff::Fixed)
                     .retry_delay(::kiribi::__private::Duration::from_millis(2500u64))
                     .timeout(::kiribi::__private::Duration::from_secs(30u64))
                     .priority(-3i32)
@@ -406,7 +436,7 @@ mod tests {
         );
         assert_eq!(
             defaults.to_string(),
-            quote!(::kiribi::JobConfig::new("ping")).to_string()
+            quote!(::kiribi::__private::JobConfig::new("ping")).to_string()
         );
     }
 
@@ -440,9 +470,7 @@ mod tests {
     fn errors_are_classified_without_naming_internals_at_the_error_type() {
         let out = expand_str(quote!(), resize());
         assert!(
-            out.contains(
-                "match (& __kiribi_error) . kiribi_error_kind () . classify (__kiribi_error)"
-            ),
+            out.contains("match (& kiribi_error) . kiribi_error_kind () . classify (kiribi_error)"),
             "{out}"
         );
         assert!(
@@ -492,6 +520,29 @@ mod tests {
     }
 
     #[test]
+    fn kiribi_is_only_named_through_private() {
+        let out = expand_str(
+            quote!(name = "x", backoff = "fixed", timeout = "1s"),
+            resize(),
+        );
+        let tokens: Vec<&str> = out.split(' ').collect();
+        for (i, token) in tokens.iter().enumerate() {
+            if *token == "kiribi" && tokens[i - 1] == "::" && tokens[i + 1] == "::" {
+                assert_eq!(
+                    tokens[i + 2],
+                    "__private",
+                    "`::kiribi::{}` in {out}",
+                    tokens[i + 2]
+                );
+            }
+        }
+        assert!(
+            out.contains(r#"crate = "::kiribi::__private::serde""#),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn the_crate_override_replaces_every_kiribi_path() {
         let out = expand_str(
             quote!(
@@ -503,11 +554,11 @@ mod tests {
         );
         assert!(!out.contains("kiribi ::"), "{out}");
         assert!(
-            out.contains("impl crate :: facade :: jobs :: Job for Resize"),
+            out.contains("impl crate :: facade :: jobs :: __private :: Job for Resize"),
             "{out}"
         );
         assert!(
-            out.contains("crate :: facade :: jobs :: Backoff :: Fixed"),
+            out.contains("crate :: facade :: jobs :: __private :: Backoff :: Fixed"),
             "{out}"
         );
         assert!(

@@ -192,6 +192,9 @@ mod tests {
         let item = quote! { async fn ping() -> Result<(), String> { Ok(()) } };
         let out = job_impl(quote!(), item.clone()).to_string();
         assert!(out.starts_with(&item.to_string()), "{out}");
-        assert!(out.contains("impl :: kiribi :: Job for Ping"), "{out}");
+        assert!(
+            out.contains("impl :: kiribi :: __private :: Job for Ping"),
+            "{out}"
+        );
     }
 }

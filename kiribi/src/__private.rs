@@ -11,8 +11,11 @@ pub use crate::classify::{
 pub use crate::context::FromContext;
 pub use crate::job::BoxFuture;
 pub use crate::registry::Registration;
+pub use crate::{
+    Backoff, Enqueue, EnqueueOptions, Error, Job, JobConfig, JobContext, JobError, JobId, Kiribi,
+};
 
-use crate::{Enqueue, EnqueueOptions, Job, JobId, Kiribi, Result};
+use crate::Result;
 
 /// `MyJob::enqueue(target, job)`.
 pub fn enqueue<'a, J: Job, E: Enqueue + 'a>(target: E, job: J) -> BoxFuture<'a, Result<JobId>> {

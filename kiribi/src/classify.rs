@@ -212,11 +212,18 @@ pub trait JobReturn {
     type Output;
     /// The `Err` type.
     type Error;
+
+    /// The value as the `Result` it is.
+    fn into_result(self) -> Result<Self::Output, Self::Error>;
 }
 
 impl<T, E> JobReturn for Result<T, E> {
     type Output = T;
     type Error = E;
+
+    fn into_result(self) -> Self {
+        self
+    }
 }
 
 #[cfg(test)]
