@@ -1,13 +1,21 @@
 //! A validated [`JobDef`] → the payload struct, its `Job` impl, its methods and its
 //! registration.
 //!
-//! Generated code names only `::kiribi::…`, `::core::…` and `::std::…`, so it compiles
-//! whatever the user has shadowed (`Result`, `Box`, `Send` …) and without a `serde`
-//! dependency. Locals use mixed-site spans, so they cannot clash with the user's names.
+//! Generated code names only `::kiribi::__private::…` (or the `crate = "…"` path's
+//! `__private`), `::core::…` and `::std::…`, so it compiles whatever the user has
+//! shadowed (`Result`, `Box`, `Send` …) and without a `serde` dependency. Locals use
+//! mixed-site spans, so they cannot clash with the user's names, except the few that
+//! must be seen at the user's return type; those live where no user code is.
+//!
+//! Whatever rustc may report on a user's type is spanned at that type, kiribi's paths
+//! included ([`respan`]): errors then point at the type rather than the attribute, and
+//! the same error for several generated uses of a type merges into one.
+
+mod payload;
 
 use std::time::Duration;
 
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
@@ -16,95 +24,14 @@ use crate::parse::{Backoff, Config, JobDef, Param};
 /// Everything `#[job]` adds next to the fn.
 pub(crate) fn expand(def: &JobDef) -> TokenStream {
     let cfgs = &def.cfg_attrs;
-    let items = [
-        checks(def),
-        payload_struct(def),
-        job_impl(def),
-        methods(def),
-        registration(def),
-    ];
-    items
+    payload::items(def)
         .into_iter()
+        .chain([job_impl(def), methods(def), registration(def)])
         .map(|item| quote! { #(#cfgs)* #item })
         .collect()
 }
 
-/// `pub struct Resize { pub path: String, pub width: u32 }`, or a unit struct.
-fn payload_struct(def: &JobDef) -> TokenStream {
-    let JobDef {
-        vis,
-        fn_ident,
-        struct_ident,
-        ..
-    } = def;
-    let fn_name = fn_ident.to_string();
-    let doc =
-        format!("Arguments of the [`{fn_name}`] job; enqueue with [`{struct_ident}::enqueue`].");
-    let derives = quote! {
-        #[derive(
-            ::kiribi::__private::serde::Serialize,
-            ::kiribi::__private::serde::Deserialize,
-            ::core::fmt::Debug,
-            ::core::clone::Clone,
-        )]
-        #[serde(crate = "::kiribi::__private::serde")]
-    };
-    let fields: Vec<TokenStream> = payload(def)
-        .map(|(ident, ty)| {
-            let doc = format!("The `{ident}` argument of [`{fn_name}`].");
-            // serde's derive reports a field's missing trait at the field's first
-            // token: make that the user's type rather than the attribute.
-            quote_spanned! {ty.span()=>
-                #[doc = #doc]
-                #vis #ident: #ty
-            }
-        })
-        .collect();
-    if fields.is_empty() {
-        quote! {
-            #[doc = #doc]
-            #derives
-            #vis struct #struct_ident;
-        }
-    } else {
-        quote! {
-            #[doc = #doc]
-            #derives
-            #vis struct #struct_ident {
-                #(#fields,)*
-            }
-        }
-    }
-}
-
-/// Trait-bound checks spanned at the user's types, so that a missing `Serialize`
-/// is reported on `size: Dimensions`, not on the attribute. Emitted before the other
-/// items so that these clearer errors come first.
-fn checks(def: &JobDef) -> TokenStream {
-    let payload_checks = payload(def).map(|(_, ty)| {
-        quote_spanned! {ty.span()=>
-            ::kiribi::__private::assert_payload::<#ty>();
-        }
-    });
-    let ret = &def.ret;
-    let output_check = quote_spanned! {def.ok_span=>
-        __kiribi_assert_output::<<#ret as ::kiribi::__private::JobReturn>::Output>();
-    };
-    let error_check = quote_spanned! {def.err_span=>
-        __kiribi_assert_error::<<#ret as ::kiribi::__private::JobReturn>::Error>();
-    };
-    quote! {
-        const _: () = {
-            const fn __kiribi_assert_output<T: ::kiribi::__private::JobOutput>() {}
-            const fn __kiribi_assert_error<E: ::core::fmt::Display>() {}
-            #(#payload_checks)*
-            #output_check
-            #error_check
-        };
-    }
-}
-
-/// `impl ::kiribi::Job for Resize`.
+/// `impl ::kiribi::__private::Job for Resize` (named through `__private`).
 fn job_impl(def: &JobDef) -> TokenStream {
     let JobDef {
         fn_ident,
@@ -112,8 +39,9 @@ fn job_impl(def: &JobDef) -> TokenStream {
         ret,
         ..
     } = def;
+    let k = &def.crate_path;
     let ctx = Ident::new("__kiribi_ctx", Span::mixed_site());
-    let config = config(&def.config);
+    let config = config(k, &def.config);
 
     // `let Self { path: __kiribi_arg2, .. } = self;`
     let mut field_bindings = Vec::new();
@@ -127,7 +55,7 @@ fn job_impl(def: &JobDef) -> TokenStream {
             Param::Payload { ident, .. } => field_bindings.push(quote! { #ident: #local }),
             Param::Injected { ty } => {
                 let from_context = quote_spanned! {ty.span()=>
-                    <#ty as ::kiribi::__private::FromContext>::from_context
+                    <#ty as #k::__private::FromContext>::from_context
                 };
                 extractions.push(quote! {
                     let #local = match #from_context(&#ctx) {
@@ -146,32 +74,51 @@ fn job_impl(def: &JobDef) -> TokenStream {
     } else {
         quote! { let Self { #(#field_bindings,)* } = self; }
     };
-    let job_return = quote! { ::kiribi::__private::JobReturn };
+    let job_return = quote! { #k::__private::JobReturn };
     let output = quote_spanned! {def.ok_span=> <#ret as #job_return>::Output };
-    let error_ty = quote_spanned! {def.err_span=> <#ret as #job_return>::Error };
-    let result = Ident::new("__kiribi_result", Span::mixed_site());
-    let error = Ident::new("__kiribi_error", Span::mixed_site());
-    let classify = quote_spanned! {def.err_span=>
-        (&::kiribi::__private::Classify::new(#error)).__kiribi_classify()
+    let ret_span = def.ret.span();
+    // The locals typed by `JobReturn` are at the return type too: when it is not a
+    // `Result`, the error rustc reports for each of them then merges with the one at
+    // the call. (Nothing of the user's is in scope here for them to clash with.)
+    let result = Ident::new("kiribi_result", ret_span);
+    let error = Ident::new("kiribi_error", ret_span);
+    let job_error = Ident::new("__kiribi_job_error", Span::mixed_site());
+    // The one place that needs `E: Display`, reported at `E`: the turbofish names it.
+    let err_k = respan(quote!(#k), def.err_span);
+    let into_job_error = quote_spanned! {def.err_span=>
+        #err_k::__private::into_job_error::<<#ret as #err_k::__private::JobReturn>::Error>
     };
-    let result_ty = quote_spanned! {def.ok_span=> ::core::result::Result<#output, #error_ty> };
+    let error_at_e = Ident::new("kiribi_error", def.err_span);
     // The whole call at the return type, so that a mismatch is reported there.
     let mut callee = fn_ident.clone();
-    callee.set_span(def.ret.span());
-    let call = quote_spanned! {def.ret.span()=> #callee(#(#call_args),*).await };
+    callee.set_span(ret_span);
+    let call = quote_spanned! {ret_span=> #callee(#(#call_args),*).await };
+    // Through `JobReturn`, so that a return type that is not a `Result` is reported
+    // once, by that trait, rather than also as a mismatch here.
+    let ret_k = respan(quote!(#k), ret_span);
+    let into_result = quote_spanned! {ret_span=>
+        <#ret as #ret_k::__private::JobReturn>::into_result
+    };
+    // Autoref specialisation (see kiribi's `classify.rs`): a `JobError` in the error,
+    // or in its source chain, keeps its permanence.
+    let classify = quote! {{
+        use #k::__private::{ErrorChainKind as _, OtherKind as _};
+        match (&#error).kiribi_error_kind().classify(#error) {
+            ::core::result::Result::Ok(#job_error) => #job_error,
+            ::core::result::Result::Err(#error_at_e) => #into_job_error(#error_at_e),
+        }
+    }};
+    let outcome = quote_spanned! {ret_span=>
+        let #result = #into_result(#call);
+        match #result {
+            ::core::result::Result::Ok(#result) => ::core::result::Result::Ok(#result),
+            ::core::result::Result::Err(#error) => ::core::result::Result::Err(#classify),
+        }
+    };
     let body = quote! {
         #destructure
         #(#extractions)*
-        // Typed through `JobReturn` so that a return type that is not a `Result` is
-        // reported once, by that trait, rather than as a mismatch here.
-        let #result: #result_ty = #call;
-        match #result {
-            ::core::result::Result::Ok(#result) => ::core::result::Result::Ok(#result),
-            ::core::result::Result::Err(#error) => ::core::result::Result::Err({
-                use ::kiribi::__private::{ViaDisplay as _, ViaStdError as _};
-                #classify
-            }),
-        }
+        #outcome
     };
     // Boxing into `BoxFuture` is what enforces `Send`: span the async block at the fn's
     // name so a non-`Send` future is reported there rather than on the attribute.
@@ -181,34 +128,43 @@ fn job_impl(def: &JobDef) -> TokenStream {
     let output_item = quote_spanned! {def.ok_span=> type Output = #output; };
     // Every type mentioning the output is spanned at it: when the return type is not a
     // `Result`, rustc reports each of them, and identical errors at one span merge.
+    let ok_k = respan(quote!(#k), def.ok_span);
     let run_ty = quote_spanned! {def.ok_span=>
-        ::kiribi::__private::BoxFuture<
+        #ok_k::__private::BoxFuture<
             'static,
-            ::core::result::Result<#output, ::kiribi::JobError>,
+            ::core::result::Result<#output, #ok_k::__private::JobError>,
         >
+    };
+    // The impl and `run` at the output as well (the self type keeps the fn's name):
+    // rustc checks both against the trait, normalizing the output again.
+    let run_item = quote_spanned! {def.ok_span=>
+        fn run(self, #ctx: #ok_k::__private::JobContext) -> #run_ty {
+            #future
+        }
+    };
+    let items = quote! {
+        const CONFIG: #k::__private::JobConfig = #config;
+
+        #output_item
+
+        #run_item
+    };
+    let impl_item = quote_spanned! {def.ok_span=>
+        impl #ok_k::__private::Job for #struct_ident {
+            #items
+        }
     };
     quote! {
         #[allow(
             clippy::type_complexity,
             reason = "spanned at the user's return type, clippy takes these for user code"
         )]
-        impl ::kiribi::Job for #struct_ident {
-            const CONFIG: ::kiribi::JobConfig = #config;
-
-            #output_item
-
-            fn run(
-                self,
-                #ctx: ::kiribi::JobContext,
-            ) -> #run_ty {
-                #future
-            }
-        }
+        #impl_item
     }
 }
 
-/// `::kiribi::JobConfig::new("media.resize").queue("media")…`, only for given keys.
-fn config(config: &Config) -> TokenStream {
+/// `JobConfig::new("media.resize").queue("media")…`, only for given keys.
+fn config(k: &syn::Path, config: &Config) -> TokenStream {
     let Config {
         name,
         queue,
@@ -218,7 +174,7 @@ fn config(config: &Config) -> TokenStream {
         timeout,
         priority,
     } = config;
-    let mut tokens = quote! { ::kiribi::JobConfig::new(#name) };
+    let mut tokens = quote! { #k::__private::JobConfig::new(#name) };
     if let Some(queue) = queue {
         tokens.extend(quote! { .queue(#queue) });
     }
@@ -231,14 +187,14 @@ fn config(config: &Config) -> TokenStream {
             Backoff::Fixed => quote!(Fixed),
             Backoff::Linear => quote!(Linear),
         };
-        tokens.extend(quote! { .backoff(::kiribi::Backoff::#variant) });
+        tokens.extend(quote! { .backoff(#k::__private::Backoff::#variant) });
     }
     if let Some(retry_delay) = retry_delay {
-        let duration = duration(*retry_delay);
+        let duration = duration(k, *retry_delay);
         tokens.extend(quote! { .retry_delay(#duration) });
     }
     if let Some(timeout) = timeout {
-        let duration = duration(*timeout);
+        let duration = duration(k, *timeout);
         tokens.extend(quote! { .timeout(#duration) });
     }
     if let Some(priority) = priority {
@@ -248,17 +204,17 @@ fn config(config: &Config) -> TokenStream {
 }
 
 /// A `Duration` computed at compile time, in the most readable exact constructor.
-fn duration(duration: Duration) -> TokenStream {
+fn duration(k: &syn::Path, duration: Duration) -> TokenStream {
     let secs = duration.as_secs();
     let nanos = duration.subsec_nanos();
     if nanos == 0 {
-        quote! { ::kiribi::__private::Duration::from_secs(#secs) }
+        quote! { #k::__private::Duration::from_secs(#secs) }
     } else if nanos.is_multiple_of(1_000_000)
         && let Ok(millis) = u64::try_from(duration.as_millis())
     {
-        quote! { ::kiribi::__private::Duration::from_millis(#millis) }
+        quote! { #k::__private::Duration::from_millis(#millis) }
     } else {
-        quote! { ::kiribi::__private::Duration::new(#secs, #nanos) }
+        quote! { #k::__private::Duration::new(#secs, #nanos) }
     }
 }
 
@@ -270,12 +226,23 @@ fn methods(def: &JobDef) -> TokenStream {
         struct_ident,
         ..
     } = def;
+    let k = &def.crate_path;
     let ret = &def.ret;
     // Spelled out rather than `<Self as Job>::Output` so that a bad return type is
     // reported at the return type, not at the attribute.
-    let output = quote_spanned! {def.ok_span=> <#ret as ::kiribi::__private::JobReturn>::Output };
+    let output = quote_spanned! {def.ok_span=> <#ret as #k::__private::JobReturn>::Output };
+    let ok_k = respan(quote!(#k), def.ok_span);
     let run_now_ty = quote_spanned! {def.ok_span=>
-        ::kiribi::__private::BoxFuture<'_, ::core::result::Result<#output, ::kiribi::Error>>
+        #ok_k::__private::BoxFuture<'_, ::core::result::Result<#output, #ok_k::__private::Error>>
+    };
+    // At the output, body included: its type is normalized there.
+    let run_now = quote_spanned! {def.ok_span=>
+        #vis fn run_now(
+            kiribi: &#ok_k::__private::Kiribi,
+            job: Self,
+        ) -> #run_now_ty {
+            #ok_k::__private::run_now(kiribi, job)
+        }
     };
     let job = format!("[`{fn_ident}`]");
     let enqueue_doc = format!(
@@ -316,66 +283,92 @@ fn methods(def: &JobDef) -> TokenStream {
         )]
         impl #struct_ident {
             #[doc = #enqueue_doc]
-            #vis fn enqueue<'a, E: ::kiribi::Enqueue + 'a>(
+            #vis fn enqueue<'a, E: #k::__private::Enqueue + 'a>(
                 target: E,
                 job: Self,
-            ) -> ::kiribi::__private::BoxFuture<
+            ) -> #k::__private::BoxFuture<
                 'a,
-                ::core::result::Result<::kiribi::JobId, ::kiribi::Error>,
+                ::core::result::Result<#k::__private::JobId, #k::__private::Error>,
             > {
-                ::kiribi::__private::enqueue(target, job)
+                #k::__private::enqueue(target, job)
             }
 
             #[doc = #enqueue_with_doc]
-            #vis fn enqueue_with<'a, E: ::kiribi::Enqueue + 'a>(
+            #vis fn enqueue_with<'a, E: #k::__private::Enqueue + 'a>(
                 target: E,
                 job: Self,
-                options: ::kiribi::EnqueueOptions,
-            ) -> ::kiribi::__private::BoxFuture<
+                options: #k::__private::EnqueueOptions,
+            ) -> #k::__private::BoxFuture<
                 'a,
-                ::core::result::Result<::kiribi::JobId, ::kiribi::Error>,
+                ::core::result::Result<#k::__private::JobId, #k::__private::Error>,
             > {
-                ::kiribi::__private::enqueue_with(target, job, options)
+                #k::__private::enqueue_with(target, job, options)
             }
 
             #[doc = #enqueue_many_doc]
             #vis fn enqueue_many<'a, E, I>(
                 target: E,
                 jobs: I,
-            ) -> ::kiribi::__private::BoxFuture<
+            ) -> #k::__private::BoxFuture<
                 'a,
-                ::core::result::Result<::std::vec::Vec<::kiribi::JobId>, ::kiribi::Error>,
+                ::core::result::Result<::std::vec::Vec<#k::__private::JobId>, #k::__private::Error>,
             >
             where
-                E: ::kiribi::Enqueue + 'a,
+                E: #k::__private::Enqueue + 'a,
                 I: ::core::iter::IntoIterator<Item = Self>,
             {
-                ::kiribi::__private::enqueue_many(target, jobs)
+                #k::__private::enqueue_many(target, jobs)
             }
 
             #[doc = #run_now_doc]
-            #vis fn run_now(
-                kiribi: &::kiribi::Kiribi,
-                job: Self,
-            ) -> #run_now_ty {
-                ::kiribi::__private::run_now(kiribi, job)
-            }
+            #run_now
         }
     }
 }
 
 /// The `inventory` submission that workers find the job by.
 fn registration(def: &JobDef) -> TokenStream {
+    let k = &def.crate_path;
     let struct_ident = &def.struct_ident;
     // `line!()` at the fn's name: duplicate-name errors point at the fn.
     let span = def.fn_ident.span();
     let file = quote_spanned! {span=> ::core::file!() };
     let line = quote_spanned! {span=> ::core::line!() };
     quote! {
-        ::kiribi::__private::inventory::submit! {
-            ::kiribi::__private::Registration::new::<#struct_ident>(#file, #line)
+        #k::__private::inventory::submit! {
+            #k::__private::Registration::new::<#struct_ident>(#file, #line)
         }
     }
+}
+
+/// `#[serde(crate = "…")]` for the serde that kiribi re-exports. The string takes the
+/// span of the crate path, so that a `crate::…` override resolves where the job is.
+fn serde_crate(k: &syn::Path) -> syn::LitStr {
+    let path = quote!(#k::__private::serde).to_string().replace(' ', "");
+    let span = k
+        .segments
+        .first()
+        .map_or_else(Span::call_site, |segment| segment.ident.span());
+    syn::LitStr::new(&path, span)
+}
+
+/// `tokens` at `span`: for the kiribi path of a call whose bound is reported on the
+/// user's type, so that the error neither points at nor mentions the attribute.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            TokenTree::Group(group) => {
+                let mut moved = Group::new(group.delimiter(), respan(group.stream(), span));
+                moved.set_span(span);
+                TokenTree::Group(moved)
+            }
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
 }
 
 /// The payload parameters, in order.
@@ -396,6 +389,10 @@ mod tests {
         expand(&def).to_string()
     }
 
+    fn kiribi() -> syn::Path {
+        syn::parse_quote!(::kiribi)
+    }
+
     fn resize() -> TokenStream {
         quote! {
             pub async fn resize(ctx: JobContext, State(db): State<Db>, path: String, mut width: u32)
@@ -405,41 +402,47 @@ mod tests {
 
     #[test]
     fn config_has_a_call_per_given_key() {
-        let config = config(&Config {
-            name: "media.resize".into(),
-            queue: Some("media".into()),
-            max_attempts: Some(5),
-            backoff: Some(Backoff::Fixed),
-            retry_delay: Some(Duration::from_millis(2500)),
-            timeout: Some(Duration::from_secs(30)),
-            priority: Some(-3),
-        });
+        let config = config(
+            &kiribi(),
+            &Config {
+                name: "media.resize".into(),
+                queue: Some("media".into()),
+                max_attempts: Some(5),
+                backoff: Some(Backoff::Fixed),
+                retry_delay: Some(Duration::from_millis(2500)),
+                timeout: Some(Duration::from_secs(30)),
+                priority: Some(-3),
+            },
+        );
         assert_eq!(
             config.to_string(),
             quote! {
-                ::kiribi::JobConfig::new("media.resize")
+                ::kiribi::__private::JobConfig::new("media.resize")
                     .queue("media")
                     .max_attempts(5u32)
-                    .backoff(::kiribi::Backoff::Fixed)
+                    .backoff(::kiribi::__private::Backoff::Fixed)
                     .retry_delay(::kiribi::__private::Duration::from_millis(2500u64))
                     .timeout(::kiribi::__private::Duration::from_secs(30u64))
                     .priority(-3i32)
             }
             .to_string()
         );
-        let defaults = super::config(&Config {
-            name: "ping".into(),
-            ..Config::default()
-        });
+        let defaults = super::config(
+            &kiribi(),
+            &Config {
+                name: "ping".into(),
+                ..Config::default()
+            },
+        );
         assert_eq!(
             defaults.to_string(),
-            quote!(::kiribi::JobConfig::new("ping")).to_string()
+            quote!(::kiribi::__private::JobConfig::new("ping")).to_string()
         );
     }
 
     #[test]
     fn durations_are_exact() {
-        let text = |d| duration(d).to_string().replace(' ', "");
+        let text = |d| duration(&kiribi(), d).to_string().replace(' ', "");
         assert_eq!(
             text(Duration::from_secs(5)),
             "::kiribi::__private::Duration::from_secs(5u64)"
@@ -455,35 +458,28 @@ mod tests {
     }
 
     #[test]
-    fn struct_has_the_payload_fields_in_order_without_mut() {
-        let out = expand_str(quote!(), resize());
-        let want = quote! {
-            pub struct Resize {
-                #[doc = "The `path` argument of [`resize`]."]
-                pub path: String,
-                #[doc = "The `width` argument of [`resize`]."]
-                pub width: u32,
-            }
-        };
-        assert!(out.contains(&want.to_string()), "{out}");
-    }
-
-    #[test]
-    fn fn_without_payload_gets_a_unit_struct() {
+    fn fn_without_payload_ignores_its_unit_struct() {
         let out = expand_str(
             quote!(),
             quote! { async fn ping(ctx: JobContext) -> Result<(), String> { Ok(()) } },
         );
+        assert!(out.contains(&quote!(let _ = self;).to_string()), "{out}");
+    }
+
+    #[test]
+    fn errors_are_classified_without_naming_internals_at_the_error_type() {
+        let out = expand_str(quote!(), resize());
+        assert!(
+            out.contains("match (& kiribi_error) . kiribi_error_kind () . classify (kiribi_error)"),
+            "{out}"
+        );
         assert!(
             out.contains(
-                &quote!(
-                    struct Ping;
-                )
-                .to_string()
+                "Err (kiribi_error) => :: kiribi :: __private :: into_job_error :: << anyhow :: \
+                 Result < u64 > as :: kiribi :: __private :: JobReturn > :: Error > (kiribi_error)"
             ),
             "{out}"
         );
-        assert!(out.contains(&quote!(let _ = self;).to_string()), "{out}");
     }
 
     #[test]
@@ -524,14 +520,64 @@ mod tests {
     }
 
     #[test]
+    fn kiribi_is_only_named_through_private() {
+        let out = expand_str(
+            quote!(name = "x", backoff = "fixed", timeout = "1s"),
+            resize(),
+        );
+        let tokens: Vec<&str> = out.split(' ').collect();
+        for (i, token) in tokens.iter().enumerate() {
+            if *token == "kiribi" && tokens[i - 1] == "::" && tokens[i + 1] == "::" {
+                assert_eq!(
+                    tokens[i + 2],
+                    "__private",
+                    "`::kiribi::{}` in {out}",
+                    tokens[i + 2]
+                );
+            }
+        }
+        assert!(
+            out.contains(r#"crate = "::kiribi::__private::serde""#),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn the_crate_override_replaces_every_kiribi_path() {
+        let out = expand_str(
+            quote!(
+                crate = "crate::facade::jobs",
+                backoff = "fixed",
+                timeout = "1s"
+            ),
+            resize(),
+        );
+        assert!(!out.contains("kiribi ::"), "{out}");
+        assert!(
+            out.contains("impl crate :: facade :: jobs :: __private :: Job for Resize"),
+            "{out}"
+        );
+        assert!(
+            out.contains("crate :: facade :: jobs :: __private :: Backoff :: Fixed"),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"crate = "crate::facade::jobs::__private::serde""#),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn cfg_attributes_are_repeated_on_every_item() {
         let out = expand_str(
             quote!(),
-            quote! { #[cfg(feature = "mail")] async fn mail() -> Result<(), String> { Ok(()) } },
+            quote! { #[cfg(feature = "mail")] async fn mail(to: String) -> Result<(), String> { Ok(()) } },
         );
+        // The struct, its `Serialize` impl, its `Deserialize` block, the `Job` impl, the
+        // methods and the registration.
         assert_eq!(
             out.matches("# [cfg (feature = \"mail\")]").count(),
-            5,
+            6,
             "{out}"
         );
     }

@@ -1,8 +1,8 @@
 //! The `#[job]` attribute of [kiribi](https://docs.rs/kiribi).
 //!
 //! Use it through `kiribi::job`; this crate is an implementation detail of kiribi
-//! and its expansion names only `::kiribi::…` paths. Examples that compile and run
-//! are on `kiribi::job`.
+//! and its expansion names only `::kiribi::…` paths (or the `crate = "…"` path).
+//! Examples that compile and run are on `kiribi::job`.
 
 mod expand;
 mod parse;
@@ -30,6 +30,11 @@ use quote::quote;
 ///   #[derive(serde::Serialize, serde::Deserialize, Debug, Clone)]
 ///   pub struct Resize { pub path: String, pub width: u32 }
 ///   ```
+///
+///   `Serialize` and `Deserialize` behave exactly as serde's derive (the same JSON, an
+///   absent `Option` field is `None`, unknown fields are ignored); they are written out
+///   so that an argument type that is not serde is reported once per missing trait, on
+///   that type.
 ///
 /// - **`impl kiribi::Job for Resize`**, whose `run` extracts the injected parameters,
 ///   calls `resize` with the arguments in their original order and turns an `Err(e)`
@@ -90,10 +95,28 @@ use quote::quote;
 /// | `retry_delay` | [humantime](https://docs.rs/humantime) duration: `"250ms"`, `"2s"`, `"5m"`, `"1h 30m"` | `"1s"` | `.retry_delay(Duration::from_secs(2))` |
 /// | `timeout` | humantime duration, longer than zero | none | `.timeout(Duration::from_secs(30))` |
 /// | `priority` | `i32` literal, may be negative; higher runs first | `0` | `.priority(10)` |
+/// | `crate` | path of the kiribi crate, for a renamed or re-exported kiribi | `"::kiribi"` | the generated code names `my_facade::kiribi::Job` … instead of `::kiribi::Job` … |
+/// | `cron` | reserved: a cron schedule that enqueues the job | — | not supported yet |
+/// | `timezone` | reserved: the time zone of `cron` | — | not supported yet |
+/// | `unique` | reserved: deduplication of equal jobs | — | not supported yet |
+/// | `concurrency` | reserved: a limit on the attempts running at once | — | not supported yet |
+/// | `concurrency_key` | reserved: the argument that `concurrency` counts per | — | not supported yet |
+/// | `rate_limit` | reserved: a limit on the attempts started per period | — | not supported yet |
 ///
 /// Durations are parsed at compile time: a typo is a compile error, not a failure at
-/// run time. `cron`, `unique` and `concurrency` are reserved for later versions and
-/// rejected for now.
+/// run time. The reserved keys belong to later versions and are rejected for now.
+///
+/// The generated code names kiribi as `::kiribi`. A crate that reaches kiribi under
+/// another name, through a facade that re-exports it, says where with `crate`, as with
+/// serde's and tokio's attributes; a path in the string resolves where the job is
+/// written:
+///
+/// ```text
+/// mod facade { pub use ::kiribi as jobs; }
+///
+/// #[facade::jobs::job(crate = "crate::facade::jobs")]
+/// async fn ping() -> Result<(), String> { Ok(()) }
+/// ```
 ///
 /// # Errors
 ///
@@ -104,8 +127,6 @@ use quote::quote;
 /// return type that is not a `Result`, a future that is not `Send`.
 ///
 /// The payload struct's name must differ from the fn's: name the fn in snake_case.
-/// The generated code refers to the `kiribi` crate as `::kiribi`, so depend on it
-/// under that name.
 #[proc_macro_attribute]
 pub fn job(attr: TokenStream, item: TokenStream) -> TokenStream {
     job_impl(attr.into(), item.into()).into()
@@ -171,6 +192,9 @@ mod tests {
         let item = quote! { async fn ping() -> Result<(), String> { Ok(()) } };
         let out = job_impl(quote!(), item.clone()).to_string();
         assert!(out.starts_with(&item.to_string()), "{out}");
-        assert!(out.contains("impl :: kiribi :: Job for Ping"), "{out}");
+        assert!(
+            out.contains("impl :: kiribi :: __private :: Job for Ping"),
+            "{out}"
+        );
     }
 }

@@ -5,13 +5,17 @@ pub use ::serde;
 pub use std::time::Duration;
 
 pub use crate::classify::{
-    Classify, JobOutput, JobReturn, Payload, ViaDisplay, ViaStdError, assert_payload,
+    DeserializeArgument, ErrorChain, ErrorChainKind, ErrorMessage, JobReturn, Other, OtherKind,
+    SerializeArgument, deserialize_argument, into_job_error, serialize_argument,
 };
 pub use crate::context::FromContext;
 pub use crate::job::BoxFuture;
 pub use crate::registry::Registration;
+pub use crate::{
+    Backoff, Enqueue, EnqueueOptions, Error, Job, JobConfig, JobContext, JobError, JobId, Kiribi,
+};
 
-use crate::{Enqueue, EnqueueOptions, Job, JobId, Kiribi, Result};
+use crate::Result;
 
 /// `MyJob::enqueue(target, job)`.
 pub fn enqueue<'a, J: Job, E: Enqueue + 'a>(target: E, job: J) -> BoxFuture<'a, Result<JobId>> {

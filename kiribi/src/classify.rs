@@ -1,73 +1,100 @@
-//! Turning a job's `Err(e)` into a `JobError`, and the payload bound check.
+//! What `#[job]` expansions call with the user's types: turning a job's `Err(e)` into
+//! a `JobError`, and writing and reading job arguments.
+//!
+//! Each of these is where a user's type can miss a trait, so each is shaped for the
+//! compile error it gives: one error per missing trait, on the user's type, naming
+//! only that type, kiribi's public items and the traits the type lacks.
+//!
+//! # Classifying errors
 //!
 //! `#[job]` accepts any error type that implements `Display`. A [`JobError`] is
 //! recognised (so that `JobError::permanent` is honoured) when the error is one, or
 //! when it is an `anyhow::Error`, an `eyre::Report` or a `Box<dyn Error + Send + Sync>`
 //! holding one anywhere in its source chain; any other error is retryable with its
-//! message. The choice is made at compile time by autoref specialisation: the
-//! generated code calls `(&Classify::new(e)).__kiribi_classify()` on a concrete type,
-//! and method resolution prefers the `ViaStdError` impl (errors that dereference to
-//! `dyn Error`, as `anyhow::Error` and boxes do) when its bound holds.
+//! message. The choice is made at compile time by autoref specialisation, as anyhow's
+//! `anyhow!` does; the generated code is
+//!
+//! ```text
+//! match (&error).kiribi_error_kind().classify(error) {
+//!     Ok(job_error) => job_error,
+//!     Err(error) => into_job_error(error),
+//! }
+//! ```
+//!
+//! `kiribi_error_kind` resolves to [`ErrorChainKind`] when the error dereferences to a
+//! `dyn Error` (as `anyhow::Error` and boxes do) and to [`OtherKind`], which applies
+//! to every type, otherwise; so method resolution never fails. An error without
+//! `Display` is then reported once, by [`into_job_error`]'s bound, on the user's type.
+//!
+//! # Job arguments
+//!
+//! The payload struct's `Serialize` impl writes each field through
+//! [`serialize_argument`], and its `Deserialize` impl reads each field through a
+//! wrapper whose impl calls [`deserialize_argument`]: these impls exist whatever the
+//! fields' types, so the only errors a non-serde argument causes are the bounds of
+//! these two functions, at the argument's type, with the message of
+//! [`SerializeArgument`] / [`DeserializeArgument`].
 
 use std::any::Any;
-use std::cell::Cell;
 use std::error::Error as StdError;
 use std::fmt::Display;
 use std::ops::Deref;
 
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize};
+
 use crate::JobError;
 
-/// Holds a job's error until one of the classify traits takes it.
+/// Chosen for errors that dereference to `dyn Error + Send + Sync`: their source chain
+/// may hold a `JobError`.
 #[doc(hidden)]
-pub struct Classify<E>(Cell<Option<E>>);
+#[derive(Clone, Copy)]
+pub struct ErrorChain;
 
-impl<E> Classify<E> {
-    /// Wraps the error.
-    pub fn new(error: E) -> Self {
-        Self(Cell::new(Some(error)))
-    }
-
-    fn take(&self) -> E {
-        // Each generated call site classifies exactly once.
-        match self.0.take() {
-            Some(error) => error,
-            None => unreachable!("a job error is classified once"),
-        }
-    }
-}
-
-/// Preferred: the error dereferences to a `dyn Error` (`anyhow::Error`,
-/// `eyre::Report`, `Box<dyn Error + Send + Sync>`), whose chain may hold a `JobError`.
+/// Chosen for every other error: a `JobError` itself is kept, anything else is handed
+/// back to become a retryable one through [`into_job_error`].
 #[doc(hidden)]
-pub trait ViaStdError {
-    /// Classifies the error.
-    fn __kiribi_classify(&self) -> JobError;
-}
+#[derive(Clone, Copy)]
+pub struct Other;
 
-impl<E> ViaStdError for Classify<E>
-where
-    E: Deref<Target = dyn StdError + Send + Sync + 'static> + Display,
-{
-    fn __kiribi_classify(&self) -> JobError {
-        let error = self.take();
-        from_chain(&error.to_string(), &*error)
+/// Preferred: applies (to `&E`, by value) when `E` dereferences to a `dyn Error`.
+#[doc(hidden)]
+pub trait ErrorChainKind {
+    /// Picks [`ErrorChain`].
+    fn kiribi_error_kind(&self) -> ErrorChain {
+        ErrorChain
     }
 }
 
-/// Fallback: a `JobError` itself keeps its permanence; any other `Display` error is
-/// retryable with its message.
+impl<E> ErrorChainKind for E where E: Deref<Target = dyn StdError + Send + Sync + 'static> + Display {}
+
+/// Fallback: applies (to `&&E`, after autoref) to every `E`.
 #[doc(hidden)]
-pub trait ViaDisplay {
-    /// Classifies the error.
-    fn __kiribi_classify(&self) -> JobError;
+pub trait OtherKind {
+    /// Picks [`Other`].
+    fn kiribi_error_kind(&self) -> Other {
+        Other
+    }
 }
 
-impl<E: Display + 'static> ViaDisplay for &Classify<E> {
-    fn __kiribi_classify(&self) -> JobError {
-        let error = self.take();
+impl<E: ?Sized> OtherKind for &E {}
+
+impl ErrorChain {
+    /// The `JobError` in the chain, or a retryable one with the chain's messages.
+    pub fn classify<E>(self, error: E) -> Result<JobError, E>
+    where
+        E: Deref<Target = dyn StdError + Send + Sync + 'static> + Display,
+    {
+        Ok(from_chain(&error.to_string(), &*error))
+    }
+}
+
+impl Other {
+    /// A `JobError` keeps its permanence; any other error is handed back.
+    pub fn classify<E: 'static>(self, error: E) -> Result<JobError, E> {
         match (&error as &dyn Any).downcast_ref::<JobError>() {
-            Some(job_error) => job_error.clone(),
-            None => JobError::new(error),
+            Some(job_error) => Ok(job_error.clone()),
+            None => Err(error),
         }
     }
 }
@@ -95,7 +122,27 @@ fn from_chain(display: &str, error: &(dyn StdError + 'static)) -> JobError {
     JobError::new(message)
 }
 
-/// The bound every job argument must meet, with an error message that says so.
+/// A job's error type has a message to keep with the failed attempt.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a job's error",
+    label = "a job's error must implement `Display`",
+    note = "its message is kept with the failed attempt: return a `String`, an \
+            `anyhow::Error`, a `Box<dyn Error + Send + Sync>`, a `kiribi::JobError` or \
+            any type that implements `Display`"
+)]
+pub trait ErrorMessage: Display {}
+
+impl<T: ?Sized + Display> ErrorMessage for T {}
+
+/// A retryable `JobError` with `error`'s message: what becomes of the errors that
+/// [`Other::classify`] hands back.
+#[doc(hidden)]
+pub fn into_job_error<E: ErrorMessage>(error: E) -> JobError {
+    JobError::new(error)
+}
+
+/// A job argument's type can be written as JSON.
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a job argument",
@@ -104,30 +151,54 @@ fn from_chain(display: &str, error: &(dyn StdError + 'static)) -> JobError {
             `serde::Deserialize`, `Debug`, `Clone` and `Send`: derive them, and use \
             owned types (`String`, not `&str`)"
 )]
-pub trait Payload:
-    serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug + Clone + Send + 'static
-{
-}
+pub trait SerializeArgument: Serialize {}
 
-impl<T> Payload for T where
-    T: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug + Clone + Send + 'static
-{
-}
+impl<T: ?Sized + Serialize> SerializeArgument for T {}
 
-/// Compile-time check emitted by `#[job]` at each argument's type.
-#[doc(hidden)]
-pub const fn assert_payload<T: Payload>() {}
-
-/// The bound on a job's `Ok` value.
+/// A job argument's type can be read back from JSON.
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a job's result",
-    label = "a job's `Ok` value is stored as JSON",
-    note = "return a type that implements `serde::Serialize + Send + 'static`, or `()`"
+    message = "`{Self}` cannot be a job argument",
+    label = "job arguments are stored as JSON",
+    note = "a job argument must be an owned type that implements `serde::Serialize`, \
+            `serde::Deserialize`, `Debug`, `Clone` and `Send`: derive them, and use \
+            owned types (`String`, not `&str`)"
 )]
-pub trait JobOutput: serde::Serialize + Send + 'static {}
+pub trait DeserializeArgument<'de>: Deserialize<'de> {}
 
-impl<T> JobOutput for T where T: serde::Serialize + Send + 'static {}
+impl<'de, T: Deserialize<'de>> DeserializeArgument<'de> for T {}
+
+/// Writes one field of a payload struct.
+///
+/// # Errors
+///
+/// Whatever the serializer reports.
+#[doc(hidden)]
+pub fn serialize_argument<S, T>(
+    fields: &mut S,
+    name: &'static str,
+    value: &T,
+) -> Result<(), S::Error>
+where
+    S: SerializeStruct,
+    T: ?Sized + SerializeArgument,
+{
+    fields.serialize_field(name, value)
+}
+
+/// Reads one field of a payload struct.
+///
+/// # Errors
+///
+/// Whatever the deserializer reports.
+#[doc(hidden)]
+pub fn deserialize_argument<'de, T, D>(deserializer: D) -> Result<T, D::Error>
+where
+    T: DeserializeArgument<'de>,
+    D: Deserializer<'de>,
+{
+    T::deserialize(deserializer)
+}
 
 /// Splits a job fn's return type into its `Ok` and `Err` types.
 #[doc(hidden)]
@@ -141,20 +212,34 @@ pub trait JobReturn {
     type Output;
     /// The `Err` type.
     type Error;
+
+    /// The value as the `Result` it is.
+    fn into_result(self) -> Result<Self::Output, Self::Error>;
 }
 
 impl<T, E> JobReturn for Result<T, E> {
     type Output = T;
     type Error = E;
+
+    fn into_result(self) -> Self {
+        self
+    }
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::needless_borrow,
-    reason = "the tests spell the call exactly as `#[job]` generates it; the `&` picks the impl"
-)]
 mod tests {
     use super::*;
+
+    /// Exactly the code `#[job]` generates for `Err(error)`.
+    macro_rules! classify {
+        ($error:expr) => {{
+            let error = $error;
+            match (&error).kiribi_error_kind().classify(error) {
+                Ok(job_error) => job_error,
+                Err(error) => into_job_error(error),
+            }
+        }};
+    }
 
     #[derive(Debug)]
     struct OnlyDisplay;
@@ -167,43 +252,71 @@ mod tests {
 
     #[test]
     fn job_error_permanence_is_kept() {
-        let err = (&Classify::new(JobError::permanent("gone"))).__kiribi_classify();
+        let err = classify!(JobError::permanent("gone"));
         assert!(err.is_permanent());
         assert_eq!(err.message(), "gone");
+        assert!(!classify!(JobError::new("flaky")).is_permanent());
     }
 
     #[test]
     fn permanent_error_inside_anyhow_is_found() {
         let err = anyhow::Error::new(JobError::permanent("gone")).context("while mailing");
-        let classified = (&Classify::new(err)).__kiribi_classify();
+        let classified = classify!(err);
         assert!(classified.is_permanent(), "{classified:?}");
     }
 
     #[test]
     fn permanent_error_inside_a_box_is_found() {
         let err: Box<dyn StdError + Send + Sync> = Box::new(JobError::permanent("gone"));
-        assert!((&Classify::new(err)).__kiribi_classify().is_permanent());
+        assert!(classify!(err).is_permanent());
     }
 
     #[test]
     fn permanent_error_directly_in_anyhow_is_found() {
         let err: anyhow::Error = JobError::permanent("gone").into();
-        assert!((&Classify::new(err)).__kiribi_classify().is_permanent());
+        assert!(classify!(err).is_permanent());
     }
 
     #[test]
     fn strings_and_display_types_are_retryable() {
-        let s = (&Classify::new(String::from("flaky"))).__kiribi_classify();
+        let s = classify!(String::from("flaky"));
         assert!(!s.is_permanent());
         assert_eq!(s.message(), "flaky");
-        let d = (&Classify::new(OnlyDisplay)).__kiribi_classify();
+        let d = classify!(OnlyDisplay);
         assert_eq!(d.message(), "only display");
+        let r = classify!("a str");
+        assert_eq!(r.message(), "a str");
     }
 
     #[test]
     fn anyhow_context_keeps_the_chain_in_the_message() {
         let err = anyhow::anyhow!("connection refused").context("sending mail");
-        let classified = (&Classify::new(err)).__kiribi_classify();
+        let classified = classify!(err);
         assert_eq!(classified.message(), "sending mail: connection refused");
+    }
+
+    #[test]
+    fn arguments_round_trip_through_the_helpers() {
+        struct Args {
+            name: String,
+            width: Option<u32>,
+        }
+        impl Serialize for Args {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut fields = serializer.serialize_struct("Args", 2)?;
+                serialize_argument(&mut fields, "name", &self.name)?;
+                serialize_argument(&mut fields, "width", &self.width)?;
+                fields.end()
+            }
+        }
+        let json = serde_json::to_value(Args {
+            name: "a".into(),
+            width: None,
+        })
+        .expect("serializable");
+        assert_eq!(json, serde_json::json!({ "name": "a", "width": null }));
+        let width: Option<u32> =
+            deserialize_argument(serde_json::json!(640)).expect("deserializable");
+        assert_eq!(width, Some(640));
     }
 }

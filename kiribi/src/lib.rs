@@ -97,10 +97,23 @@ pub use kiribi_core::backend;
 /// | `name = "media.resize"` | the fn's name | `JobConfig::new("media.resize")` |
 /// | `queue = "media"` | `"default"` | `.queue("media")` |
 /// | `max_attempts = 5` | `5` | `.max_attempts(5)` |
-/// | `backoff = "fixed"` | `"exponential"` | `.backoff(Backoff::Fixed)` |
+/// | `backoff = "exponential"` | `"exponential"` | `.backoff(Backoff::Exponential)` |
 /// | `retry_delay = "2s"` | `"1s"` | `.retry_delay(Duration::from_secs(2))` |
 /// | `timeout = "30s"` | none | `.timeout(Duration::from_secs(30))` |
-/// | `priority = -10` | `0` | `.priority(-10)` |
+/// | `priority = 10` | `0` | `.priority(10)` |
+/// | `crate = "my_facade::kiribi"` | `"::kiribi"` | the generated code names `my_facade::kiribi::Job` … instead of `::kiribi::Job` … |
+/// | `cron` | — | not supported yet |
+/// | `timezone` | — | not supported yet |
+/// | `unique` | — | not supported yet |
+/// | `concurrency` | — | not supported yet |
+/// | `concurrency_key` | — | not supported yet |
+/// | `rate_limit` | — | not supported yet |
+///
+/// `backoff` is also `"fixed"` or `"linear"`; durations are
+/// [humantime](https://docs.rs/humantime) strings (`"250ms"`, `"5m"`, `"1h 30m"`) read
+/// at compile time; `priority` may be negative. `crate` is for code that reaches
+/// kiribi under another name, through a facade that re-exports it. The last keys are
+/// reserved for later versions and rejected for now.
 ///
 /// # Examples
 ///
@@ -121,6 +134,20 @@ pub use kiribi_core::backend;
 /// assert_eq!(Resize::CONFIG.queue, "media");
 /// assert_eq!(Resize::CONFIG.timeout, Some(Duration::from_secs(30)));
 /// # let _ = job;
+/// ```
+///
+/// Code that reaches kiribi through a facade says where it is with `crate`:
+///
+/// ```
+/// mod facade {
+///     pub(crate) use ::kiribi as jobs;
+/// }
+///
+/// #[facade::jobs::job(crate = "crate::facade::jobs")]
+/// async fn ping() -> Result<(), String> {
+///     Ok(())
+/// }
+/// # fn main() {}
 /// ```
 ///
 /// Mistakes are compile errors at the offending token:

@@ -34,6 +34,12 @@ async fn send_welcome(user_id: i64, email: String) -> Result<(), String> {
 }
 
 #[job]
+async fn annotate(id: i64, note: Option<String>) -> Result<(), String> {
+    let _ = (id, note);
+    Ok(())
+}
+
+#[job]
 async fn heartbeat(_ctx: JobContext) -> Result<(), kiribi::JobError> {
     Ok(())
 }
@@ -51,6 +57,29 @@ fn payload_struct_has_the_payload_params_as_fields_in_order() {
         format!("{back:?}"),
         r#"Resize { path: "a.png", width: 640 }"#
     );
+}
+
+#[test]
+fn payload_reads_like_the_serde_derive() {
+    // An `Option` argument added later is `None` in jobs stored before it existed.
+    let old: Annotate = serde_json::from_value(serde_json::json!({ "id": 7 })).expect("decodes");
+    assert_eq!((old.id, old.note), (7, None));
+    // Unknown fields are ignored; a missing one is named; the type is named.
+    let extra: Annotate =
+        serde_json::from_value(serde_json::json!({ "id": 1, "note": "n", "gone": true }))
+            .expect("decodes");
+    assert_eq!(extra.note.as_deref(), Some("n"));
+    let missing = serde_json::from_value::<Resize>(serde_json::json!({ "path": "a.png" }))
+        .expect_err("`width` is missing");
+    assert_eq!(missing.to_string(), "missing field `width`");
+    let wrong = serde_json::from_value::<Resize>(serde_json::json!(3)).expect_err("not a map");
+    assert_eq!(
+        wrong.to_string(),
+        "invalid type: integer `3`, expected struct Resize"
+    );
+    // A sequence of the fields in order, as the derive accepts.
+    let seq: Resize = serde_json::from_value(serde_json::json!(["b.png", 2])).expect("decodes");
+    assert_eq!((seq.path.as_str(), seq.width), ("b.png", 2));
 }
 
 #[test]

@@ -1,33 +1,51 @@
-//! `key = value, …` inside `#[job(…)]` → [`Config`]: keys, the set-once helper, values.
+//! `key = value, …` inside `#[job(…)]` → [`Attr`]: the dispatch through the table of
+//! keys, the set-once helper, and the parser of each kind of value.
 
 use std::time::Duration;
 
-use proc_macro2::{Span, TokenStream};
-use syn::parse::Parser;
+use proc_macro2::TokenStream;
+use syn::parse::Parser as _;
 use syn::punctuated::Punctuated;
-use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, Meta, Token, UnOp};
+use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, Meta, Token, UnOp};
 
+use super::keys::{self, Key, Parser};
 use super::{Backoff, Config, Errors};
-
-/// The keys `#[job(…)]` accepts today, in the order the docs list them.
-pub(crate) const KEYS: &[&str] = &[
-    "name",
-    "queue",
-    "max_attempts",
-    "backoff",
-    "retry_delay",
-    "timeout",
-    "priority",
-];
-
-/// Keys that DESIGN.md promises for later; rejected with "not supported yet".
-const RESERVED_KEYS: &[&str] = &["cron", "unique", "concurrency"];
 
 /// The backoff strategies, as written in the attribute.
 const BACKOFFS: &[&str] = &["exponential", "fixed", "linear"];
 
+/// What `#[job(…)]` says.
+#[derive(Debug)]
+pub(super) struct Attr {
+    /// The job's configuration, with an empty `name` when none was given.
+    pub(super) config: Config,
+    /// `crate = "…"`: where the generated code finds kiribi.
+    pub(super) crate_path: Option<syn::Path>,
+}
+
+/// One `key = value` being read: a [`Key`] of the table, where it was written and
+/// its value.
+pub(crate) struct Entry<'a> {
+    pub(crate) key: &'static Key,
+    pub(crate) ident: &'a Ident,
+    pub(crate) value: &'a Expr,
+}
+
+/// The values read so far, one set-once field per key of [`KEYS`](super::keys::KEYS).
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) name: Once<String>,
+    pub(crate) queue: Once<String>,
+    pub(crate) max_attempts: Once<u32>,
+    pub(crate) backoff: Once<Backoff>,
+    pub(crate) retry_delay: Once<Duration>,
+    pub(crate) timeout: Once<Duration>,
+    pub(crate) priority: Once<i32>,
+    pub(crate) crate_path: Once<syn::Path>,
+}
+
 /// An attribute value that may be given at most once: the one duplicate check.
-struct Once<T> {
+pub(crate) struct Once<T> {
     seen: bool,
     value: Option<T>,
 }
@@ -44,193 +62,179 @@ impl<T> Default for Once<T> {
 impl<T> Once<T> {
     /// Records `key = value`; `parse` runs only for the first occurrence, so a
     /// duplicate is reported once, at the repeated key.
-    fn set(&mut self, key: &Ident, parse: impl FnOnce() -> syn::Result<T>) -> syn::Result<()> {
+    pub(crate) fn set(
+        &mut self,
+        entry: &Entry<'_>,
+        parse: impl FnOnce(&Entry<'_>) -> syn::Result<T>,
+    ) -> syn::Result<()> {
         if self.seen {
-            return Err(syn::Error::new(key.span(), format!("duplicate `{key}`")));
+            return Err(syn::Error::new(
+                entry.ident.span(),
+                format!("duplicate `{}`", entry.key.name),
+            ));
         }
         self.seen = true;
-        self.value = Some(parse()?);
+        self.value = Some(parse(entry)?);
         Ok(())
     }
 }
 
-/// `key = value, …` → [`Config`] (with an empty `name` when none was given).
-pub(super) fn parse_args(attr: TokenStream) -> syn::Result<Config> {
+/// `key = value, …` → [`Attr`], reporting every bad key and value at once.
+pub(super) fn parse_args(attr: TokenStream) -> syn::Result<Attr> {
     let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr)?;
-
-    let mut name = Once::default();
-    let mut queue = Once::default();
-    let mut max_attempts = Once::default();
-    let mut backoff = Once::default();
-    let mut retry_delay = Once::default();
-    let mut timeout = Once::default();
-    let mut priority = Once::default();
-
+    let mut args = Args::default();
     let mut errors = Errors::default();
     for meta in metas {
-        let Some(key) = meta.path().get_ident().cloned() else {
+        let found = meta
+            .path()
+            .get_ident()
+            .and_then(|ident| Some((ident, keys::find(&ident.to_string())?)));
+        let Some((ident, key)) = found else {
             errors.push(syn::Error::new_spanned(
                 meta.path(),
                 unknown_key_message(meta.path()),
             ));
             continue;
         };
-        let key_str = key.to_string();
-        if RESERVED_KEYS.contains(&key_str.as_str()) {
+        let Parser::Value(parse) = key.parser else {
             errors.push(syn::Error::new(
-                key.span(),
-                format!("`{key}` is not supported yet"),
+                ident.span(),
+                format!("`{ident}` is not supported yet"),
             ));
             continue;
-        }
-        if !KEYS.contains(&key_str.as_str()) {
-            errors.push(syn::Error::new(key.span(), unknown_key_message(&key)));
-            continue;
-        }
-        let value = match meta {
-            Meta::NameValue(nv) => nv.value,
+        };
+        let value = match &meta {
+            Meta::NameValue(name_value) => &name_value.value,
             Meta::Path(_) => {
                 errors.push(syn::Error::new(
-                    key.span(),
-                    format!("`{key}` needs a value: `{key} = {}`", example(&key_str)),
+                    ident.span(),
+                    format!("`{ident}` needs a value: `{ident} = {}`", key.example),
                 ));
                 continue;
             }
             Meta::List(list) => {
                 errors.push(syn::Error::new_spanned(
-                    &list,
-                    format!("expected `{key} = {}`", example(&key_str)),
+                    list,
+                    format!("expected `{ident} = {}`", key.example),
                 ));
                 continue;
             }
         };
-        let result = match key_str.as_str() {
-            "name" => name.set(&key, || non_empty_string(&key, &value)),
-            "queue" => queue.set(&key, || non_empty_string(&key, &value)),
-            "max_attempts" => max_attempts.set(&key, || parse_max_attempts(&value)),
-            "backoff" => backoff.set(&key, || parse_backoff(&value)),
-            "retry_delay" => retry_delay.set(&key, || parse_duration(&key, &value, true)),
-            "timeout" => timeout.set(&key, || parse_duration(&key, &value, false)),
-            "priority" => priority.set(&key, || parse_priority(&value)),
-            _ => Err(syn::Error::new(key.span(), unknown_key_message(&key))),
-        };
-        errors.extend(result);
+        errors.extend(parse(&mut args, &Entry { key, ident, value }));
     }
     errors.finish()?;
 
-    Ok(Config {
-        name: name.value.unwrap_or_default(),
-        queue: queue.value,
-        max_attempts: max_attempts.value,
-        backoff: backoff.value,
-        retry_delay: retry_delay.value,
-        timeout: timeout.value,
-        priority: priority.value,
+    Ok(Attr {
+        config: Config {
+            name: args.name.value.unwrap_or_default(),
+            queue: args.queue.value,
+            max_attempts: args.max_attempts.value,
+            backoff: args.backoff.value,
+            retry_delay: args.retry_delay.value,
+            timeout: args.timeout.value,
+            priority: args.priority.value,
+        },
+        crate_path: args.crate_path.value,
     })
 }
 
-fn unknown_key_message(key: &dyn quote::ToTokens) -> String {
-    let key = key.to_token_stream().to_string().replace(' ', "");
-    let valid = KEYS
-        .iter()
-        .map(|k| format!("`{k}`"))
+fn unknown_key_message(key: &syn::Path) -> String {
+    let key = quote::ToTokens::to_token_stream(key)
+        .to_string()
+        .replace(' ', "");
+    let valid = keys::supported()
+        .map(|key| format!("`{}`", key.name))
         .collect::<Vec<_>>()
         .join(", ");
     format!("unknown key `{key}`; expected one of {valid}")
 }
 
-/// A valid value for each key, shown in error messages.
-fn example(key: &str) -> &'static str {
-    match key {
-        "name" => "\"media.resize\"",
-        "queue" => "\"media\"",
-        "max_attempts" => "5",
-        "backoff" => "\"exponential\"",
-        "retry_delay" => "\"2s\"",
-        "timeout" => "\"30s\"",
-        "priority" => "10",
-        _ => "…",
-    }
-}
-
-fn string_literal(key: &Ident, value: &Expr) -> syn::Result<(String, Span)> {
-    match value {
+fn string_literal(entry: &Entry<'_>) -> syn::Result<LitStr> {
+    match entry.value {
         Expr::Lit(ExprLit {
             lit: Lit::Str(s), ..
-        }) => Ok((s.value(), s.span())),
-        _ => Err(syn::Error::new_spanned(
-            value,
-            format!(
-                "expected a string literal for `{key}`, like `{key} = {}`",
-                example(&key.to_string())
-            ),
-        )),
+        }) => Ok(s.clone()),
+        value => {
+            let Key { name, example, .. } = entry.key;
+            Err(syn::Error::new_spanned(
+                value,
+                format!("expected a string literal for `{name}`, like `{name} = {example}`"),
+            ))
+        }
     }
 }
 
-fn non_empty_string(key: &Ident, value: &Expr) -> syn::Result<String> {
-    let (text, span) = string_literal(key, value)?;
+pub(crate) fn non_empty_string(entry: &Entry<'_>) -> syn::Result<String> {
+    let lit = string_literal(entry)?;
+    let text = lit.value();
     if text.trim().is_empty() {
-        return Err(syn::Error::new(span, format!("`{key}` cannot be empty")));
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("`{}` cannot be empty", entry.key.name),
+        ));
     }
     Ok(text)
 }
 
-fn parse_backoff(value: &Expr) -> syn::Result<Backoff> {
+pub(crate) fn backoff(entry: &Entry<'_>) -> syn::Result<Backoff> {
     let expected = BACKOFFS
         .iter()
         .map(|b| format!("\"{b}\""))
         .collect::<Vec<_>>()
         .join(", ");
-    let key = Ident::new("backoff", Span::call_site());
-    let (text, span) = string_literal(&key, value).map_err(|_| {
+    let lit = string_literal(entry).map_err(|_| {
         syn::Error::new_spanned(
-            value,
+            entry.value,
             format!("expected a string literal for `backoff`: one of {expected}"),
         )
     })?;
-    match text.as_str() {
+    match lit.value().as_str() {
         "exponential" => Ok(Backoff::Exponential),
         "fixed" => Ok(Backoff::Fixed),
         "linear" => Ok(Backoff::Linear),
-        _ => Err(syn::Error::new(
-            span,
+        text => Err(syn::Error::new(
+            lit.span(),
             format!("unknown backoff `{text}`; expected one of {expected}"),
         )),
     }
 }
 
-fn parse_duration(key: &Ident, value: &Expr, allow_zero: bool) -> syn::Result<Duration> {
-    let (text, span) = string_literal(key, value)?;
-    let duration = humantime::parse_duration(&text).map_err(|err| {
+/// Whether a zero duration makes sense for a key.
+pub(crate) enum Zero {
+    Allowed,
+    Rejected,
+}
+
+pub(crate) fn duration(entry: &Entry<'_>, zero: Zero) -> syn::Result<Duration> {
+    let name = entry.key.name;
+    let lit = string_literal(entry)?;
+    let duration = humantime::parse_duration(&lit.value()).map_err(|err| {
         syn::Error::new(
-            span,
+            lit.span(),
             format!(
-                "invalid duration for `{key}`: {err}; write it like \"250ms\", \"30s\" or \"5m\""
+                "invalid duration for `{name}`: {err}; write it like \"250ms\", \"30s\" or \"5m\""
             ),
         )
     })?;
-    if !allow_zero && duration.is_zero() {
+    if matches!(zero, Zero::Rejected) && duration.is_zero() {
         return Err(syn::Error::new(
-            span,
-            format!("`{key}` must be longer than zero"),
+            lit.span(),
+            format!("`{name}` must be longer than zero"),
         ));
     }
     Ok(duration)
 }
 
 /// An integer literal, optionally negated, as an `i128` (wide enough for any check).
-fn integer(key: &str, value: &Expr) -> syn::Result<i128> {
+fn integer(entry: &Entry<'_>) -> syn::Result<i128> {
+    let Key { name, example, .. } = entry.key;
     let error = || {
         syn::Error::new_spanned(
-            value,
-            format!(
-                "expected an integer literal for `{key}`, like `{key} = {}`",
-                example(key)
-            ),
+            entry.value,
+            format!("expected an integer literal for `{name}`, like `{name} = {example}`"),
         )
     };
-    let (negative, lit) = match value {
+    let (negative, lit) = match entry.value {
         Expr::Lit(ExprLit {
             lit: Lit::Int(int), ..
         }) => (false, int),
@@ -249,35 +253,51 @@ fn integer(key: &str, value: &Expr) -> syn::Result<i128> {
     let magnitude: i128 = lit
         .base10_digits()
         .parse()
-        .map_err(|_| syn::Error::new(lit.span(), format!("`{key}` is out of range")))?;
+        .map_err(|_| syn::Error::new(lit.span(), format!("`{name}` is out of range")))?;
     Ok(if negative { -magnitude } else { magnitude })
 }
 
-fn parse_max_attempts(value: &Expr) -> syn::Result<u32> {
-    let n = integer("max_attempts", value)?;
+pub(crate) fn max_attempts(entry: &Entry<'_>) -> syn::Result<u32> {
+    let n = integer(entry)?;
     if n < 1 {
         return Err(syn::Error::new_spanned(
-            value,
+            entry.value,
             "`max_attempts` must be at least 1 (it counts the first attempt)",
         ));
     }
     u32::try_from(n).map_err(|_| {
         syn::Error::new_spanned(
-            value,
+            entry.value,
             format!("`max_attempts` must be at most {}", u32::MAX),
         )
     })
 }
 
-fn parse_priority(value: &Expr) -> syn::Result<i32> {
-    let n = integer("priority", value)?;
+pub(crate) fn priority(entry: &Entry<'_>) -> syn::Result<i32> {
+    let n = integer(entry)?;
     i32::try_from(n).map_err(|_| {
         syn::Error::new_spanned(
-            value,
+            entry.value,
             format!(
                 "`priority` must fit in an `i32` ({} to {})",
                 i32::MIN,
                 i32::MAX
+            ),
+        )
+    })
+}
+
+/// `crate = "my_facade::kiribi"`: a path without generic arguments. Its tokens take the
+/// string's span, so `crate::…` and `self::…` resolve where the job is written.
+pub(crate) fn crate_path(entry: &Entry<'_>) -> syn::Result<syn::Path> {
+    let lit = string_literal(entry)?;
+    lit.parse_with(syn::Path::parse_mod_style).map_err(|_| {
+        syn::Error::new(
+            lit.span(),
+            format!(
+                "`crate` must be the path of the kiribi crate, like `crate = {}` or \
+                 `crate = \"crate::reexports::kiribi\"`",
+                entry.key.example
             ),
         )
     })
@@ -304,6 +324,10 @@ mod tests {
             job_fn(),
         );
         assert_eq!(
+            quote::ToTokens::to_token_stream(&def.crate_path).to_string(),
+            ":: kiribi"
+        );
+        assert_eq!(
             def.config,
             Config {
                 name: "media.resize".into(),
@@ -324,7 +348,7 @@ mod tests {
             errs,
             [
                 "unknown key `retries`; expected one of `name`, `queue`, `max_attempts`, \
-              `backoff`, `retry_delay`, `timeout`, `priority`"
+                 `backoff`, `retry_delay`, `timeout`, `priority`, `crate`"
             ]
         );
     }
@@ -336,19 +360,80 @@ mod tests {
     }
 
     #[test]
-    fn reserved_keys_are_not_supported_yet() {
+    fn reserved_keys_are_not_supported_yet_whatever_their_shape() {
         let errs = parse_err(
-            quote!(cron = "0 * * * *", unique, concurrency = 2),
+            quote!(
+                cron = "0 * * * *",
+                timezone = "Asia/Tokyo",
+                unique,
+                unique(fields = [user_id]),
+                concurrency = 2,
+                concurrency_key = account_id,
+                rate_limit = "10/1s"
+            ),
             job_fn(),
         );
         assert_eq!(
             errs,
             [
                 "`cron` is not supported yet",
+                "`timezone` is not supported yet",
+                "`unique` is not supported yet",
                 "`unique` is not supported yet",
                 "`concurrency` is not supported yet",
+                "`concurrency_key` is not supported yet",
+                "`rate_limit` is not supported yet",
             ]
         );
+    }
+
+    #[test]
+    fn paths_are_not_keys() {
+        let errs = parse_err(quote!(kiribi::queue = "a"), job_fn());
+        assert_eq!(
+            errs,
+            [
+                "unknown key `kiribi::queue`; expected one of `name`, `queue`, `max_attempts`, \
+              `backoff`, `retry_delay`, `timeout`, `priority`, `crate`"
+            ]
+        );
+    }
+
+    #[test]
+    fn crate_is_a_path_in_a_string() {
+        for path in [
+            "crate::facade::jobs",
+            "::my_facade::kiribi",
+            "jobs",
+            "self::kiribi",
+        ] {
+            let attr = parse_args(quote!(crate = #path)).expect("a valid path");
+            let parsed = attr.crate_path.expect("given");
+            assert_eq!(
+                quote::ToTokens::to_token_stream(&parsed)
+                    .to_string()
+                    .replace(' ', ""),
+                path
+            );
+        }
+        assert!(parse_args(quote!()).expect("valid").crate_path.is_none());
+    }
+
+    #[test]
+    fn crate_must_be_a_string_holding_a_plain_path() {
+        let errs = parse_err(quote!(crate = 3), job_fn());
+        assert_eq!(
+            errs,
+            ["expected a string literal for `crate`, like `crate = \"my_facade::kiribi\"`"]
+        );
+        for bad in ["not a path!", "", "kiribi::", "kiribi::<u8>", "kiribi.jobs"] {
+            let errs = parse_err(quote!(crate = #bad), job_fn());
+            assert_eq!(errs.len(), 1, "{bad:?}: {errs:?}");
+            assert!(
+                errs[0].starts_with("`crate` must be the path of the kiribi crate"),
+                "{bad:?}: {errs:?}"
+            );
+        }
     }
 
     #[test]

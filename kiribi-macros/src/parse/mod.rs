@@ -1,6 +1,7 @@
 //! `#[job(…)]` attribute and fn signature → a validated [`JobDef`].
 
 mod attr;
+mod keys;
 mod signature;
 
 use std::time::Duration;
@@ -15,6 +16,8 @@ use self::signature::{check_signature, parse_params, parse_return, result_arg_sp
 /// One `#[job]` fn, validated: everything `expand` needs and nothing more.
 #[derive(Debug)]
 pub(crate) struct JobDef {
+    /// Where the generated code finds kiribi: `::kiribi` unless `crate = "…"` says.
+    pub(crate) crate_path: syn::Path,
     /// The fn's visibility; the struct, its fields and its methods get the same.
     pub(crate) vis: Visibility,
     /// The fn's name, as the user wrote it (may be raw).
@@ -91,7 +94,7 @@ pub(crate) fn parse(attr: TokenStream, item: &ItemFn) -> syn::Result<JobDef> {
     }
     errors.finish()?;
 
-    let (mut config, params, ret) = match (args, params, ret) {
+    let (attr, params, ret) = match (args, params, ret) {
         (Some(args), Some(params), Some(ret)) => (args, params, ret),
         // `finish` returned early if any of them failed.
         _ => {
@@ -101,9 +104,13 @@ pub(crate) fn parse(attr: TokenStream, item: &ItemFn) -> syn::Result<JobDef> {
             ));
         }
     };
+    let mut config = attr.config;
     if config.name.is_empty() {
         config.name = fn_name;
     }
+    let crate_path = attr
+        .crate_path
+        .unwrap_or_else(|| syn::parse_quote!(::kiribi));
     let cfg_attrs = item
         .attrs
         .iter()
@@ -111,6 +118,7 @@ pub(crate) fn parse(attr: TokenStream, item: &ItemFn) -> syn::Result<JobDef> {
         .cloned()
         .collect();
     Ok(JobDef {
+        crate_path,
         vis: item.vis.clone(),
         fn_ident,
         struct_ident,

@@ -45,4 +45,13 @@ async fn locals(
     ::core::result::Result::Ok(())
 }
 
+// Nor are the names of the locals the generated code keeps at the return type.
+#[job]
+async fn kiribi_result(
+    kiribi_error: u8,
+    kiribi: u8,
+) -> ::core::result::Result<u8, ::std::string::String> {
+    ::core::result::Result::Ok(kiribi_error + kiribi)
+}
+
 fn main() {}

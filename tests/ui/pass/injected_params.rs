@@ -23,7 +23,10 @@ async fn mixed(
 }
 
 fn main() {
-    let job = Mixed { user_id: 7, email: "a@b.c".into() };
+    let job = Mixed {
+        user_id: 7,
+        email: "a@b.c".into(),
+    };
     let Mixed { user_id, email } = job.clone();
     assert_eq!((user_id, email.as_str()), (7, "a@b.c"));
 }

@@ -31,7 +31,9 @@ pub(crate) mod inner {
 
 /// Constructs the crate-visible struct from outside its module.
 pub fn build() -> impl std::fmt::Debug {
-    inner::CrateJob { r#type: "x".to_owned() }
+    inner::CrateJob {
+        r#type: "x".to_owned(),
+    }
 }
 
 fn main() {

@@ -15,7 +15,8 @@ async fn sign_up(ctx: JobContext, user_id: i64) -> Result<(), kiribi::Error> {
 async fn usage(kiribi: &Kiribi) -> Result<(), kiribi::Error> {
     let _: JobId = SendWelcome::enqueue(kiribi, SendWelcome { user_id: 1 }).await?;
     let _: JobId =
-        SendWelcome::enqueue_with(kiribi, SendWelcome { user_id: 2 }, EnqueueOptions::new()).await?;
+        SendWelcome::enqueue_with(kiribi, SendWelcome { user_id: 2 }, EnqueueOptions::new())
+            .await?;
     let _: Vec<JobId> =
         SendWelcome::enqueue_many(kiribi, (3..5).map(|user_id| SendWelcome { user_id })).await?;
     let _: u32 = SendWelcome::run_now(kiribi, SendWelcome { user_id: 5 }).await?;
