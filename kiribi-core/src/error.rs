@@ -266,7 +266,32 @@ impl Error {
 pub struct JobError {
     message: String,
     permanent: bool,
-    error: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+    error: Option<Arc<dyn Kept>>,
+}
+
+/// The job's own error, however it was held: a box, or a pointer such as
+/// `anyhow::Error` that dereferences to the error itself (so that downcasting
+/// reaches the original type, which converting it into a box would hide).
+trait Kept: Send + Sync {
+    fn error(&self) -> &(dyn std::error::Error + Send + Sync + 'static);
+}
+
+impl Kept for BoxError {
+    fn error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &**self
+    }
+}
+
+/// A pointer to `dyn Error`, kept as it is.
+struct Pointer<E>(E);
+
+impl<E> Kept for Pointer<E>
+where
+    E: std::ops::Deref<Target = dyn std::error::Error + Send + Sync + 'static> + Send + Sync,
+{
+    fn error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
 }
 
 impl JobError {
@@ -294,17 +319,38 @@ impl JobError {
     /// joined with `": "`.
     pub fn from_error(error: impl Into<BoxError>) -> Self {
         let error: BoxError = error.into();
-        let error = match error.downcast::<JobError>() {
-            Ok(job_error) => return *job_error,
-            Err(error) => error,
-        };
-        let permanent = sources(&*error)
+        match error.downcast::<JobError>() {
+            Ok(job_error) => *job_error,
+            Err(error) => Self::kept(Arc::new(error)),
+        }
+    }
+
+    /// The job's own error held by a pointer that dereferences to it (such as
+    /// `anyhow::Error` or `eyre::Report`), kept as it is so that
+    /// [`downcast_ref`](Self::downcast_ref) reaches the original type; otherwise as
+    /// [`from_error`](Self::from_error).
+    pub fn from_error_pointer<E>(error: E) -> Self
+    where
+        E: std::ops::Deref<Target = dyn std::error::Error + Send + Sync + 'static>
+            + Send
+            + Sync
+            + 'static,
+    {
+        if let Some(job_error) = error.downcast_ref::<JobError>() {
+            return job_error.clone();
+        }
+        Self::kept(Arc::new(Pointer(error)))
+    }
+
+    fn kept(kept: Arc<dyn Kept>) -> Self {
+        let error = kept.error();
+        let permanent = sources(error)
             .find_map(|err| err.downcast_ref::<JobError>())
             .is_some_and(JobError::is_permanent);
         Self {
-            message: chain_text(&*error),
+            message: chain_text(error),
             permanent,
-            error: Some(Arc::from(error)),
+            error: Some(kept),
         }
     }
 
@@ -327,7 +373,7 @@ impl JobError {
 
     /// The job's own error, when this was made from one.
     pub fn get_ref(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
-        self.error.as_deref()
+        self.error.as_deref().map(Kept::error)
     }
 
     /// The first error of type `T` in the job's own error and its sources.
@@ -352,8 +398,8 @@ impl fmt::Debug for JobError {
         debug
             .field("message", &self.message)
             .field("permanent", &self.permanent);
-        if let Some(error) = &self.error {
-            debug.field("error", error);
+        if let Some(error) = self.get_ref() {
+            debug.field("error", &error);
         }
         debug.finish()
     }
@@ -361,7 +407,7 @@ impl fmt::Debug for JobError {
 
 impl fmt::Display for JobError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.error {
+        match self.get_ref() {
             Some(error) => fmt::Display::fmt(error, f),
             None => f.write_str(&self.message),
         }
@@ -370,7 +416,7 @@ impl fmt::Display for JobError {
 
 impl std::error::Error for JobError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.error.as_ref()?.source()
+        self.get_ref()?.source()
     }
 }
 

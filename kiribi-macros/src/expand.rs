@@ -102,7 +102,7 @@ fn job_impl(def: &JobDef) -> TokenStream {
     // Autoref specialisation (see kiribi's `classify.rs`): a `JobError` in the error,
     // or in its source chain, keeps its permanence.
     let classify = quote! {{
-        use #k::__private::{ErrorChainKind as _, OtherKind as _};
+        use #k::__private::{ErrorChainKind as _, OtherKind as _, TypedKind as _};
         match (&#error).kiribi_error_kind().classify(#error) {
             ::core::result::Result::Ok(#job_error) => #job_error,
             ::core::result::Result::Err(#error_at_e) => #into_job_error(#error_at_e),

@@ -6,7 +6,7 @@ pub use std::time::Duration;
 
 pub use crate::classify::{
     DeserializeArgument, ErrorChain, ErrorChainKind, ErrorMessage, JobReturn, Other, OtherKind,
-    SerializeArgument, deserialize_argument, into_job_error, serialize_argument,
+    SerializeArgument, Typed, TypedKind, deserialize_argument, into_job_error, serialize_argument,
 };
 pub use crate::context::FromContext;
 pub use crate::job::BoxFuture;

@@ -7,11 +7,12 @@
 //!
 //! # Classifying errors
 //!
-//! `#[job]` accepts any error type that implements `Display`. A [`JobError`] is
-//! recognised (so that `JobError::permanent` is honoured) when the error is one, or
-//! when it is an `anyhow::Error`, an `eyre::Report` or a `Box<dyn Error + Send + Sync>`
-//! holding one anywhere in its source chain; any other error is retryable with its
-//! message. The choice is made at compile time by autoref specialisation, as anyhow's
+//! `#[job]` accepts any error type that implements `Display`. An error that converts
+//! into a `Box<dyn Error + Send + Sync>` (every `std::error::Error + Send + Sync`
+//! type, `anyhow::Error`, `eyre::Report`, boxes, `String`) is kept whole with
+//! [`JobError::from_error`]: a [`JobError`] anywhere in its source chain is honoured
+//! (so is `JobError::permanent`), and `run_now`'s caller can reach the typed error.
+//! Any other error is retryable with its message. The choice is made at compile time by autoref specialisation, as anyhow's
 //! `anyhow!` does; the generated code is
 //!
 //! ```text
@@ -21,8 +22,8 @@
 //! }
 //! ```
 //!
-//! `kiribi_error_kind` resolves to [`ErrorChainKind`] when the error dereferences to a
-//! `dyn Error` (as `anyhow::Error` and boxes do) and to [`OtherKind`], which applies
+//! `kiribi_error_kind` resolves to [`ErrorChainKind`] when the error converts into a
+//! boxed `dyn Error` and to [`OtherKind`], which applies
 //! to every type, otherwise; so method resolution never fails. An error without
 //! `Display` is then reported once, by [`into_job_error`]'s bound, on the user's type.
 //!
@@ -45,8 +46,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::JobError;
 
-/// Chosen for errors that dereference to `dyn Error + Send + Sync`: their source chain
-/// may hold a `JobError`.
+/// Chosen for errors that convert into `Box<dyn Error + Send + Sync>`: they are kept,
+/// and their source chain may hold a `JobError`.
 #[doc(hidden)]
 #[derive(Clone, Copy)]
 pub struct ErrorChain;
@@ -57,7 +58,7 @@ pub struct ErrorChain;
 #[derive(Clone, Copy)]
 pub struct Other;
 
-/// Preferred: applies (to `&E`, by value) when `E` dereferences to a `dyn Error`.
+/// Preferred: applies (to `&E`, by value) when `E` converts into a boxed `dyn Error`.
 #[doc(hidden)]
 pub trait ErrorChainKind {
     /// Picks [`ErrorChain`].
@@ -66,7 +67,30 @@ pub trait ErrorChainKind {
     }
 }
 
-impl<E> ErrorChainKind for E where E: Deref<Target = dyn StdError + Send + Sync + 'static> + Display {}
+impl<E> ErrorChainKind for E where
+    E: Deref<Target = dyn StdError + Send + Sync + 'static> + Display + Send + Sync + 'static
+{
+}
+
+/// Chosen for errors that are `std::error::Error + Send + Sync` themselves (a
+/// thiserror enum, `std::io::Error`, `JobError`): they are kept, and their source
+/// chain may hold a `JobError`.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct Typed;
+
+/// Preferred too: applies (to `&E`, by value) when `E` is an error type. No type
+/// is both an error and a pointer to `dyn Error`, so it never competes with
+/// [`ErrorChainKind`].
+#[doc(hidden)]
+pub trait TypedKind {
+    /// Picks [`Typed`].
+    fn kiribi_error_kind(&self) -> Typed {
+        Typed
+    }
+}
+
+impl<E> TypedKind for E where E: StdError + Send + Sync + 'static {}
 
 /// Fallback: applies (to `&&E`, after autoref) to every `E`.
 #[doc(hidden)]
@@ -80,12 +104,23 @@ pub trait OtherKind {
 impl<E: ?Sized> OtherKind for &E {}
 
 impl ErrorChain {
-    /// The `JobError` in the chain, or a retryable one with the chain's messages.
+    /// The error, kept: permanent if a permanent `JobError` is in its chain.
     pub fn classify<E>(self, error: E) -> Result<JobError, E>
     where
-        E: Deref<Target = dyn StdError + Send + Sync + 'static> + Display,
+        E: Deref<Target = dyn StdError + Send + Sync + 'static> + Send + Sync + 'static,
     {
-        Ok(from_chain(&error.to_string(), &*error))
+        Ok(JobError::from_error_pointer(error))
+    }
+}
+
+impl Typed {
+    /// The error, kept: permanent if it is, or its chain holds, a permanent
+    /// `JobError`.
+    pub fn classify<E>(self, error: E) -> Result<JobError, E>
+    where
+        E: StdError + Send + Sync + 'static,
+    {
+        Ok(JobError::from_error(error))
     }
 }
 
@@ -97,29 +132,6 @@ impl Other {
             None => Err(error),
         }
     }
-}
-
-/// Finds a `JobError` in `error` or its sources; otherwise a retryable error whose
-/// message is `display` followed by the sources it does not already mention.
-fn from_chain(display: &str, error: &(dyn StdError + 'static)) -> JobError {
-    let mut current = Some(error);
-    while let Some(err) = current {
-        if let Some(job_error) = err.downcast_ref::<JobError>() {
-            return job_error.clone();
-        }
-        current = err.source();
-    }
-    let mut message = display.to_owned();
-    let mut source = error.source();
-    while let Some(err) = source {
-        let text = err.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = err.source();
-    }
-    JobError::new(message)
 }
 
 /// A job's error type has a message to keep with the failed attempt.
@@ -234,6 +246,8 @@ mod tests {
     macro_rules! classify {
         ($error:expr) => {{
             let error = $error;
+            #[allow(unused_imports, reason = "as generated")]
+            use super::{ErrorChainKind as _, OtherKind as _, TypedKind as _};
             match (&error).kiribi_error_kind().classify(error) {
                 Ok(job_error) => job_error,
                 Err(error) => into_job_error(error),
@@ -286,6 +300,34 @@ mod tests {
         assert_eq!(d.message(), "only display");
         let r = classify!("a str");
         assert_eq!(r.message(), "a str");
+    }
+
+    #[derive(Debug)]
+    struct Mail(std::io::Error);
+
+    impl Display for Mail {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("sending mail")
+        }
+    }
+
+    impl StdError for Mail {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_typed_error_is_kept_whole() {
+        let err = classify!(Mail(std::io::Error::other("connection refused")));
+        assert!(!err.is_permanent());
+        assert_eq!(err.message(), "sending mail: connection refused");
+        assert!(err.downcast_ref::<Mail>().is_some());
+        let boxed: Box<dyn StdError + Send + Sync> =
+            Box::new(Mail(std::io::Error::other("refused")));
+        assert!(classify!(boxed).downcast_ref::<Mail>().is_some());
+        let wrapped = anyhow::Error::new(Mail(std::io::Error::other("refused")));
+        assert!(classify!(wrapped).downcast_ref::<Mail>().is_some());
     }
 
     #[test]

@@ -102,9 +102,23 @@ impl JobConfig {
         self
     }
 
-    /// Sets the total attempts allowed (at least 1).
+    /// Sets the total attempts allowed, the first included (at least 1, as
+    /// `#[job(max_attempts = …)]` requires).
+    ///
+    /// # Panics
+    ///
+    /// For 0. `CONFIG` is a `const`, so there the panic is a compile error:
+    ///
+    /// ```compile_fail
+    /// const CONFIG: kiribi::JobConfig = kiribi::JobConfig::new("ping").max_attempts(0);
+    /// # fn main() { let _ = CONFIG; }
+    /// ```
     pub const fn max_attempts(mut self, max_attempts: u32) -> Self {
-        self.max_attempts = if max_attempts == 0 { 1 } else { max_attempts };
+        assert!(
+            max_attempts >= 1,
+            "`max_attempts` must be at least 1: it counts the first attempt"
+        );
+        self.max_attempts = max_attempts;
         self
     }
 
