@@ -11,6 +11,7 @@ mod databases;
 mod recorder;
 mod report;
 mod subprocess;
+mod waiting;
 mod workloads;
 
 use std::time::Duration;
@@ -27,9 +28,13 @@ usage:
   kiribi-bench all [--jobs N] [--runs R] [--quick] [--contenders a,b,…] [--workloads w1,w3,…] [--pg-url URL]
   kiribi-bench run <workload> <contender> [--jobs N] [--quick] [--pg-url URL]
 
-workloads: w1 w2 w3 (also reports `dead`) w4 w5 w5-local w6-small w6-large rss
-contenders: kiribi-sqlite raw-sqlite apalis-sqlite kiribi-postgres raw-postgres
-            apalis-postgres graphile-worker (the last three need --features peers)
+workloads: w1 w2 w3 (also reports `dead`) w4 w5 w5-local w7 (reports `w7-delay` and
+           `w7-retry`) idle-cpu w6-small w6-large rss
+contenders: kiribi-sqlite raw-sqlite raw-limit-sqlite apalis-sqlite kiribi-postgres
+            raw-postgres raw-limit-postgres apalis-postgres graphile-worker
+            graphile-worker-default (apalis-* and graphile-* need --features peers)
+--jobs sets the size of w1-w4 and w6 (default 20000; BENCHMARKS.md's drain tables use
+10000 and 100000); w5, w7, idle-cpu and rss have their own sizes.
 --pg-url defaults to $KIRIBI_BENCH_PG_URL, then postgres://postgres@127.0.0.1:5432/test?sslmode=disable;
 each PostgreSQL contender gets a database kiribi_bench_<contender> of its own.";
 
@@ -37,7 +42,7 @@ each PostgreSQL contender gets a database kiribi_bench_<contender> of its own.";
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) pg_url: String,
-    /// Jobs per run for W1–W4 and W6.
+    /// Jobs per run for W1–W4 and W6 (W5 and W7 have their own sizes).
     pub(crate) jobs: u64,
     pub(crate) runs: usize,
     pub(crate) quick: bool,

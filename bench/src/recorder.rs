@@ -40,6 +40,15 @@ pub(crate) struct Recorder {
     track_seqs: bool,
     seqs: Mutex<Vec<u64>>,
     latencies_us: Mutex<Vec<i64>>,
+    starts: Mutex<Vec<Start>>,
+}
+
+/// When one attempt of a timed job (W7) started; its due time comes from the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Start {
+    pub(crate) seq: u64,
+    pub(crate) attempt: u32,
+    pub(crate) at_us: i64,
 }
 
 impl Recorder {
@@ -62,6 +71,22 @@ impl Recorder {
             self.seqs.lock().expect("not poisoned").push(payload.seq);
         }
         self.executed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Called by a timed job (W7) first thing in each attempt, `at_us` taken before
+    /// anything else the attempt does.
+    pub(crate) fn record_start(&self, start: Start) {
+        self.starts.lock().expect("not poisoned").push(start);
+    }
+
+    /// Attempts of timed jobs started so far.
+    pub(crate) fn started(&self) -> u64 {
+        let n = self.starts.lock().expect("not poisoned").len();
+        u64::try_from(n).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn take_starts(&self) -> Vec<Start> {
+        std::mem::take(&mut *self.starts.lock().expect("not poisoned"))
     }
 
     pub(crate) fn executed(&self) -> u64 {

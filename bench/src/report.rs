@@ -16,14 +16,15 @@ pub(crate) async fn all(config: &Config) -> Result<()> {
         .map(|(n, ..)| *n)
         .filter(|n| match &config.contenders {
             Some(only) => only.iter().any(|o| o == n),
-            None => contenders::available(n),
+            None => contenders::available(n) && !contenders::OPT_IN.contains(n),
         })
         .collect();
-    let runnable: Vec<(&str, bool)> = workloads::RUNNABLE
+    // A workload is asked for by its name or by one of its columns (`dead`, `w7-retry`).
+    let runnable: Vec<(&str, &[&str], bool)> = workloads::RUNNABLE
         .iter()
         .copied()
-        .filter(|(w, _)| match &config.workloads {
-            Some(only) => only.iter().any(|o| o == w || (*w == "w3" && o == "dead")),
+        .filter(|(w, keys, _)| match &config.workloads {
+            Some(only) => only.iter().any(|o| o == w || keys.contains(&o.as_str())),
             None => true,
         })
         .collect();
@@ -31,7 +32,7 @@ pub(crate) async fn all(config: &Config) -> Result<()> {
     let mut cells: HashMap<(&str, &str), Vec<Measure>> = HashMap::new();
     let mut failures = Vec::new();
     for name in &names {
-        for (workload, heavy) in &runnable {
+        for (workload, _, heavy) in &runnable {
             let runs = if *heavy { 1 } else { config.runs };
             for run in 0..runs {
                 eprintln!(
@@ -57,11 +58,7 @@ pub(crate) async fn all(config: &Config) -> Result<()> {
 
     let columns: Vec<(&str, String)> = workloads::ALL
         .iter()
-        .filter(|(key, _)| {
-            runnable
-                .iter()
-                .any(|(w, _)| w == key || (*w == "w3" && *key == "dead"))
-        })
+        .filter(|(key, _)| runnable.iter().any(|(_, keys, _)| keys.contains(key)))
         .map(|(key, header)| (*key, header_for(config, key, header)))
         .collect();
     let mut notes: Vec<&str> = Vec::new();
@@ -106,7 +103,7 @@ pub(crate) async fn all(config: &Config) -> Result<()> {
         println!("[{}] {note}", i + 1);
     }
     println!(
-        "\n{} jobs per run, median of {} run(s) (w6-large and rss once), concurrency 8, \
+        "\n{} jobs per run, median of {} run(s) (w6-large, rss and idle-cpu once), concurrency 8, \
          {:.0} s in all.",
         config.jobs,
         config.runs,
@@ -159,16 +156,16 @@ fn median(measures: &[Measure]) -> Measure {
             })
             .collect())),
         Measure::Latency { .. } => {
-            let (p50, p99) = measures
+            let (p50, tail) = measures
                 .iter()
                 .filter_map(|m| match m {
-                    Measure::Latency { p50_ms, p99_ms } => Some((*p50_ms, *p99_ms)),
+                    Measure::Latency { p50_ms, tail_ms } => Some((*p50_ms, *tail_ms)),
                     _ => None,
                 })
                 .unzip();
             Measure::Latency {
                 p50_ms: mid(p50),
-                p99_ms: mid(p99),
+                tail_ms: mid(tail),
             }
         }
         Measure::Count(_) => {
@@ -189,6 +186,13 @@ fn median(measures: &[Measure]) -> Measure {
                 _ => None,
             })
             .collect())),
+        Measure::Percent(_) => Measure::Percent(mid(measures
+            .iter()
+            .filter_map(|m| match m {
+                Measure::Percent(p) => Some(*p),
+                _ => None,
+            })
+            .collect())),
         Measure::NotApplicable(why) => Measure::NotApplicable(why),
     }
 }
@@ -197,9 +201,10 @@ fn median(measures: &[Measure]) -> Measure {
 pub(crate) fn format(measure: &Measure) -> String {
     match measure {
         Measure::Rate(r) => group(r.round()),
-        Measure::Latency { p50_ms, p99_ms } => format!("{p50_ms:.2} / {p99_ms:.2}"),
+        Measure::Latency { p50_ms, tail_ms } => format!("{p50_ms:.2} / {tail_ms:.2}"),
         Measure::Count(c) => group(*c as f64),
         Measure::Mib(m) => format!("{m:.1}"),
+        Measure::Percent(p) => format!("{p:.2}"),
         Measure::NotApplicable(why) => format!("n/a ({why})"),
     }
 }

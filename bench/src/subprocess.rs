@@ -1,8 +1,9 @@
 //! Worker subprocesses: the hidden `worker` subcommand, and the parent's handle on one.
 //!
 //! Protocol, one line each: the worker prints `ready` once connected, waits for `go` on
-//! stdin, starts its workers and prints `progress <executed>` every 20 ms; on `stop`
-//! (or end of stdin) it shuts down and prints `progress`, `seqs …`, `lat …`, `end`.
+//! stdin, starts its workers and prints `progress <executed>` every 20 ms (not when
+//! started `quiet`, whose CPU is measured idle); on `stop` (or end of stdin) it shuts
+//! down and prints `progress`, `seqs …`, `lat …`, `end`.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -25,10 +26,17 @@ pub(crate) struct Report {
     pub(crate) latencies_us: Vec<i64>,
 }
 
-/// Runs the `worker` subcommand: `worker <contender> <target> <concurrency> <track|no-track>`.
+/// Runs the `worker` subcommand:
+/// `worker <contender> <target> <concurrency> <track|no-track> [quiet]`.
 pub(crate) async fn worker_main(args: &[String]) -> Result<()> {
-    let [name, target, concurrency, track] = args else {
-        anyhow::bail!("usage: worker <contender> <target> <concurrency> <track|no-track>");
+    let (name, target, concurrency, track, quiet) = match args {
+        [name, target, concurrency, track] => (name, target, concurrency, track, false),
+        [name, target, concurrency, track, quiet] if quiet == "quiet" => {
+            (name, target, concurrency, track, true)
+        }
+        _ => anyhow::bail!(
+            "usage: worker <contender> <target> <concurrency> <track|no-track> [quiet]"
+        ),
     };
     let recorder = Arc::new(Recorder::new(track == "track"));
     let contender = contenders::connect(name, &Target::from_arg(target), recorder.clone()).await?;
@@ -46,7 +54,7 @@ pub(crate) async fn worker_main(args: &[String]) -> Result<()> {
                 Some("stop") | None => break,
                 Some(_) => {}
             },
-            _ = tick.tick() => println!("progress {}", recorder.executed()),
+            _ = tick.tick(), if !quiet => println!("progress {}", recorder.executed()),
         }
     }
     workers.shutdown().await?;
@@ -83,12 +91,37 @@ impl WorkerProc {
         concurrency: usize,
         track: bool,
     ) -> Result<Self> {
-        let mut child = Command::new(std::env::current_exe()?)
+        Self::spawn_with(contender, target, concurrency, track, false)
+    }
+
+    /// The same, without progress lines: it only reports when stopped, so that an
+    /// idle worker's CPU is its own.
+    pub(crate) fn spawn_quiet(
+        contender: &str,
+        target: &Target,
+        concurrency: usize,
+    ) -> Result<Self> {
+        Self::spawn_with(contender, target, concurrency, false, true)
+    }
+
+    fn spawn_with(
+        contender: &str,
+        target: &Target,
+        concurrency: usize,
+        track: bool,
+        quiet: bool,
+    ) -> Result<Self> {
+        let mut command = Command::new(std::env::current_exe()?);
+        command
             .arg("worker")
             .arg(contender)
             .arg(target.to_arg())
             .arg(concurrency.to_string())
-            .arg(if track { "track" } else { "no-track" })
+            .arg(if track { "track" } else { "no-track" });
+        if quiet {
+            command.arg("quiet");
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -190,4 +223,49 @@ pub(crate) fn peak_rss_mib(pid: u32) -> Result<f64> {
         .parse()?;
     #[allow(clippy::cast_precision_loss, reason = "KiB counts are far below 2^52")]
     Ok(kib as f64 / 1024.0)
+}
+
+/// CPU time a process has used so far (user + system, every thread), in clock ticks,
+/// from fields 14 and 15 of `/proc/<pid>/stat`.
+pub(crate) fn cpu_ticks(pid: u32) -> Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    parse_cpu_ticks(&stat)
+}
+
+/// The fields after the command name, which is in parentheses and may hold spaces.
+fn parse_cpu_ticks(stat: &str) -> Result<u64> {
+    let (_, rest) = stat
+        .rsplit_once(')')
+        .context("no `)` in /proc/<pid>/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state): utime is field 14, stime field 15.
+    let field = |i: usize| -> Result<u64> {
+        Ok(fields
+            .get(i - 3)
+            .with_context(|| format!("no field {i} in /proc/<pid>/stat"))?
+            .parse()?)
+    };
+    Ok(field(14)? + field(15)?)
+}
+
+/// Clock ticks per second, the unit of [`cpu_ticks`] (`sysconf(_SC_CLK_TCK)`).
+pub(crate) fn ticks_per_second() -> u64 {
+    rustix::param::clock_ticks_per_second()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cpu_ticks;
+
+    #[test]
+    fn cpu_ticks_are_utime_plus_stime() {
+        let stat = "4242 (kiribi bench) S 1 2 3 0 -1 4194304 500 0 0 0 17 5 0 0 20 0 4 0 99";
+        assert_eq!(parse_cpu_ticks(stat).unwrap(), 22);
+    }
+
+    #[test]
+    fn own_cpu_ticks_are_readable() {
+        assert!(super::cpu_ticks(std::process::id()).is_ok());
+        assert!(super::ticks_per_second() > 0);
+    }
 }

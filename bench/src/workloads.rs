@@ -1,5 +1,6 @@
 //! The workloads W1–W6 and RSS: each runs one cell (one contender, one run) on a fresh
-//! database and returns what it measured.
+//! database and returns what it measured. W7 and the idle worker's CPU are in
+//! `waiting.rs`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use crate::contenders::{self, Contender, Target};
 use crate::databases;
 use crate::recorder::{Payload, Recorder, check_exactly_once, now_us};
 use crate::subprocess::{WorkerProc, peak_rss_mib};
+use crate::waiting;
 
 /// Every workload, in table order: name and column header.
 pub(crate) const ALL: &[(&str, &str)] = &[
@@ -20,6 +22,15 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("w4", "W4 drain, 4 procs (jobs/s)"),
     ("w5", "W5 latency, other process, p50 / p99 (ms)"),
     ("w5-local", "W5 latency, same process, p50 / p99 (ms)"),
+    (
+        "w7-delay",
+        "W7 delayed enqueue, run_at → start, same process, p50 / p95 (ms)",
+    ),
+    (
+        "w7-retry",
+        "W7 retry after 100 ms, run_at → start, same process, p50 / p95 (ms)",
+    ),
+    ("idle-cpu", "idle worker, other process (% of a core)"),
     ("w6-small", "W6 drain with 10k finished (jobs/s)"),
     ("w6-large", "W6 drain with 1M finished (jobs/s)"),
     ("dead", "PG dead tuples after W3"),
@@ -30,32 +41,38 @@ pub(crate) const ALL: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 pub(crate) enum Measure {
     Rate(f64),
+    /// The median and a tail percentile: p99 for W5, p95 for W7 (the header says).
     Latency {
         p50_ms: f64,
-        p99_ms: f64,
+        tail_ms: f64,
     },
     Count(u64),
     Mib(f64),
+    /// CPU time over wall time, in % of one core.
+    Percent(f64),
     /// The contender's API cannot express the workload; the footnote says why.
     NotApplicable(&'static str),
 }
 
 /// The concurrency of every worker.
-const CONCURRENCY: usize = 8;
+pub(crate) const CONCURRENCY: usize = 8;
 const WORKER_PROCESSES: usize = 4;
 
-/// The workloads that run on their own (`dead` comes with `w3`), and whether each is
-/// heavy enough to run once however many runs were asked for.
-pub(crate) const RUNNABLE: &[(&str, bool)] = &[
-    ("w1", false),
-    ("w2", false),
-    ("w3", false),
-    ("w4", false),
-    ("w5", false),
-    ("w5-local", false),
-    ("w6-small", false),
-    ("w6-large", true),
-    ("rss", true),
+/// The workloads that run on their own, the columns each fills (`w3` also `dead`,
+/// `w7` both of its columns), and whether each is heavy or slow enough to run once
+/// however many runs were asked for.
+pub(crate) const RUNNABLE: &[(&str, &[&str], bool)] = &[
+    ("w1", &["w1"], false),
+    ("w2", &["w2"], false),
+    ("w3", &["w3", "dead"], false),
+    ("w4", &["w4"], false),
+    ("w5", &["w5"], false),
+    ("w5-local", &["w5-local"], false),
+    ("w7", &["w7-delay", "w7-retry"], false),
+    ("idle-cpu", &["idle-cpu"], true),
+    ("w6-small", &["w6-small"], false),
+    ("w6-large", &["w6-large"], true),
+    ("rss", &["rss"], true),
 ];
 
 /// Runs `workload` for `contender` once, on a fresh database; `w3` also yields `dead`.
@@ -88,6 +105,11 @@ async fn run_on(
         "w4" => one("w4", drain_processes(name, target, n).await?),
         "w5" => one("w5", latency(config, name, target, false).await?),
         "w5-local" => one("w5-local", latency(config, name, target, true).await?),
+        "w7" | "w7-delay" | "w7-retry" => {
+            let (delay, retry) = waiting::due_to_start(config, name, target).await?;
+            Ok(vec![("w7-delay", delay), ("w7-retry", retry)])
+        }
+        "idle-cpu" => one("idle-cpu", waiting::idle_cpu(config, name, target).await?),
         "w6-small" => {
             let finished = config.finished_small();
             one("w6-small", drain(config, name, target, finished).await?.0)
@@ -109,7 +131,11 @@ fn rate(n: u64, elapsed: Duration) -> Measure {
     Measure::Rate(n as f64 / elapsed.as_secs_f64())
 }
 
-async fn connect(name: &str, target: &Target, track: bool) -> Result<Box<dyn Contender>> {
+pub(crate) async fn connect(
+    name: &str,
+    target: &Target,
+    track: bool,
+) -> Result<Box<dyn Contender>> {
     contenders::connect(name, target, Arc::new(Recorder::new(track))).await
 }
 
@@ -162,7 +188,7 @@ fn deadline_for(n: u64) -> Instant {
 }
 
 /// Waits until the database has no unfinished job (where the contender can tell).
-async fn wait_finished(contender: &dyn Contender, deadline: Instant) -> Result<()> {
+pub(crate) async fn wait_finished(contender: &dyn Contender, deadline: Instant) -> Result<()> {
     while let Some(left) = contender.unfinished().await? {
         if left == 0 {
             break;
@@ -305,7 +331,7 @@ async fn latency(config: &Config, name: &str, target: &Target, local: bool) -> R
     latencies.sort_unstable();
     Ok(Measure::Latency {
         p50_ms: percentile_ms(&latencies, 50),
-        p99_ms: percentile_ms(&latencies, 99),
+        tail_ms: percentile_ms(&latencies, 99),
     })
 }
 
@@ -314,7 +340,7 @@ async fn latency(config: &Config, name: &str, target: &Target, local: bool) -> R
     clippy::cast_precision_loss,
     reason = "latencies are far below 2^52 µs"
 )]
-fn percentile_ms(sorted_us: &[i64], p: usize) -> f64 {
+pub(crate) fn percentile_ms(sorted_us: &[i64], p: usize) -> f64 {
     let rank = (sorted_us.len() * p).div_ceil(100).max(1);
     sorted_us[rank - 1] as f64 / 1000.0
 }

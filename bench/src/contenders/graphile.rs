@@ -1,6 +1,6 @@
-//! graphile_worker 0.14 (Rust) on PostgreSQL, in its documented "throughput-oriented"
-//! configuration: local queue (100 jobs), completions batched every 5 ms,
-//! `LISTEN`/`NOTIFY` wake-ups with a 500 ms polling fallback.
+//! graphile_worker 0.14 (Rust) on PostgreSQL, in two set-ups: its documented
+//! "throughput-oriented" one (local queue of 100 jobs, completions batched every 5 ms,
+//! 500 ms polling fallback) and its defaults; `LISTEN`/`NOTIFY` wake-ups in both.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,25 +36,43 @@ impl TaskHandler for NoopJob {
     }
 }
 
+/// How the worker is configured.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Setup {
+    /// The documented high-throughput set-up (`graphile-worker`).
+    Throughput,
+    /// `WorkerOptions::default()` apart from concurrency (`graphile-worker-default`).
+    Default,
+}
+
 pub(super) struct Graphile {
     pool: PgPool,
     worker: Arc<Worker>,
     utils: WorkerUtils,
 }
 
-pub(super) async fn connect(target: &Target, recorder: Arc<Recorder>) -> Result<Graphile> {
+pub(super) async fn connect(
+    target: &Target,
+    recorder: Arc<Recorder>,
+    setup: Setup,
+) -> Result<Graphile> {
     let pool = PgPool::connect(target.require_pg()?).await?;
-    let worker = WorkerOptions::default()
+    let options = WorkerOptions::default()
         .schema(SCHEMA)
-        .concurrency(CONCURRENCY)
-        .poll_interval(Duration::from_millis(500))
-        .complete_job_batch_delay(Duration::from_millis(5))
-        .fail_job_batch_delay(Duration::from_millis(5))
-        .local_queue(
-            LocalQueueConfig::default()
-                .with_size(100)
-                .with_ttl(Duration::from_secs(60)),
-        )
+        .concurrency(CONCURRENCY);
+    let options = match setup {
+        Setup::Throughput => options
+            .poll_interval(Duration::from_millis(500))
+            .complete_job_batch_delay(Duration::from_millis(5))
+            .fail_job_batch_delay(Duration::from_millis(5))
+            .local_queue(
+                LocalQueueConfig::default()
+                    .with_size(100)
+                    .with_ttl(Duration::from_secs(60)),
+            ),
+        Setup::Default => options,
+    };
+    let worker = options
         .listen_os_shutdown_signals(false)
         .add_extension(recorder)
         .define_job::<NoopJob>()

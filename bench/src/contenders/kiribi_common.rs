@@ -2,18 +2,47 @@
 //! the dispatch to each backend's bulk SQL for pre-filled tables.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use async_trait::async_trait;
-use kiribi::{Kiribi, State, WorkerHandle, job};
+use kiribi::{EnqueueOptions, Job, JobContext, JobFilter, Kiribi, State, WorkerHandle, job};
 
 use super::{Contender, Workers, kiribi_postgres, kiribi_sqlite};
-use crate::recorder::{Payload, Recorder};
+use crate::recorder::{Payload, Recorder, Start, now_us};
 
 /// The benchmark's no-op job: records its execution and returns.
 #[job(name = "bench.noop")]
 async fn noop(State(recorder): State<Arc<Recorder>>, seq: u64, enq_us: i64) -> Result<(), String> {
     recorder.record(Payload { seq, enq_us });
+    Ok(())
+}
+
+/// W7's job: records when each attempt starts and, with `fail_first`, fails its first
+/// attempt so that it is retried after 100 ms (`RETRY_DELAY`; the macro takes a
+/// literal, a unit test checks they agree). Fixed backoff: no jitter.
+#[job(
+    name = "bench.timed",
+    max_attempts = 2,
+    backoff = "fixed",
+    retry_delay = "100ms"
+)]
+async fn timed(
+    ctx: JobContext,
+    State(recorder): State<Arc<Recorder>>,
+    seq: u64,
+    fail_first: bool,
+) -> Result<(), String> {
+    let at_us = now_us();
+    let attempt = ctx.attempt();
+    recorder.record_start(Start {
+        seq,
+        attempt,
+        at_us,
+    });
+    if fail_first && attempt == 1 {
+        return Err("the first attempt fails, by design".to_owned());
+    }
     Ok(())
 }
 
@@ -122,5 +151,44 @@ impl Contender for KiribiContender {
             anyhow::bail!("kiribi handle without a SQLite or PostgreSQL pool")
         };
         Ok(Some(u64::try_from(n)?))
+    }
+
+    async fn enqueue_timed(&self, seq: u64, delay: Duration, fail_first: bool) -> Result<bool> {
+        Timed::enqueue_with(
+            &self.kiribi,
+            Timed { seq, fail_first },
+            EnqueueOptions::new().delay(delay),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    async fn timed_due_us(&self) -> Result<Vec<(u64, i64)>> {
+        let jobs = self
+            .kiribi
+            .jobs(JobFilter::new().name(Timed::CONFIG.name).limit(100_000))
+            .await?;
+        jobs.iter()
+            .map(|job| {
+                let seq = job.payload["seq"]
+                    .as_u64()
+                    .with_context(|| format!("timed job {} without a `seq`", job.id))?;
+                Ok((seq, job.run_at.timestamp_micros()))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kiribi::Job;
+
+    use super::Timed;
+    use crate::contenders::RETRY_DELAY;
+
+    #[test]
+    fn timed_job_retries_after_the_bench_retry_delay() {
+        assert_eq!(Timed::CONFIG.retry.retry_delay, RETRY_DELAY);
+        assert_eq!(Timed::CONFIG.retry.delay_after(1), RETRY_DELAY);
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Result;
 use async_trait::async_trait;
@@ -11,6 +12,9 @@ use crate::recorder::{Payload, Recorder};
 mod kiribi_common;
 mod kiribi_postgres;
 mod kiribi_sqlite;
+mod raw_limit_postgres;
+mod raw_limit_sqlite;
+mod raw_limit_worker;
 mod raw_postgres;
 mod raw_sqlite;
 mod raw_worker;
@@ -78,11 +82,14 @@ pub(crate) enum Backend {
 pub(crate) const ALL: &[(&str, Backend, bool)] = &[
     ("kiribi-sqlite", Backend::Sqlite, false),
     ("raw-sqlite", Backend::Sqlite, false),
+    ("raw-limit-sqlite", Backend::Sqlite, false),
     ("apalis-sqlite", Backend::Sqlite, true),
     ("kiribi-postgres", Backend::Postgres, false),
     ("raw-postgres", Backend::Postgres, false),
+    ("raw-limit-postgres", Backend::Postgres, false),
     ("apalis-postgres", Backend::Postgres, true),
     ("graphile-worker", Backend::Postgres, true),
+    ("graphile-worker-default", Backend::Postgres, true),
 ];
 
 pub(crate) fn backend_of(name: &str) -> Result<Backend> {
@@ -94,6 +101,12 @@ pub(crate) fn backend_of(name: &str) -> Result<Backend> {
             anyhow::anyhow!("unknown contender `{name}`; expected one of {names:?}")
         })
 }
+
+/// Contenders `all` runs only when `--contenders` names them: graphile_worker's default
+/// set-up runs one job per slot per poll tick or notification (its direct job loop,
+/// `src/runner/job_loop/direct.rs` in 0.14.1), about 8 jobs/s when jobs were queued
+/// before it started, so each drain would run into its deadline (minutes).
+pub(crate) const OPT_IN: &[&str] = &["graphile-worker-default"];
 
 /// Whether this build can run the contender.
 pub(crate) fn available(name: &str) -> bool {
@@ -136,7 +149,24 @@ pub(crate) trait Contender: Send + Sync {
 
     /// How many jobs are not finished yet in the database (`None` if unknown).
     async fn unfinished(&self) -> Result<Option<u64>>;
+
+    /// Enqueues a timed job (W7) due after `delay`, whose attempts call
+    /// [`Recorder::record_start`]; with `fail_first`, its first attempt fails and it
+    /// is retried after [`RETRY_DELAY`]. `Ok(false)`: the contender has no delayed
+    /// jobs or no retry delay to set.
+    async fn enqueue_timed(&self, _seq: u64, _delay: Duration, _fail_first: bool) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// Every timed job's `seq` and when it was last due (its stored `run_at`: the
+    /// retry's for a job that failed first), Unix microseconds.
+    async fn timed_due_us(&self) -> Result<Vec<(u64, i64)>> {
+        Ok(Vec::new())
+    }
 }
+
+/// The retry delay of W7's jobs that fail their first attempt.
+pub(crate) const RETRY_DELAY: Duration = Duration::from_millis(100);
 
 /// Running workers.
 #[async_trait]
@@ -156,12 +186,20 @@ pub(crate) async fn connect(
         "kiribi-postgres" => Box::new(kiribi_postgres::connect(target, recorder).await?),
         "raw-sqlite" => Box::new(raw_sqlite::connect(target, recorder).await?),
         "raw-postgres" => Box::new(raw_postgres::connect(target, recorder).await?),
+        "raw-limit-sqlite" => Box::new(raw_limit_sqlite::connect(target, recorder).await?),
+        "raw-limit-postgres" => Box::new(raw_limit_postgres::connect(target, recorder).await?),
         #[cfg(feature = "peers")]
         "apalis-sqlite" => Box::new(apalis_sqlite::connect(target, recorder).await?),
         #[cfg(feature = "peers")]
         "apalis-postgres" => Box::new(apalis_postgres::connect(target, recorder).await?),
         #[cfg(feature = "peers")]
-        "graphile-worker" => Box::new(graphile::connect(target, recorder).await?),
+        "graphile-worker" => {
+            Box::new(graphile::connect(target, recorder, graphile::Setup::Throughput).await?)
+        }
+        #[cfg(feature = "peers")]
+        "graphile-worker-default" => {
+            Box::new(graphile::connect(target, recorder, graphile::Setup::Default).await?)
+        }
         other => {
             backend_of(other)?;
             anyhow::bail!("`{other}` needs the `peers` feature: --features peers")
