@@ -16,6 +16,7 @@ use std::any::Any;
 use std::cmp::Reverse;
 use std::collections::HashSet;
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use kiribi_core::backend::{
@@ -46,9 +47,10 @@ const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct SqliteStorage {
     writer: SqlitePool,
     reader: SqlitePool,
-    /// How the commit watcher of [`Storage::listen`] connects and how often it
-    /// looks; `None` for an in-memory database, which only this handle can change.
-    watch: Option<(SqliteConnectOptions, Duration)>,
+    /// What the commit watcher of [`Storage::listen`] watches, how it falls back
+    /// to a connection, and how often it looks; `None` for an in-memory database,
+    /// which only this handle can change.
+    watch: Option<(PathBuf, SqliteConnectOptions, Duration)>,
 }
 
 impl SqliteStorage {
@@ -142,8 +144,9 @@ impl SqliteStorage {
                 .await
                 .map_err(storage_error)?
         };
-        let watch = (!options.is_in_memory()).then(|| {
+        let watch = options.get_path().map(|path| {
             (
+                path.to_path_buf(),
                 connect.pragma("query_only", "ON"),
                 options.get_watch_interval(),
             )
@@ -424,15 +427,16 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    /// Watches `PRAGMA data_version` on a read-only connection of its own (see
+    /// Watches the header of the database's WAL index (the `-shm` file), or `PRAGMA
+    /// data_version` where that cannot be read (see
     /// [`SqliteStorageOptions::watch_interval`]): every commit to the file, by any
     /// connection of any process, wakes the listener within one interval.
     /// `Ok(None)` for an in-memory database.
     async fn listen(&self) -> Result<Option<Box<dyn Listener>>, Error> {
-        let Some((connect, interval)) = &self.watch else {
+        let Some((path, connect, interval)) = &self.watch else {
             return Ok(None);
         };
-        let watcher = CommitWatcher::open(connect.clone(), *interval).await?;
+        let watcher = CommitWatcher::open(path.clone(), connect.clone(), *interval).await?;
         Ok(Some(Box::new(watcher)))
     }
 }
