@@ -1,28 +1,37 @@
 //! A worker process for kiribi's process-level tests.
 //!
-//! `kiribi-test-worker <url> <concurrency> <lease-ms>` runs the jobs of
-//! `kiribi_tests::jobs` until SIGTERM, then shuts down gracefully.
+//! `kiribi-test-worker <url> [<concurrency> [<lease-ms> [<poll-ms> [<prefetch>]]]]`
+//! runs the jobs of `kiribi_tests::jobs` until SIGTERM, then shuts down gracefully.
+//! Defaults: concurrency 8, lease 30 s, poll 50 ms, kiribi's prefetch. It prints
+//! `ready` once connected, and logs to stderr at `RUST_LOG`'s level (warnings when
+//! unset; see `kiribi_tests::log`).
 
 use std::time::Duration;
+
+const USAGE: &str =
+    "usage: kiribi-test-worker <url> [<concurrency> [<lease-ms> [<poll-ms> [<prefetch>]]]]";
 
 #[tokio::main]
 async fn main() -> Result<(), kiribi::Error> {
     kiribi_tests::jobs::link();
+    kiribi_tests::log::init();
     let mut args = std::env::args().skip(1);
-    let url = args
-        .next()
-        .expect("usage: kiribi-test-worker <url> <concurrency> <lease-ms>");
-    let concurrency: usize = args.next().map_or(8, |a| a.parse().expect("concurrency"));
-    let lease_ms: u64 = args.next().map_or(30_000, |a| a.parse().expect("lease-ms"));
+    let url = args.next().expect(USAGE);
+    let concurrency: usize = args.next().map_or(8, |a| a.parse().expect(USAGE));
+    let lease_ms: u64 = args.next().map_or(30_000, |a| a.parse().expect(USAGE));
+    let poll_ms: u64 = args.next().map_or(50, |a| a.parse().expect(USAGE));
+    let prefetch: Option<usize> = args.next().map(|a| a.parse().expect(USAGE));
 
     let kiribi = kiribi::Kiribi::connect(&url).await?;
     println!("ready");
-    kiribi
+    let mut worker = kiribi
         .worker()
         .concurrency(concurrency)
         .lease(Duration::from_millis(lease_ms))
-        .poll_interval(Duration::from_millis(50))
-        .shutdown_timeout(Duration::from_secs(5))
-        .run()
-        .await
+        .poll_interval(Duration::from_millis(poll_ms))
+        .shutdown_timeout(Duration::from_secs(5));
+    if let Some(prefetch) = prefetch {
+        worker = worker.prefetch(prefetch);
+    }
+    worker.run().await
 }

@@ -42,3 +42,26 @@ pub async fn hang_once(ctx: JobContext, marker: String) -> Result<u32, std::io::
     }
     Ok(ctx.attempt())
 }
+
+/// A short job (`millis` long, 0 for none) with a single attempt: an attempt
+/// charged for anything but its own error would fail it.
+#[job(name = "test.brief", max_attempts = 1)]
+pub async fn brief(ctx: JobContext, millis: u64) -> Result<u32, std::io::Error> {
+    record_run(&ctx)?;
+    if millis > 0 {
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+    }
+    Ok(ctx.attempt())
+}
+
+/// A poison pill: SIGKILLs the worker process that runs it, on every attempt.
+#[job(name = "test.kill_own_worker")]
+pub async fn kill_own_worker(ctx: JobContext) -> Result<(), std::io::Error> {
+    record_run(&ctx)?;
+    std::process::Command::new("kill")
+        .arg("-KILL")
+        .arg(std::process::id().to_string())
+        .status()?;
+    // SIGKILL is delivered before `kill` returns; nothing runs past this.
+    std::future::pending().await
+}

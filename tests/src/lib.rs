@@ -3,6 +3,7 @@
 //! lives in the `kiribi-conformance` crate).
 
 pub mod jobs;
+pub mod log;
 pub mod pg;
 pub mod process;
 
@@ -127,6 +128,41 @@ pub async fn wait_for_status(kiribi: &Kiribi, id: JobId, status: JobStatus) -> J
                 .expect("read the job")
                 .expect("the job exists");
             (record.status == status).then_some(record)
+        },
+    )
+    .await
+}
+
+/// How many jobs are not finished yet (pending, running or retrying), counting a
+/// failed read as one, so that a caller waiting for none keeps waiting.
+pub async fn unfinished_jobs(kiribi: &Kiribi) -> usize {
+    let mut left = 0;
+    for status in [JobStatus::Pending, JobStatus::Running, JobStatus::Retrying] {
+        left += kiribi
+            .jobs(kiribi::JobFilter::new().status(status).limit(1))
+            .await
+            .map_or(1, |jobs| jobs.len());
+    }
+    left
+}
+
+/// Waits (up to 20 s) until the job has ended (succeeded, failed or cancelled),
+/// and returns its record: a job that ends the wrong way fails the test at once.
+pub async fn wait_until_ended(kiribi: &Kiribi, id: JobId) -> JobRecord {
+    wait::until(
+        &format!("job {id} to end"),
+        std::time::Duration::from_secs(20),
+        || async {
+            let record = kiribi
+                .job(id)
+                .await
+                .expect("read the job")
+                .expect("the job exists");
+            matches!(
+                record.status,
+                JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled
+            )
+            .then_some(record)
         },
     )
     .await

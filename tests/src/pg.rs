@@ -232,6 +232,12 @@ impl PrivateServer {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
+    /// What the server has logged so far (its errors, such as `deadlock detected`,
+    /// among it).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
     /// Stops the server at once, as a crash would (`pg_ctl stop -m immediate`).
     ///
     /// # Errors

@@ -1,5 +1,6 @@
 //! Starting and stopping real worker processes (`kiribi-test-worker`).
 
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -11,22 +12,96 @@ pub struct WorkerProcess {
     child: Child,
 }
 
-impl WorkerProcess {
-    /// Starts `binary <url> <concurrency> <lease-ms>` and waits until it has connected.
-    pub async fn start(
-        binary: &str,
-        url: &str,
-        concurrency: usize,
-        lease: Duration,
-        run_log: &std::path::Path,
-    ) -> Self {
-        let mut child = Command::new(binary)
-            .arg(url)
-            .arg(concurrency.to_string())
-            .arg(lease.as_millis().to_string())
-            .env(crate::jobs::RUN_LOG_DIR_ENV, run_log)
+/// How to start a [`WorkerProcess`]: the settings the test worker takes as
+/// arguments, its run log directory and where its stderr goes.
+#[must_use = "a worker process starts with `start`"]
+pub struct WorkerStart {
+    binary: String,
+    url: String,
+    concurrency: usize,
+    lease: Duration,
+    poll_interval: Duration,
+    prefetch: Option<usize>,
+    run_log: Option<PathBuf>,
+    stderr: Option<PathBuf>,
+    log_level: Option<String>,
+}
+
+impl WorkerStart {
+    /// How many jobs it runs at once (default 8).
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency;
+        self
+    }
+
+    /// Its lease (default 30 s).
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// How often it polls when idle (default 50 ms).
+    pub fn poll_interval(mut self, poll_interval: Duration) -> Self {
+        self.poll_interval = poll_interval;
+        self
+    }
+
+    /// The most jobs it claims ahead (default: kiribi's).
+    pub fn prefetch(mut self, prefetch: usize) -> Self {
+        self.prefetch = Some(prefetch);
+        self
+    }
+
+    /// Where its jobs log their runs (see [`read_run_logs`]); default: nowhere.
+    pub fn run_log(mut self, dir: &Path) -> Self {
+        self.run_log = Some(dir.to_owned());
+        self
+    }
+
+    /// Appends its stderr (its log lines among it) to `path` instead of the test's
+    /// stderr.
+    pub fn stderr_to(mut self, path: &Path) -> Self {
+        self.stderr = Some(path.to_owned());
+        self
+    }
+
+    /// Its `RUST_LOG` (default: the test's, else warnings; see [`crate::log`]).
+    pub fn log_level(mut self, level: &str) -> Self {
+        self.log_level = Some(level.to_owned());
+        self
+    }
+
+    /// Starts `binary <url> <concurrency> <lease-ms> <poll-ms> [<prefetch>]` and
+    /// waits until it has connected.
+    pub async fn start(self) -> WorkerProcess {
+        let mut command = Command::new(&self.binary);
+        command
+            .arg(&self.url)
+            .arg(self.concurrency.to_string())
+            .arg(self.lease.as_millis().to_string())
+            .arg(self.poll_interval.as_millis().to_string());
+        if let Some(prefetch) = self.prefetch {
+            command.arg(prefetch.to_string());
+        }
+        if let Some(dir) = &self.run_log {
+            command.env(crate::jobs::RUN_LOG_DIR_ENV, dir);
+        }
+        if let Some(level) = &self.log_level {
+            command.env("RUST_LOG", level);
+        }
+        let stderr = match &self.stderr {
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("open the worker's stderr file"),
+            ),
+            None => Stdio::inherit(),
+        };
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .expect("start the worker process");
@@ -41,12 +116,50 @@ impl WorkerProcess {
             Some("ready"),
             "worker process did not start"
         );
-        Self { child }
+        WorkerProcess { child }
+    }
+}
+
+impl WorkerProcess {
+    /// Starts `binary <url> <concurrency> <lease-ms>` and waits until it has connected.
+    pub async fn start(
+        binary: &str,
+        url: &str,
+        concurrency: usize,
+        lease: Duration,
+        run_log: &Path,
+    ) -> Self {
+        Self::builder(binary, url)
+            .concurrency(concurrency)
+            .lease(lease)
+            .run_log(run_log)
+            .start()
+            .await
+    }
+
+    /// A worker process of `binary` serving `url`, to configure and start.
+    pub fn builder(binary: &str, url: &str) -> WorkerStart {
+        WorkerStart {
+            binary: binary.to_owned(),
+            url: url.to_owned(),
+            concurrency: 8,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(50),
+            prefetch: None,
+            run_log: None,
+            stderr: None,
+            log_level: None,
+        }
     }
 
     /// The OS process id.
     pub fn pid(&self) -> u32 {
         self.child.id().expect("the process is running")
+    }
+
+    /// Waits until the process ends by itself (or is killed by anyone else).
+    pub async fn exited(&mut self) -> std::process::ExitStatus {
+        self.child.wait().await.expect("wait for the worker")
     }
 
     /// SIGKILL: the process dies at once, holding whatever it had claimed.
@@ -74,7 +187,7 @@ impl WorkerProcess {
 
 /// Reads every run log line (`<job id> <attempt>`) written by test processes in `dir`,
 /// with the pid of the process that wrote it.
-pub fn read_run_logs(dir: &std::path::Path) -> Vec<(u32, i64, u32)> {
+pub fn read_run_logs(dir: &Path) -> Vec<(u32, i64, u32)> {
     let mut runs = Vec::new();
     for entry in std::fs::read_dir(dir).expect("read the run log directory") {
         let path = entry.expect("a directory entry").path();

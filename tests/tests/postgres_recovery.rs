@@ -1,10 +1,12 @@
-//! PostgreSQL failures that other queues survive badly: a server restart mid-run and
-//! a worker's connections killed by `pg_terminate_backend`. Workers must resume by
-//! themselves, with no job lost.
+//! PostgreSQL failures that other queues survive badly: a server restart mid-run, a
+//! worker's connections killed by `pg_terminate_backend`, and a server crash right
+//! after a claim. Workers must resume by themselves, with no job lost, and a claim
+//! that returned must survive the crash.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
+use kiribi::backend::{ClaimRequest, ClaimedJob, Lease, Outcome, WorkerId};
 use kiribi::sqlx::{Connection, PgConnection};
 use kiribi::{JobFilter, JobStatus, Kiribi};
 use kiribi_tests::jobs::Drain;
@@ -131,4 +133,92 @@ async fn worker_recovers_after_its_connections_are_terminated() {
     let second = Drain::enqueue(&other, Drain { n: 2 }).await.unwrap();
     wait_for_status(&other, second, JobStatus::Succeeded).await;
     worker.shutdown().await.unwrap();
+}
+
+/// Claims the one ready `test.drain` job for `worker`, with a lease that outlasts
+/// the test.
+async fn claim(kiribi: &Kiribi, worker: &WorkerId) -> Vec<ClaimedJob> {
+    let request = ClaimRequest::new(worker.clone(), Duration::from_secs(600))
+        .with_names(["test.drain"])
+        .with_limit(10);
+    kiribi.storage().claim(&request).await.expect("claim")
+}
+
+/// A claim commits synchronously: when it returned to a worker, a crash cannot undo
+/// it. (While the claim committed with `synchronous_commit` off, the job came back
+/// here `Pending` with no attempt, for a second worker to claim as attempt 1 while
+/// the first one ran it.) And a write fenced by (id, attempt) but from another
+/// owner changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_survives_a_server_crash_right_after_it_returns_and_stays_fenced() {
+    let server = tokio::task::spawn_blocking(PrivateServer::start)
+        .await
+        .unwrap()
+        .expect("start a private PostgreSQL server");
+    let database = TestPgDatabase::on(&server.url("postgres")).await;
+    let kiribi = Kiribi::connect(database.url()).await.unwrap();
+    let id = Drain::enqueue(&kiribi, Drain { n: 7 }).await.unwrap();
+
+    let first = WorkerId::new("worker:test:1:first");
+    let claimed = claim(&kiribi, &first).await;
+    // The claim has returned: the server crashes at once, before anything else
+    // (a checkpoint, the WAL writer's next round) could save it by chance.
+    server.stop().expect("stop the server");
+    assert_eq!(claimed.len(), 1, "the job was claimed");
+    let lease = claimed[0].lease.clone();
+    assert_eq!((lease.id, lease.attempt), (id, 1));
+    tokio::task::spawn_blocking({
+        let started = server.start_again();
+        move || started
+    })
+    .await
+    .unwrap()
+    .expect("restart the server");
+
+    // The claim was durable: the job is still the first worker's, in attempt 1.
+    let other = Kiribi::connect(database.url()).await.unwrap();
+    let record = other.job(id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            record.status,
+            record.lease_owner.as_deref(),
+            record.attempts
+        ),
+        (JobStatus::Running, Some(first.as_str()), 1),
+        "status, lease owner, attempts after the crash"
+    );
+    // A second worker finds nothing to claim while the lease holds.
+    let second = WorkerId::new("worker:test:2:second");
+    assert!(claim(&other, &second).await.is_empty(), "the job is leased");
+
+    // The fence: an outcome for the same attempt from another owner changes nothing.
+    let stranger = Lease::new(id, 1, second);
+    let held = other
+        .storage()
+        .complete_many(&[(stranger, Outcome::succeeded(Some(serde_json::json!(0))))])
+        .await
+        .unwrap();
+    assert_eq!(held, [false], "another owner's completion is refused");
+    let record = other.job(id).await.unwrap().unwrap();
+    assert_eq!(
+        (record.status, record.lease_owner.as_deref()),
+        (JobStatus::Running, Some(first.as_str()))
+    );
+
+    // The first worker's completion, through its own handle (whose connections
+    // the crash broke), applies.
+    let held = kiribi
+        .storage()
+        .complete_many(&[(lease, Outcome::succeeded(Some(serde_json::json!(7))))])
+        .await
+        .unwrap();
+    assert_eq!(held, [true], "the lease holder's completion applies");
+    let record = other.job(id).await.unwrap().unwrap();
+    assert_eq!(
+        (record.status, record.attempts, record.result),
+        (JobStatus::Succeeded, 1, Some(serde_json::json!(7)))
+    );
+    drop((kiribi, other));
+    drop(database);
+    drop(server);
 }
