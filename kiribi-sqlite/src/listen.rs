@@ -3,24 +3,28 @@
 //! SQLite has no notification channel, but in WAL mode every commit rewrites the
 //! header of the WAL index, the `-shm` file that every connection to the database
 //! maps into memory (its format is documented in SQLite's "WAL-index format": a
-//! change counter, the last valid frame, checksums). A watcher reads those 48 bytes
-//! with one `pread` of the page cache every `interval` (5 ms by default): a job
-//! enqueued by another process, through a caller's transaction or through a second
-//! handle in this one wakes idle workers within milliseconds, at the cost of one
-//! cheap system call per interval and no SQLite call at all.
+//! change counter, the last valid frame, checksums). A watcher thread reads those
+//! 48 bytes with one `pread` of the page cache every `interval` (5 ms by default)
+//! and wakes the async side only when they changed: a job enqueued by another
+//! process, through a caller's transaction or through a second handle in this one
+//! wakes idle workers within milliseconds, while an idle worker costs a thread that
+//! sleeps and reads a page-cache page, without waking the async runtime. The file is
+//! looked up again when it was replaced (SQLite deletes it when the last connection
+//! closes, and the next one creates a new one).
 //!
-//! Where the index cannot be read (it does not exist yet, or a VFS keeps it
-//! elsewhere), the watcher asks SQLite instead: `PRAGMA data_version` on a
+//! Where the index cannot be read (a VFS that keeps it elsewhere, a platform
+//! without `pread`), the watcher asks SQLite instead: `PRAGMA data_version` on a
 //! read-only connection of its own changes whenever another connection commits.
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kiribi_core::Error;
 use kiribi_core::backend::Listener;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, SqliteConnection};
+use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::error::storage_error;
@@ -29,71 +33,128 @@ use crate::sql;
 /// The WAL-index header: the first of its two copies, which every commit rewrites.
 const HEADER_LEN: usize = 48;
 
-/// What the watcher last saw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Seen {
-    /// The WAL index's header.
-    Header([u8; HEADER_LEN]),
-    /// SQLite's `data_version`.
-    DataVersion(i64),
-}
-
 /// Watches one database file for commits.
-pub(crate) struct CommitWatcher {
-    /// The database's `-shm` file.
-    index_path: PathBuf,
-    index: Option<File>,
-    connect: SqliteConnectOptions,
-    conn: Option<SqliteConnection>,
-    /// `None` before the first look or after a failed one (the next look then
-    /// reports a wake-up, as the contract asks of a listener that reconnected).
-    seen: Option<Seen>,
-    tick: Interval,
+pub(crate) enum CommitWatcher {
+    /// A thread reads the WAL index and counts the changes it saw.
+    Index(watch::Receiver<u64>),
+    /// SQLite is asked for its `data_version`.
+    DataVersion(Box<DataVersionWatcher>),
 }
 
 impl CommitWatcher {
     /// A watcher of the database at `path`, falling back to a read-only connection
-    /// made with `connect`; it takes a first look, so that only later commits wake.
+    /// made with `connect`. Only commits after it was made wake it.
     pub(crate) async fn open(
         path: PathBuf,
         connect: SqliteConnectOptions,
         interval: Duration,
     ) -> Result<Self, Error> {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut index_path = path.into_os_string();
-        index_path.push("-shm");
-        let mut watcher = Self {
-            index_path: index_path.into(),
-            index: None,
-            connect,
-            conn: None,
-            seen: None,
-            tick,
-        };
-        watcher.seen = Some(watcher.look().await.map_err(storage_error)?);
-        Ok(watcher)
-    }
-
-    async fn look(&mut self) -> Result<Seen, sqlx::Error> {
-        if let Some(header) = self.read_header() {
-            return Ok(Seen::Header(header));
+        let mut index = IndexFile::new(&path);
+        if let Some(first) = index.look(true) {
+            let (changes, received) = watch::channel(0);
+            let spawned = std::thread::Builder::new()
+                .name("kiribi-sqlite-watch".to_owned())
+                .spawn(move || watch_index(index, first, interval, &changes));
+            if spawned.is_ok() {
+                return Ok(CommitWatcher::Index(received));
+            }
         }
-        self.data_version().await.map(Seen::DataVersion)
+        Ok(CommitWatcher::DataVersion(Box::new(
+            DataVersionWatcher::open(connect, interval).await?,
+        )))
+    }
+}
+
+#[kiribi_core::backend::async_trait]
+impl Listener for CommitWatcher {
+    async fn recv(&mut self) -> Result<(), Error> {
+        match self {
+            CommitWatcher::Index(changes) => {
+                if changes.changed().await.is_err() {
+                    // The thread only ends when this receiver is gone; if it ever
+                    // does, idle workers still poll.
+                    std::future::pending::<()>().await;
+                }
+                Ok(())
+            }
+            CommitWatcher::DataVersion(watcher) => watcher.recv().await,
+        }
+    }
+}
+
+/// The watcher thread: looks every `interval` and counts the changes, until the
+/// watcher is dropped.
+fn watch_index(
+    mut index: IndexFile,
+    mut seen: Seen,
+    interval: Duration,
+    changes: &watch::Sender<u64>,
+) {
+    // Whether the file was replaced is looked up about once a second: a replaced
+    // file means every connection was closed, and the next commit then comes
+    // through a connection that made a new one.
+    let every = u32::try_from(Duration::from_secs(1).as_nanos() / interval.as_nanos().max(1))
+        .unwrap_or(u32::MAX)
+        .max(1);
+    let mut ticks: u32 = 0;
+    while !changes.is_closed() {
+        std::thread::sleep(interval);
+        ticks = ticks.wrapping_add(1);
+        let now = index.look(ticks % every == 0);
+        if now.as_ref() != Some(&seen) {
+            changes.send_modify(|count| *count = count.wrapping_add(1));
+        }
+        if let Some(now) = now {
+            seen = now;
+        }
+    }
+}
+
+/// What one look at the WAL index found: which file, and its header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    file: (u64, u64),
+    header: [u8; HEADER_LEN],
+}
+
+/// The database's `-shm` file, opened again whenever it was replaced.
+struct IndexFile {
+    path: PathBuf,
+    open: Option<(File, (u64, u64))>,
+}
+
+impl IndexFile {
+    fn new(database: &Path) -> Self {
+        let mut path = database.as_os_str().to_owned();
+        path.push("-shm");
+        Self {
+            path: path.into(),
+            open: None,
+        }
     }
 
-    /// The WAL index's header, if the file can be read.
+    /// The file's identity and header; `None` when there is none to read (no
+    /// connection has the database open, or it is not a WAL index file).
+    /// With `recheck`, first looks up whether the file was replaced.
     #[cfg(unix)]
-    fn read_header(&mut self) -> Option<[u8; HEADER_LEN]> {
-        use std::os::unix::fs::FileExt as _;
-        if self.index.is_none() {
-            self.index = File::open(&self.index_path).ok();
+    fn look(&mut self, recheck: bool) -> Option<Seen> {
+        use std::os::unix::fs::{FileExt as _, MetadataExt as _};
+        if recheck || self.open.is_none() {
+            let metadata = std::fs::metadata(&self.path).ok()?;
+            let file = (metadata.dev(), metadata.ino());
+            if self.open.as_ref().is_none_or(|(_, open)| *open != file) {
+                self.open = Some((File::open(&self.path).ok()?, file));
+            }
         }
+        let (handle, file) = self.open.as_ref()?;
         let mut header = [0; HEADER_LEN];
-        match self.index.as_ref()?.read_exact_at(&mut header, 0) {
-            Ok(()) => Some(header),
+        match handle.read_exact_at(&mut header, 0) {
+            Ok(()) => Some(Seen {
+                file: *file,
+                header,
+            }),
             Err(_) => {
-                self.index = None;
+                self.open = None;
                 None
             }
         }
@@ -101,8 +162,34 @@ impl CommitWatcher {
 
     /// Elsewhere the watcher asks SQLite.
     #[cfg(not(unix))]
-    fn read_header(&mut self) -> Option<[u8; HEADER_LEN]> {
+    fn look(&mut self, _recheck: bool) -> Option<Seen> {
         None
+    }
+}
+
+/// Asks SQLite for `PRAGMA data_version` every interval on a read-only connection of
+/// its own.
+pub(crate) struct DataVersionWatcher {
+    connect: SqliteConnectOptions,
+    conn: Option<SqliteConnection>,
+    /// `None` after a failed look: the next look then reports a wake-up, as the
+    /// contract asks of a listener that reconnected.
+    seen: Option<i64>,
+    tick: Interval,
+}
+
+impl DataVersionWatcher {
+    async fn open(connect: SqliteConnectOptions, interval: Duration) -> Result<Self, Error> {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut watcher = Self {
+            connect,
+            conn: None,
+            seen: None,
+            tick,
+        };
+        watcher.seen = Some(watcher.data_version().await.map_err(storage_error)?);
+        Ok(watcher)
     }
 
     async fn data_version(&mut self) -> Result<i64, sqlx::Error> {
@@ -123,16 +210,11 @@ impl CommitWatcher {
             }
         }
     }
-}
 
-#[kiribi_core::backend::async_trait]
-impl Listener for CommitWatcher {
     async fn recv(&mut self) -> Result<(), Error> {
         loop {
             self.tick.tick().await;
-            let now = self.look().await.map_err(storage_error)?;
-            // A switch between the two ways of looking counts as a change: it
-            // cannot tell what happened in between.
+            let now = self.data_version().await.map_err(storage_error)?;
             let changed = self.seen != Some(now);
             self.seen = Some(now);
             if changed {
