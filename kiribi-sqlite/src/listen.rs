@@ -100,7 +100,7 @@ fn watch_index(
     while !changes.is_closed() {
         std::thread::sleep(interval);
         ticks = ticks.wrapping_add(1);
-        let now = index.look(ticks % every == 0);
+        let now = index.look(ticks.is_multiple_of(every));
         if now.as_ref() != Some(&seen) {
             changes.send_modify(|count| *count = count.wrapping_add(1));
         }
