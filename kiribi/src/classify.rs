@@ -3,11 +3,15 @@
 //! `#[job]` accepts any error type that implements `Display`. A [`JobError`] is
 //! recognised (so that `JobError::permanent` is honoured) when the error is one, or
 //! when it is an `anyhow::Error`, an `eyre::Report` or a `Box<dyn Error + Send + Sync>`
-//! holding one anywhere in its source chain; any other error is retryable with its
+//! holding one anywhere in its source chain. Such errors, and every other type that
+//! implements `Error`, are kept in the `JobError` ([`JobError::from_error`]), so that
+//! `run_now`'s caller can downcast them; any other error is retryable with its
 //! message. The choice is made at compile time by autoref specialisation: the
 //! generated code calls `(&Classify::new(e)).__kiribi_classify()` on a concrete type,
-//! and method resolution prefers the `ViaStdError` impl (errors that dereference to
-//! `dyn Error`, as `anyhow::Error` and boxes do) when its bound holds.
+//! and method resolution prefers, in this order, the `ViaStdError` impl for
+//! `Classify<E>` (errors that dereference to `dyn Error`, as `anyhow::Error` and
+//! boxes do), the one for `&Classify<E>` (errors that implement `Error`), and
+//! `ViaDisplay`, whose `&mut self` puts it last.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -15,7 +19,7 @@ use std::error::Error as StdError;
 use std::fmt::Display;
 use std::ops::Deref;
 
-use crate::JobError;
+use crate::{BoxError, JobError};
 
 /// Holds a job's error until one of the classify traits takes it.
 #[doc(hidden)]
@@ -46,53 +50,40 @@ pub trait ViaStdError {
 
 impl<E> ViaStdError for Classify<E>
 where
-    E: Deref<Target = dyn StdError + Send + Sync + 'static> + Display,
+    E: Deref<Target = dyn StdError + Send + Sync + 'static> + Into<BoxError>,
 {
     fn __kiribi_classify(&self) -> JobError {
         let error = self.take();
-        from_chain(&error.to_string(), &*error)
+        // Looked for before boxing: `anyhow` boxes its own wrapper around its error.
+        match (*error).downcast_ref::<JobError>() {
+            Some(job_error) => job_error.clone(),
+            None => JobError::from_error(error),
+        }
     }
 }
 
-/// Fallback: a `JobError` itself keeps its permanence; any other `Display` error is
-/// retryable with its message.
+/// Next: an error type that implements `Error`, such as a thiserror enum.
+impl<E: StdError + Send + Sync + 'static> ViaStdError for &Classify<E> {
+    fn __kiribi_classify(&self) -> JobError {
+        JobError::from_error(self.take())
+    }
+}
+
+/// Fallback: any other `Display` error is retryable with its message.
 #[doc(hidden)]
 pub trait ViaDisplay {
     /// Classifies the error.
-    fn __kiribi_classify(&self) -> JobError;
+    fn __kiribi_classify(&mut self) -> JobError;
 }
 
 impl<E: Display + 'static> ViaDisplay for &Classify<E> {
-    fn __kiribi_classify(&self) -> JobError {
+    fn __kiribi_classify(&mut self) -> JobError {
         let error = self.take();
         match (&error as &dyn Any).downcast_ref::<JobError>() {
             Some(job_error) => job_error.clone(),
             None => JobError::new(error),
         }
     }
-}
-
-/// Finds a `JobError` in `error` or its sources; otherwise a retryable error whose
-/// message is `display` followed by the sources it does not already mention.
-fn from_chain(display: &str, error: &(dyn StdError + 'static)) -> JobError {
-    let mut current = Some(error);
-    while let Some(err) = current {
-        if let Some(job_error) = err.downcast_ref::<JobError>() {
-            return job_error.clone();
-        }
-        current = err.source();
-    }
-    let mut message = display.to_owned();
-    let mut source = error.source();
-    while let Some(err) = source {
-        let text = err.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = err.source();
-    }
-    JobError::new(message)
 }
 
 /// The bound every job argument must meet, with an error message that says so.
@@ -163,6 +154,18 @@ mod tests {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("only display")
         }
+    }
+
+    #[test]
+    fn an_error_type_is_kept_for_downcasting() {
+        let err = std::io::Error::other("connection refused");
+        let classified = (&Classify::new(err)).__kiribi_classify();
+        assert!(classified.downcast_ref::<std::io::Error>().is_some());
+        assert!(!classified.is_permanent());
+        let err = anyhow::Error::new(std::io::Error::other("refused")).context("sending mail");
+        let classified = (&Classify::new(err)).__kiribi_classify();
+        assert!(classified.downcast_ref::<std::io::Error>().is_some());
+        assert_eq!(classified.message(), "sending mail: refused");
     }
 
     #[test]
