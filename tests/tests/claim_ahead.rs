@@ -2,14 +2,34 @@
 //! hoarded by a busy worker while another worker idles.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use kiribi::{JobFilter, JobStatus, job};
-use kiribi_tests::{TestDb, wait};
+use kiribi::{JobFilter, JobStatus, State, job};
+use kiribi_tests::{TestDb, wait, wait_for_status};
+use tokio::sync::watch;
 
+/// Holds the `held` jobs until the test opens it.
+#[derive(Clone)]
+struct Gate(Arc<watch::Sender<bool>>);
+
+impl Gate {
+    fn closed() -> Self {
+        Self(Arc::new(watch::channel(false).0))
+    }
+
+    fn open(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// Runs until the gate opens: as long as the test needs, on any machine.
 #[job]
-async fn slow(millis: u64) -> Result<(), String> {
-    tokio::time::sleep(Duration::from_millis(millis)).await;
+async fn held(State(gate): State<Gate>) -> Result<(), String> {
+    let mut open = gate.0.subscribe();
+    open.wait_for(|open| *open)
+        .await
+        .map_err(|_| "the gate was dropped".to_owned())?;
     Ok(())
 }
 
@@ -25,13 +45,14 @@ async fn running_owners(kiribi: &kiribi::Kiribi) -> Vec<String> {
 }
 
 async fn a_busy_worker_leaves_long_jobs_to_an_idle_one(db: TestDb) {
-    let kiribi = db.connect().await;
+    let gate = Gate::closed();
+    let kiribi = db.connect_with_state(gate.clone()).await;
     let first = kiribi
         .worker()
         .concurrency(2)
         .poll_interval(Duration::from_millis(20))
         .start();
-    Slow::enqueue_many(&kiribi, (0..6).map(|_| Slow { millis: 3_000 }))
+    let ids = Held::enqueue_many(&kiribi, (0..6).map(|_| Held))
         .await
         .unwrap();
     wait::until(
@@ -40,7 +61,7 @@ async fn a_busy_worker_leaves_long_jobs_to_an_idle_one(db: TestDb) {
         || async { (running_owners(&kiribi).await.len() == 2).then_some(()) },
     )
     .await;
-    // Its slots are full and nothing it runs ends within a round trip: it holds no
+    // Its slots are full and nothing it runs ends until the gate opens: it holds no
     // job beyond the two it runs, so the second worker finds the rest.
     let second = kiribi
         .worker()
@@ -74,6 +95,11 @@ async fn a_busy_worker_leaves_long_jobs_to_an_idle_one(db: TestDb) {
         .filter(|job| job.status == JobStatus::Pending)
         .count();
     assert_eq!(pending, 2, "nobody claimed the last two jobs ahead");
+
+    gate.open();
+    for id in ids {
+        wait_for_status(&kiribi, id, JobStatus::Succeeded).await;
+    }
     for worker in [first, second] {
         worker.shutdown().await.unwrap();
     }

@@ -1,4 +1,4 @@
-//! Retries, backoff, timeouts and panics, seen through a real worker on SQLite.
+//! Retries, backoff, timeouts and panics, seen through a real worker on each backend.
 
 use std::time::Duration;
 

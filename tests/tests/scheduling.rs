@@ -27,29 +27,39 @@ async fn delayed_job_waits_for_its_run_at(db: TestDb) {
         .worker()
         .poll_interval(Duration::from_millis(20))
         .start();
-    let delayed = InMailQueue::enqueue_with(
+    // Delayed by an hour: still waiting whenever the test looks, however slow the
+    // machine.
+    let waiting = InMailQueue::enqueue_with(
         &kiribi,
         InMailQueue,
-        EnqueueOptions::new().delay(Duration::from_millis(1500)),
+        EnqueueOptions::new().delay(Duration::from_secs(3600)),
     )
     .await
     .unwrap();
-    let created = kiribi.job(delayed).await.unwrap().unwrap();
-    assert!(created.run_at - created.created_at >= kiribi::chrono::TimeDelta::milliseconds(1500));
+    let created = kiribi.job(waiting).await.unwrap().unwrap();
+    assert!(created.run_at - created.created_at >= kiribi::chrono::TimeDelta::hours(1));
 
-    // An undelayed job enqueued after it runs first, while the delayed one waits.
+    // An undelayed job enqueued after it runs, while the delayed one waits.
     let now = InMailQueue::enqueue(&kiribi, InMailQueue).await.unwrap();
     wait_for_status(&kiribi, now, JobStatus::Succeeded).await;
-    assert_eq!(
-        kiribi.job(delayed).await.unwrap().unwrap().status,
-        JobStatus::Pending
-    );
+    let record = kiribi.job(waiting).await.unwrap().unwrap();
+    assert_eq!((record.status, record.attempts), (JobStatus::Pending, 0));
 
-    let done = wait_for_status(&kiribi, delayed, JobStatus::Succeeded).await;
+    // A short delay runs once it is due, and never starts before its run_at (both
+    // times are the database's).
+    let soon = InMailQueue::enqueue_with(
+        &kiribi,
+        InMailQueue,
+        EnqueueOptions::new().delay(Duration::from_millis(200)),
+    )
+    .await
+    .unwrap();
+    let done = wait_for_status(&kiribi, soon, JobStatus::Succeeded).await;
     assert!(
         done.started_at.unwrap() >= done.run_at,
         "it never starts before its run_at"
     );
+    assert!(done.run_at - done.created_at >= kiribi::chrono::TimeDelta::milliseconds(200));
     worker.shutdown().await.unwrap();
 }
 
@@ -69,17 +79,26 @@ async fn higher_priority_runs_first_then_older_run_at(db: TestDb) {
         .await
         .unwrap();
     }
+    // Enqueued last, but due an hour before the others of its priority.
+    let an_hour_ago = kiribi::chrono::Utc::now() - kiribi::chrono::TimeDelta::hours(1);
+    Ordered::enqueue_with(
+        &kiribi,
+        Ordered { n: 6 },
+        EnqueueOptions::new().priority(0).run_at(an_hour_ago),
+    )
+    .await
+    .unwrap();
     let worker = kiribi
         .worker()
         .concurrency(1)
         .poll_interval(Duration::from_millis(20))
         .start();
-    kiribi_tests::wait::until("all five jobs", Duration::from_secs(20), || async {
-        (order.0.lock().unwrap().len() == 5).then_some(())
+    kiribi_tests::wait::until("all six jobs", Duration::from_secs(20), || async {
+        (order.0.lock().unwrap().len() == 6).then_some(())
     })
     .await;
     worker.shutdown().await.unwrap();
-    assert_eq!(*order.0.lock().unwrap(), [4, 2, 5, 1, 3]);
+    assert_eq!(*order.0.lock().unwrap(), [4, 2, 5, 6, 1, 3]);
 }
 
 async fn worker_serves_only_its_queues(db: TestDb) {

@@ -1,0 +1,189 @@
+//! A `Storage` that wraps a backend (for tracing, metrics, fault injection …) works
+//! like the backend itself: jobs enqueue and run through it, and the backend's pool
+//! is still found beneath it for transactional enqueues.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kiribi::backend::{
+    ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, NewJob, Outcome, ReapDecision, WorkerId,
+    async_trait,
+};
+use kiribi::{AttemptRecord, JobFilter, JobId, JobRecord, JobStatus, Kiribi, Result, Storage, job};
+use kiribi_tests::{Backend, TestDb, wait_for_status};
+
+/// Forwards every call to `inner` and counts the calls by method.
+struct Counted {
+    inner: Arc<dyn Storage>,
+    calls: Arc<Mutex<HashMap<&'static str, usize>>>,
+}
+
+impl Counted {
+    fn count(&self, method: &'static str) {
+        *self.calls.lock().unwrap().entry(method).or_default() += 1;
+    }
+}
+
+#[async_trait]
+impl Storage for Counted {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self.inner.as_any()
+    }
+
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
+        self.count("enqueue");
+        self.inner.enqueue(jobs).await
+    }
+
+    async fn enqueue_running(
+        &self,
+        job: NewJob,
+        owner: &WorkerId,
+        lease: Duration,
+    ) -> Result<ClaimedJob> {
+        self.count("enqueue_running");
+        self.inner.enqueue_running(job, owner, lease).await
+    }
+
+    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>> {
+        self.count("claim");
+        self.inner.claim(request).await
+    }
+
+    async fn renew_leases(&self, owner: &WorkerId, lease: Duration) -> Result<u64> {
+        self.count("renew_leases");
+        self.inner.renew_leases(owner, lease).await
+    }
+
+    async fn complete_many(&self, completions: &[(Lease, Outcome)]) -> Result<Vec<bool>> {
+        self.count("complete_many");
+        self.inner.complete_many(completions).await
+    }
+
+    async fn release(&self, leases: &[Lease]) -> Result<u64> {
+        self.count("release");
+        self.inner.release(leases).await
+    }
+
+    async fn reap_expired(&self, decide: ReapDecision<'_>) -> Result<u64> {
+        self.count("reap_expired");
+        self.inner.reap_expired(decide).await
+    }
+
+    async fn get(&self, id: JobId) -> Result<Option<JobRecord>> {
+        self.count("get");
+        self.inner.get(id).await
+    }
+
+    async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>> {
+        self.count("list");
+        self.inner.list(filter).await
+    }
+
+    async fn attempts(&self, id: JobId) -> Result<Vec<AttemptRecord>> {
+        self.count("attempts");
+        self.inner.attempts(id).await
+    }
+
+    async fn cancel(&self, id: JobId) -> Result<bool> {
+        self.count("cancel");
+        self.inner.cancel(id).await
+    }
+
+    async fn retry(&self, id: JobId) -> Result<bool> {
+        self.count("retry");
+        self.inner.retry(id).await
+    }
+
+    async fn delete(&self, id: JobId) -> Result<bool> {
+        self.count("delete");
+        self.inner.delete(id).await
+    }
+
+    async fn listen(&self) -> Result<Option<Box<dyn Listener>>> {
+        self.count("listen");
+        self.inner.listen().await
+    }
+}
+
+#[job]
+async fn double(n: u32) -> Result<u32, String> {
+    Ok(2 * n)
+}
+
+async fn a_wrapped_storage_runs_jobs_and_keeps_the_backends_pool(db: TestDb) {
+    let inner = db.connect().await.storage().clone();
+    let calls = Arc::new(Mutex::new(HashMap::new()));
+    let kiribi = Kiribi::new(Counted {
+        inner,
+        calls: calls.clone(),
+    });
+    let backend = match db.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    assert_eq!(kiribi.storage().backend(), backend);
+
+    let worker = kiribi
+        .worker()
+        .poll_interval(Duration::from_millis(20))
+        .start();
+    let through_handle = Double::enqueue(&kiribi, Double { n: 2 }).await.unwrap();
+
+    // The pool is found beneath the wrapper, and a job enqueued in a transaction
+    // of the caller's runs like the others.
+    let in_transaction = match db.backend() {
+        Backend::Sqlite => {
+            assert!(kiribi.pg_pool().is_none());
+            let pool = kiribi
+                .sqlite_pool()
+                .expect("the SQLite pool beneath the wrapper");
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+            let id = Double::enqueue(&mut *tx, Double { n: 3 }).await.unwrap();
+            tx.commit().await.unwrap();
+            id
+        }
+        Backend::Postgres => {
+            assert!(kiribi.sqlite_pool().is_none());
+            let pool = kiribi
+                .pg_pool()
+                .expect("the PostgreSQL pool beneath the wrapper");
+            let mut tx = pool.begin().await.unwrap();
+            let id = Double::enqueue(&mut *tx, Double { n: 3 }).await.unwrap();
+            tx.commit().await.unwrap();
+            id
+        }
+    };
+
+    let first = wait_for_status(&kiribi, through_handle, JobStatus::Succeeded).await;
+    assert_eq!(first.result, Some(serde_json::json!(4)));
+    let second = wait_for_status(&kiribi, in_transaction, JobStatus::Succeeded).await;
+    assert_eq!(second.result, Some(serde_json::json!(6)));
+    assert_eq!(Double::run_now(&kiribi, Double { n: 5 }).await.unwrap(), 10);
+    worker.shutdown().await.unwrap();
+
+    let calls = calls.lock().unwrap();
+    for method in [
+        "enqueue",
+        "enqueue_running",
+        "claim",
+        "renew_leases",
+        "complete_many",
+        "reap_expired",
+        "get",
+        "listen",
+    ] {
+        assert!(
+            calls.get(method).copied().unwrap_or(0) > 0,
+            "`{method}` went through the wrapper: {calls:?}"
+        );
+    }
+}
+
+kiribi_tests::backend_tests!(a_wrapped_storage_runs_jobs_and_keeps_the_backends_pool);
