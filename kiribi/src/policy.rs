@@ -3,11 +3,11 @@
 //! One place decides, for workers and for inline runs alike, and for every ending:
 //! a value, an error (permanent or not), a panic, a timeout, a lost lease. Backends
 //! store the [`Outcome`] it returns; they do not decide again in SQL. Later endings
-//! (a cancel, a snooze) are new [`Ending`]s here.
+//! (a cancel, a snooze) are new cases here.
 //!
 //! What a crash costs. A worker that dies (killed, out of memory, its host gone)
 //! stops renewing its leases; once they expire, the reaper of any other worker takes
-//! the jobs back and asks [`after_lost_lease`]. Losing the worker is not the job's
+//! the jobs back and asks this policy. Losing the worker is not the job's
 //! fault, so the attempt is an *interruption*: the job is ready again at once, and
 //! the attempt is not charged against `max_attempts`. That covers jobs the dead
 //! worker had claimed ahead but never started as well as the ones it was running:

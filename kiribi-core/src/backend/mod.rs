@@ -19,7 +19,7 @@
 //! [`NewJob`], [`Enqueued`], [`ClaimRequest`], [`ClaimedJob`], [`Lease`],
 //! [`WorkerId`], [`Outcome`], [`ExpiredLease`], the [`Listener`] trait, the record
 //! builders [`JobRecordBuilder`] and [`AttemptRecordBuilder`], and the
-//! [`async_trait`] attribute that backends implement the traits with.
+//! [`async_trait`](macro@async_trait) attribute that backends implement the traits with.
 //!
 //! Nothing here talks to a database, so none of it needs a runtime or a driver.
 //!
