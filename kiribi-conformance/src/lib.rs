@@ -13,21 +13,20 @@
 //! ```
 //! use kiribi_conformance::TestDatabase;
 //! use kiribi_core::Storage;
-//! # use kiribi_sqlite::SqliteStorage;
+//! # async fn connect_my_backend(_: &str) -> Box<dyn Storage> { unimplemented!("a backend") }
 //!
-//! /// One fresh database per test.
-//! struct MyDatabase(tempfile::TempDir);
+//! /// One fresh database per test: a scratch database name, say.
+//! struct MyDatabase(String);
 //!
 //! impl TestDatabase for MyDatabase {
 //!     async fn open(&self) -> Box<dyn Storage> {
-//!         let url = format!("sqlite://{}", self.0.path().join("jobs.db").display());
-//!         // Your backend here.
-//!         Box::new(SqliteStorage::connect(&url).await.expect("connect"))
+//!         // A new, independent handle on the database, as another process would open.
+//!         connect_my_backend(&self.0).await
 //!     }
 //! }
 //!
-//! // In a test file of your backend's crate:
-//! kiribi_conformance::conformance_tests!(MyDatabase(tempfile::tempdir().unwrap()));
+//! // In a test file of your backend's crate: one `#[test]` per check.
+//! kiribi_conformance::conformance_tests!(MyDatabase(format!("test_{}", std::process::id())));
 //! # fn main() {}
 //! ```
 //!
