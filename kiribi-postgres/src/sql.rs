@@ -89,14 +89,15 @@ pub(crate) const CLAIM_JOBS: &str = "\
 
 /// Extends every lease of worker $2 to now + $1 µs.
 ///
-/// The rows are locked first, in id order, as every statement that locks several
-/// jobs does: the worker's completions (`COMPLETE_JOBS`) lock its rows in that
-/// order too, and an `UPDATE` alone locks in whatever order its plan visits rows,
-/// which deadlocked against them under load.
+/// Rows another transaction holds are skipped, not waited for: a row of this
+/// worker's is only held by its own completion (which is finishing the job) or by
+/// a reaper (whose lease already ran out). An `UPDATE` alone waits for them in
+/// whatever order its plan visits rows, and deadlocked against the worker's
+/// batched completions under load; a renewal that skips can wait for nobody.
 pub(crate) const RENEW_LEASES: &str = "\
     WITH owned AS ( \
         SELECT id FROM kiribi_jobs WHERE status = 'running' AND lease_owner = $2 \
-        ORDER BY id FOR UPDATE \
+        FOR UPDATE SKIP LOCKED \
     ) \
     UPDATE kiribi_jobs AS j SET lease_expires_at = now() + $1 * interval '1 microsecond' \
     FROM owned WHERE j.id = owned.id";
@@ -108,19 +109,17 @@ pub(crate) const RENEW_LEASES: &str = "\
 /// Arrays, one element per completion: $1 ids, $2 attempts, $3 lease owners, $4
 /// new statuses, $5 results (JSON text), $6 errors (NULL keeps the job's previous
 /// one), $7 next run in µs from now (NULL keeps `run_at`), $8 whether the job is
-/// finished, $9 whether the attempt was interrupted. The rows are locked first, in
-/// id order (`ORDER BY` comes before the lock in PostgreSQL's plan), like every
-/// statement that locks several jobs.
+/// finished, $9 whether the attempt was interrupted. The input is sorted by id. It
+/// cannot deadlock: every other statement that locks several jobs skips the rows
+/// others hold (claims, renewals, the reaper's pick) or runs after this worker's
+/// last completion (its release at shutdown), so none of them waits for a row this
+/// statement holds while holding one it waits for.
 pub(crate) const COMPLETE_JOBS: &str = "\
     WITH input AS ( \
         SELECT * FROM UNNEST($1::int8[], $2::int4[], $3::text[], $4::text[], $5::text[], \
                              $6::text[], $7::int8[], $8::bool[], $9::bool[]) \
             AS c(id, attempt, owner, status, result, error, delay_us, finished, interrupted) \
-    ), held AS ( \
-        SELECT j.id FROM kiribi_jobs AS j JOIN input AS c ON j.id = c.id \
-        WHERE j.status = 'running' AND j.attempts = c.attempt \
-          AND j.lease_owner IS NOT DISTINCT FROM c.owner \
-        ORDER BY j.id FOR UPDATE OF j \
+        ORDER BY id \
     ), done AS ( \
         UPDATE kiribi_jobs AS j \
         SET status = c.status, result = c.result::jsonb, \
@@ -129,8 +128,9 @@ pub(crate) const COMPLETE_JOBS: &str = "\
             finished_at = CASE WHEN c.finished THEN now() END, \
             interruptions = j.interruptions + c.interrupted::int, \
             lease_owner = NULL, lease_expires_at = NULL \
-        FROM input AS c, held \
-        WHERE j.id = held.id AND c.id = held.id \
+        FROM input AS c \
+        WHERE j.id = c.id AND j.status = 'running' AND j.attempts = c.attempt \
+          AND j.lease_owner IS NOT DISTINCT FROM c.owner \
         RETURNING j.id, j.attempts, j.status, j.attempted_by, j.started_at, c.error \
     ), failed AS ( \
         INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at, finished_at, error) \

@@ -131,28 +131,47 @@ pub(crate) const RENEW_LEASES: &str = concat!(
 );
 
 /// Records a batch of outcomes on their jobs, each fenced by (id, attempt, lease
-/// owner); returns the id of every job whose lease held.
+/// owner); returns the id of every job whose lease held. `$each` is the JSON
+/// function that splits the batch: see [`COMPLETE_JOBS`] and [`COMPLETE_JOBS_JSONB`].
 ///
 /// ?1 a JSON array with one array per completion: `[id, attempt, owner, status,
 /// result (JSON text) or null, error or null (keeps the previous one), next run_at
 /// or null (keeps it), finished_at or null, 1 if the attempt was interrupted else
-/// 0]`. `json_each` (built into every SQLite kiribi supports, unlike `jsonb_each`,
-/// which needs 3.51) hands each completion over as JSON text, which `->>` reads.
-pub(crate) const COMPLETE_JOBS: &str = "\
-    UPDATE kiribi_jobs \
-    SET status = c.status, result = c.result, \
-        last_error = COALESCE(c.error, kiribi_jobs.last_error), \
-        run_at = COALESCE(c.run_at, kiribi_jobs.run_at), finished_at = c.finished_at, \
-        interruptions = kiribi_jobs.interruptions + c.interrupted, \
-        lease_owner = NULL, lease_expires_at = NULL \
-    FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS attempt, value ->> 2 AS owner, \
-                 value ->> 3 AS status, value ->> 4 AS result, value ->> 5 AS error, \
-                 value ->> 6 AS run_at, value ->> 7 AS finished_at, \
-                 value ->> 8 AS interrupted \
-          FROM json_each(?1)) AS c \
-    WHERE kiribi_jobs.id = c.job_id AND kiribi_jobs.status = 'running' \
-      AND kiribi_jobs.attempts = c.attempt AND kiribi_jobs.lease_owner IS c.owner \
-    RETURNING kiribi_jobs.id";
+/// 0]`.
+macro_rules! complete_jobs {
+    ($each:literal) => {
+        concat!(
+            "UPDATE kiribi_jobs \
+             SET status = c.status, result = c.result, \
+                 last_error = COALESCE(c.error, kiribi_jobs.last_error), \
+                 run_at = COALESCE(c.run_at, kiribi_jobs.run_at), finished_at = c.finished_at, \
+                 interruptions = kiribi_jobs.interruptions + c.interrupted, \
+                 lease_owner = NULL, lease_expires_at = NULL \
+             FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS attempt, value ->> 2 AS owner, \
+                          value ->> 3 AS status, value ->> 4 AS result, value ->> 5 AS error, \
+                          value ->> 6 AS run_at, value ->> 7 AS finished_at, \
+                          value ->> 8 AS interrupted \
+                   FROM ",
+            $each,
+            "(?1)) AS c \
+             WHERE kiribi_jobs.id = c.job_id AND kiribi_jobs.status = 'running' \
+               AND kiribi_jobs.attempts = c.attempt AND kiribi_jobs.lease_owner IS c.owner \
+             RETURNING kiribi_jobs.id"
+        )
+    };
+}
+
+/// [`complete_jobs!`] with `json_each`, built into every SQLite kiribi supports: it
+/// hands each completion over as JSON text, which every `->>` parses again.
+pub(crate) const COMPLETE_JOBS: &str = complete_jobs!("json_each");
+
+/// [`complete_jobs!`] with `jsonb_each` (SQLite 3.51 and later), which parses the
+/// batch once and hands each completion over as JSONB, which `->>` reads without
+/// parsing: the drain of `kiribi-bench` W3 measured about 10 % faster with it.
+pub(crate) const COMPLETE_JOBS_JSONB: &str = complete_jobs!("jsonb_each");
+
+/// The first SQLite with `jsonb_each`.
+pub(crate) const JSONB_EACH_SINCE: (u32, u32, u32) = (3, 51, 0);
 
 /// Gives a claimed job back uncharged, fenced by (?1 id, ?2 attempt, ?3 lease owner):
 /// the attempt

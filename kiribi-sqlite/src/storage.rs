@@ -47,6 +47,8 @@ const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct SqliteStorage {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The completion statement for this SQLite's version.
+    complete_jobs: &'static str,
     /// What the commit watcher of [`Storage::listen`] watches, how it falls back
     /// to a connection, and how often it looks; `None` for an in-memory database,
     /// which only this handle can change.
@@ -112,10 +114,18 @@ impl SqliteStorage {
             .await
             .map_err(storage_error)?;
 
-        if let Err(error) = check_version(&writer).await {
-            writer.close().await;
-            return Err(error);
-        }
+        let version = match check_version(&writer).await {
+            Ok(version) => version,
+            Err(error) => {
+                writer.close().await;
+                return Err(error);
+            }
+        };
+        let complete_jobs = if version >= sql::JSONB_EACH_SINCE {
+            sql::COMPLETE_JOBS_JSONB
+        } else {
+            sql::COMPLETE_JOBS
+        };
         let migrated = {
             let writer = &writer;
             let apply = options.get_migrate();
@@ -154,6 +164,7 @@ impl SqliteStorage {
         Ok(Self {
             writer,
             reader,
+            complete_jobs,
             watch,
         })
     }
@@ -298,7 +309,8 @@ impl Storage for SqliteStorage {
         if completions.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(|mut conn| async move { complete(&mut conn, completions).await })
+        let statement = self.complete_jobs;
+        self.write(|mut conn| async move { complete(&mut conn, statement, completions).await })
             .await
     }
 
@@ -333,6 +345,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn reap_expired(&self, decide: ReapDecision<'_>) -> Result<u64, Error> {
+        let statement = self.complete_jobs;
         let reaped = self
             .write(|mut conn| async move {
                 // One write transaction: no renewal can slip in between finding an
@@ -350,7 +363,7 @@ impl Storage for SqliteStorage {
                     .map(|lease| (lease.lease.clone(), decide(lease)))
                     .collect();
                 // The trigger `kiribi_attempt_fails` records each lost attempt.
-                let applied = complete(&mut tx, &decided).await?;
+                let applied = complete(&mut tx, statement, &decided).await?;
                 tx.commit().await?;
                 Ok(applied.into_iter().filter(|&applied| applied).count())
             })
@@ -447,14 +460,15 @@ impl Storage for SqliteStorage {
 /// 0.30.1 and later: 3.46 and later) is newer; a system SQLite may not be.
 pub(crate) const MIN_SQLITE: (u32, u32, u32) = (3, 42, 0);
 
-/// Refuses a SQLite library older than [`MIN_SQLITE`], with what to do.
-async fn check_version(writer: &SqlitePool) -> Result<(), Error> {
+/// The SQLite library's version; refuses one older than [`MIN_SQLITE`], with what
+/// to do.
+async fn check_version(writer: &SqlitePool) -> Result<(u32, u32, u32), Error> {
     let version: String = sqlx::query_scalar(sql::SQLITE_VERSION)
         .fetch_one(writer)
         .await
         .map_err(storage_error)?;
-    if parse_version(&version).is_some_and(|found| found >= MIN_SQLITE) {
-        return Ok(());
+    if let Some(found) = parse_version(&version).filter(|&found| found >= MIN_SQLITE) {
+        return Ok(found);
     }
     Err(Error::UnsupportedDatabase {
         backend: BACKEND,
@@ -474,10 +488,12 @@ fn parse_version(version: &str) -> Option<(u32, u32, u32)> {
     Some((major, minor, patch))
 }
 
-/// Stores outcomes on their jobs in one statement ([`sql::COMPLETE_JOBS`]) and
-/// reports, in input order, whether each lease held.
+/// Stores outcomes on their jobs in one `statement` (one of [`sql::COMPLETE_JOBS`]
+/// and [`sql::COMPLETE_JOBS_JSONB`]) and reports, in input order, whether each lease
+/// held.
 async fn complete(
     conn: &mut sqlx::SqliteConnection,
+    statement: &'static str,
     completions: &[(Lease, Outcome)],
 ) -> Result<Vec<bool>, sqlx::Error> {
     if completions.is_empty() {
@@ -489,7 +505,7 @@ async fn complete(
         .map(|(lease, outcome)| completion_row(now, lease, outcome))
         .collect();
     // One statement: the trigger `kiribi_attempt_fails` records failed attempts.
-    let held: HashSet<i64> = sqlx::query_scalar(sql::COMPLETE_JOBS)
+    let held: HashSet<i64> = sqlx::query_scalar(statement)
         .bind(serde_json::Value::from(rows).to_string())
         .fetch_all(&mut *conn)
         .await?
@@ -501,7 +517,7 @@ async fn complete(
         .collect())
 }
 
-/// One completion as [`sql::COMPLETE_JOBS`] reads it: `[id, attempt, owner, status,
+/// One completion as `sql::complete_jobs!` reads it: `[id, attempt, owner, status,
 /// result, error, next run_at, finished_at, interrupted]`.
 fn completion_row(now: i64, lease: &Lease, outcome: &Outcome) -> serde_json::Value {
     let columns = OutcomeColumns::of(outcome);
