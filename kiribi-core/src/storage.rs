@@ -56,9 +56,11 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 ///   job; the backend stores exactly that (see
 ///   [`OutcomeColumns`](crate::backend::OutcomeColumns)). An interrupted attempt
 ///   counts in `interruptions`, not against `max_attempts`.
-/// - **Lock order.** A statement that locks several job rows locks them in ascending
-///   id order, or skips rows that another transaction holds; two statements that
-///   lock the same rows in different orders deadlock under load.
+/// - **Lock order.** Two statements that wait for rows the other holds deadlock under
+///   load. A statement that locks several job rows skips rows another transaction
+///   holds (claims, lease renewals, the reaper's pick), or locks them in ascending id
+///   order; at most one kind of statement per worker waits for such rows (its
+///   batched completions), so no two waiters can form a cycle.
 /// - **History.** Every attempt keeps its number, worker, start, end and error.
 ///   A released attempt is removed from the history (it was not charged).
 /// - **Not found.** Operations on an unknown id return `None`/`false`, never an error.
