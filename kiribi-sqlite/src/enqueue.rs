@@ -18,7 +18,7 @@ const _: () = assert!(JOBS_PER_INSERT * sql::INSERT_JOB_BINDS < 32_766);
 /// input order: the job exists iff the caller's transaction commits.
 ///
 /// This is the one write path of every enqueue: `SqliteStorage::enqueue` calls it
-/// too. Large batches are inserted in chunks of a few hundred rows, one statement
+/// too. Large batches are inserted in chunks of 1,000 rows, one statement
 /// each, inside a transaction (a savepoint if `conn` is already in one).
 ///
 /// # Examples

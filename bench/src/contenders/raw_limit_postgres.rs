@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use async_trait::async_trait;
+
+use super::raw_postgres;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio::sync::Mutex;
@@ -107,47 +109,23 @@ pub(super) async fn connect(target: &Target, recorder: Arc<Recorder>) -> Result<
     })
 }
 
-impl RawLimitPostgres {
-    async fn insert_rows(&self, n: u64, status: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO jobs (payload, status, finished_at) \
-             SELECT jsonb_build_object('seq', i, 'enq_us', 0), $2, \
-                 CASE WHEN $2 = 'done' THEN now() END \
-             FROM generate_series(0, $1 - 1) AS i",
-        )
-        .bind(i64::try_from(n)?)
-        .bind(status)
-        .execute(&self.queue.pool)
-        .await?;
-        Ok(())
-    }
-}
-
 #[async_trait]
 impl Contender for RawLimitPostgres {
     async fn enqueue_one(&self, job: Payload) -> Result<()> {
-        sqlx::query("INSERT INTO jobs (payload) VALUES ($1::jsonb)")
-            .bind(job.json())
-            .execute(&self.queue.pool)
-            .await?;
-        Ok(())
+        raw_postgres::enqueue_one(&self.queue.pool, job).await
     }
 
     async fn enqueue_batch(&self, jobs: Vec<Payload>) -> Result<bool> {
-        let payloads: Vec<String> = jobs.iter().map(Payload::json).collect();
-        sqlx::query("INSERT INTO jobs (payload) SELECT p::jsonb FROM unnest($1::text[]) AS p")
-            .bind(payloads)
-            .execute(&self.queue.pool)
-            .await?;
+        raw_postgres::enqueue_batch(&self.queue.pool, jobs).await?;
         Ok(true)
     }
 
     async fn insert_pending(&self, n: u64) -> Result<()> {
-        self.insert_rows(n, "pending").await
+        raw_postgres::insert_rows(&self.queue.pool, n, "pending").await
     }
 
     async fn insert_finished(&self, n: u64) -> Result<bool> {
-        self.insert_rows(n, "done").await?;
+        raw_postgres::insert_rows(&self.queue.pool, n, "done").await?;
         let upto: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM jobs")
             .fetch_one(&self.queue.pool)
             .await?;

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use async_trait::async_trait;
+
+use super::raw_sqlite;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::Notify;
@@ -93,55 +95,23 @@ pub(super) async fn connect(target: &Target, recorder: Arc<Recorder>) -> Result<
     })
 }
 
-impl RawLimitSqlite {
-    async fn insert_rows(&self, n: u64, status: &str) -> Result<()> {
-        sqlx::query(
-            "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < ?1) \
-             INSERT INTO jobs (payload, status, run_at, finished_at) \
-             SELECT json_object('seq', i, 'enq_us', 0), ?2, ?3, \
-                 CASE WHEN ?2 = 'done' THEN ?3 END FROM s",
-        )
-        .bind(i64::try_from(n)?)
-        .bind(status)
-        .bind(now_us())
-        .execute(&self.queue.pool)
-        .await?;
-        self.queue.wake.notify_one();
-        Ok(())
-    }
-}
-
 #[async_trait]
 impl Contender for RawLimitSqlite {
     async fn enqueue_one(&self, job: Payload) -> Result<()> {
-        sqlx::query("INSERT INTO jobs (payload, status, run_at) VALUES (?1, 'pending', ?2)")
-            .bind(job.json())
-            .bind(now_us())
-            .execute(&self.queue.pool)
-            .await?;
-        self.queue.wake.notify_one();
-        Ok(())
+        raw_sqlite::enqueue_one(&self.queue.pool, &self.queue.wake, job).await
     }
 
     async fn enqueue_batch(&self, jobs: Vec<Payload>) -> Result<bool> {
-        sqlx::query(
-            "INSERT INTO jobs (payload, status, run_at) \
-             SELECT value, 'pending', ?2 FROM json_each(?1)",
-        )
-        .bind(serde_json::to_string(&jobs)?)
-        .bind(now_us())
-        .execute(&self.queue.pool)
-        .await?;
-        self.queue.wake.notify_one();
+        raw_sqlite::enqueue_batch(&self.queue.pool, &self.queue.wake, jobs).await?;
         Ok(true)
     }
 
     async fn insert_pending(&self, n: u64) -> Result<()> {
-        self.insert_rows(n, "pending").await
+        raw_sqlite::insert_rows(&self.queue.pool, &self.queue.wake, n, "pending").await
     }
 
     async fn insert_finished(&self, n: u64) -> Result<bool> {
-        self.insert_rows(n, "done").await?;
+        raw_sqlite::insert_rows(&self.queue.pool, &self.queue.wake, n, "done").await?;
         let upto: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM jobs")
             .fetch_one(&self.queue.pool)
             .await?;

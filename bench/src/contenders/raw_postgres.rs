@@ -67,47 +67,58 @@ pub(super) async fn connect(target: &Target, recorder: Arc<Recorder>) -> Result<
     })
 }
 
-impl RawPostgres {
-    async fn insert_rows(&self, n: u64, status: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO jobs (payload, status, finished_at) \
-             SELECT jsonb_build_object('seq', i, 'enq_us', 0), $2, \
-                 CASE WHEN $2 = 'done' THEN now() END \
-             FROM generate_series(0, $1 - 1) AS i",
-        )
-        .bind(i64::try_from(n)?)
-        .bind(status)
-        .execute(&self.queue.pool)
+/// Inserts `n` jobs of `status` in one statement (set-up of W3, W4 and W6), for
+/// `raw-postgres` and `raw-limit-postgres` alike.
+pub(super) async fn insert_rows(pool: &PgPool, n: u64, status: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO jobs (payload, status, finished_at) \
+         SELECT jsonb_build_object('seq', i, 'enq_us', 0), $2, \
+             CASE WHEN $2 = 'done' THEN now() END \
+         FROM generate_series(0, $1 - 1) AS i",
+    )
+    .bind(i64::try_from(n)?)
+    .bind(status)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// W1's one `INSERT`, shared with `raw-limit-postgres`.
+pub(super) async fn enqueue_one(pool: &PgPool, job: Payload) -> Result<()> {
+    sqlx::query("INSERT INTO jobs (payload) VALUES ($1::jsonb)")
+        .bind(job.json())
+        .execute(pool)
         .await?;
-        Ok(())
-    }
+    Ok(())
+}
+
+/// W2's `INSERT … SELECT … unnest`, shared with `raw-limit-postgres`.
+pub(super) async fn enqueue_batch(pool: &PgPool, jobs: Vec<Payload>) -> Result<()> {
+    let payloads: Vec<String> = jobs.iter().map(Payload::json).collect();
+    sqlx::query("INSERT INTO jobs (payload) SELECT p::jsonb FROM unnest($1::text[]) AS p")
+        .bind(payloads)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 #[async_trait]
 impl Contender for RawPostgres {
     async fn enqueue_one(&self, job: Payload) -> Result<()> {
-        sqlx::query("INSERT INTO jobs (payload) VALUES ($1::jsonb)")
-            .bind(job.json())
-            .execute(&self.queue.pool)
-            .await?;
-        Ok(())
+        enqueue_one(&self.queue.pool, job).await
     }
 
     async fn enqueue_batch(&self, jobs: Vec<Payload>) -> Result<bool> {
-        let payloads: Vec<String> = jobs.iter().map(Payload::json).collect();
-        sqlx::query("INSERT INTO jobs (payload) SELECT p::jsonb FROM unnest($1::text[]) AS p")
-            .bind(payloads)
-            .execute(&self.queue.pool)
-            .await?;
+        enqueue_batch(&self.queue.pool, jobs).await?;
         Ok(true)
     }
 
     async fn insert_pending(&self, n: u64) -> Result<()> {
-        self.insert_rows(n, "pending").await
+        insert_rows(&self.queue.pool, n, "pending").await
     }
 
     async fn insert_finished(&self, n: u64) -> Result<bool> {
-        self.insert_rows(n, "done").await?;
+        insert_rows(&self.queue.pool, n, "done").await?;
         Ok(true)
     }
 

@@ -64,56 +64,75 @@ pub(super) async fn connect(target: &Target, recorder: Arc<Recorder>) -> Result<
     })
 }
 
-impl RawSqlite {
-    async fn insert_rows(&self, n: u64, status: &str) -> Result<()> {
-        sqlx::query(
-            "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < ?1) \
-             INSERT INTO jobs (payload, status, run_at, finished_at) \
-             SELECT json_object('seq', i, 'enq_us', 0), ?2, ?3, \
-                 CASE WHEN ?2 = 'done' THEN ?3 END FROM s",
-        )
-        .bind(i64::try_from(n)?)
-        .bind(status)
+/// Inserts `n` jobs of `status` in one statement (set-up of W3, W4 and W6), for
+/// `raw-sqlite` and `raw-limit-sqlite` alike.
+pub(super) async fn insert_rows(
+    pool: &SqlitePool,
+    wake: &Notify,
+    n: u64,
+    status: &str,
+) -> Result<()> {
+    sqlx::query(
+        "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < ?1) \
+         INSERT INTO jobs (payload, status, run_at, finished_at) \
+         SELECT json_object('seq', i, 'enq_us', 0), ?2, ?3, \
+             CASE WHEN ?2 = 'done' THEN ?3 END FROM s",
+    )
+    .bind(i64::try_from(n)?)
+    .bind(status)
+    .bind(now_us())
+    .execute(pool)
+    .await?;
+    wake.notify_one();
+    Ok(())
+}
+
+/// W1's one `INSERT`, shared with `raw-limit-sqlite`.
+pub(super) async fn enqueue_one(pool: &SqlitePool, wake: &Notify, job: Payload) -> Result<()> {
+    sqlx::query("INSERT INTO jobs (payload, status, run_at) VALUES (?1, 'pending', ?2)")
+        .bind(job.json())
         .bind(now_us())
-        .execute(&self.queue.pool)
+        .execute(pool)
         .await?;
-        self.queue.wake.notify_one();
-        Ok(())
-    }
+    wake.notify_one();
+    Ok(())
+}
+
+/// W2's multi-row `INSERT`, shared with `raw-limit-sqlite`.
+pub(super) async fn enqueue_batch(
+    pool: &SqlitePool,
+    wake: &Notify,
+    jobs: Vec<Payload>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO jobs (payload, status, run_at) \
+         SELECT value, 'pending', ?2 FROM json_each(?1)",
+    )
+    .bind(serde_json::to_string(&jobs)?)
+    .bind(now_us())
+    .execute(pool)
+    .await?;
+    wake.notify_one();
+    Ok(())
 }
 
 #[async_trait]
 impl Contender for RawSqlite {
     async fn enqueue_one(&self, job: Payload) -> Result<()> {
-        sqlx::query("INSERT INTO jobs (payload, status, run_at) VALUES (?1, 'pending', ?2)")
-            .bind(job.json())
-            .bind(now_us())
-            .execute(&self.queue.pool)
-            .await?;
-        self.queue.wake.notify_one();
-        Ok(())
+        enqueue_one(&self.queue.pool, &self.queue.wake, job).await
     }
 
     async fn enqueue_batch(&self, jobs: Vec<Payload>) -> Result<bool> {
-        let array = serde_json::to_string(&jobs)?;
-        sqlx::query(
-            "INSERT INTO jobs (payload, status, run_at) \
-             SELECT value, 'pending', ?2 FROM json_each(?1)",
-        )
-        .bind(array)
-        .bind(now_us())
-        .execute(&self.queue.pool)
-        .await?;
-        self.queue.wake.notify_one();
+        enqueue_batch(&self.queue.pool, &self.queue.wake, jobs).await?;
         Ok(true)
     }
 
     async fn insert_pending(&self, n: u64) -> Result<()> {
-        self.insert_rows(n, "pending").await
+        insert_rows(&self.queue.pool, &self.queue.wake, n, "pending").await
     }
 
     async fn insert_finished(&self, n: u64) -> Result<bool> {
-        self.insert_rows(n, "done").await?;
+        insert_rows(&self.queue.pool, &self.queue.wake, n, "done").await?;
         Ok(true)
     }
 
