@@ -26,49 +26,58 @@ use crate::worker::identity;
 /// How many interruptions a job is forgiven; the next lost lease fails it.
 pub const MAX_INTERRUPTIONS: u32 = 3;
 
-/// How one attempt ended, seen from the worker that ran it.
+/// How an attempt ended without a value, seen from the worker that ran it.
 #[derive(Debug)]
-pub(crate) enum Ending {
-    /// The job returned `Ok`; its output as JSON (`None` for `()`).
-    Returned(Option<serde_json::Value>),
+pub(crate) enum Failure {
     /// The job returned `Err` (or could not start: a bad payload, a missing state).
-    Failed(JobError),
+    Error(JobError),
     /// The job's future panicked, with this message.
     Panicked(String),
     /// The job's future outlived its timeout and was dropped.
     TimedOut(Duration),
 }
 
-impl Ending {
-    /// The attempt's error as stored, if it ended in one.
-    pub(crate) fn error(&self) -> Option<String> {
+impl Failure {
+    /// The attempt's error as stored.
+    pub(crate) fn message(&self) -> String {
         match self {
-            Ending::Returned(_) => None,
-            Ending::Failed(error) => Some(error.message().to_owned()),
-            Ending::Panicked(message) => Some(format!("panicked: {message}")),
-            Ending::TimedOut(limit) => Some(format!("timed out after {}", humanize(*limit))),
+            Failure::Error(error) => error.message().to_owned(),
+            Failure::Panicked(message) => format!("panicked: {message}"),
+            Failure::TimedOut(limit) => format!("timed out after {}", humanize(*limit)),
+        }
+    }
+
+    /// The attempt's error as a `JobError`, for `run_now`'s caller.
+    pub(crate) fn to_job_error(&self) -> JobError {
+        match self {
+            Failure::Error(error) => error.clone(),
+            other => JobError::new(other.message()),
         }
     }
 }
 
-/// What an attempt's ending means for its job.
+/// What an attempt's ending means for its job: its value (as JSON; `None` for
+/// `()`), or how it failed.
 ///
 /// `charged` is the number of attempts that count against `max_attempts`, this one
 /// included (interrupted ones do not count). An error is retried with the job's
 /// backoff while charged attempts remain, unless it is permanent; a panic and a
 /// timeout are errors like any other.
 pub(crate) fn after_attempt(
-    ending: Ending,
+    ended: Result<Option<serde_json::Value>, Failure>,
     charged: u32,
     max_attempts: u32,
     retry: &RetryPolicy,
 ) -> Outcome {
-    let permanent = matches!(&ending, Ending::Failed(error) if error.is_permanent());
-    match (ending.error(), ending) {
-        (_, Ending::Returned(result)) => Outcome::succeeded(result),
-        (Some(error), _) if permanent || charged >= max_attempts => Outcome::failed(error),
-        (Some(error), _) => Outcome::retry(error, retry.delay_after(charged)),
-        (None, _) => unreachable!("every ending but `Returned` has an error"),
+    let failure = match ended {
+        Ok(result) => return Outcome::succeeded(result),
+        Err(failure) => failure,
+    };
+    let permanent = matches!(&failure, Failure::Error(error) if error.is_permanent());
+    if permanent || charged >= max_attempts {
+        Outcome::failed(failure.message())
+    } else {
+        Outcome::retry(failure.message(), retry.delay_after(charged))
     }
 }
 
@@ -127,31 +136,41 @@ mod tests {
 
     #[test]
     fn an_error_is_retried_with_backoff_while_attempts_remain() {
-        let outcome = after_attempt(Ending::Failed(JobError::new("flaky")), 1, 3, &policy());
+        let outcome = after_attempt(Err(Failure::Error(JobError::new("flaky"))), 1, 3, &policy());
         assert_eq!(outcome, Outcome::retry("flaky", Duration::from_secs(2)));
-        let last = after_attempt(Ending::Failed(JobError::new("flaky")), 3, 3, &policy());
+        let last = after_attempt(Err(Failure::Error(JobError::new("flaky"))), 3, 3, &policy());
         assert_eq!(last, Outcome::failed("flaky"));
     }
 
     #[test]
     fn a_permanent_error_fails_at_once() {
-        let outcome = after_attempt(Ending::Failed(JobError::permanent("gone")), 1, 5, &policy());
+        let outcome = after_attempt(
+            Err(Failure::Error(JobError::permanent("gone"))),
+            1,
+            5,
+            &policy(),
+        );
         assert_eq!(outcome, Outcome::failed("gone"));
     }
 
     #[test]
     fn panics_and_timeouts_are_retried_errors() {
-        let panic = after_attempt(Ending::Panicked("boom".into()), 1, 2, &policy());
+        let panic = after_attempt(Err(Failure::Panicked("boom".into())), 1, 2, &policy());
         assert_eq!(panic.error(), Some("panicked: boom"));
         assert!(matches!(panic, Outcome::Retry { .. }));
-        let timeout = after_attempt(Ending::TimedOut(Duration::from_millis(20)), 2, 2, &policy());
+        let timeout = after_attempt(
+            Err(Failure::TimedOut(Duration::from_millis(20))),
+            2,
+            2,
+            &policy(),
+        );
         assert_eq!(timeout, Outcome::failed("timed out after 20ms"));
     }
 
     #[test]
     fn a_value_succeeds_whatever_the_attempt() {
         let value = Some(serde_json::json!(7));
-        let outcome = after_attempt(Ending::Returned(value.clone()), 9, 1, &policy());
+        let outcome = after_attempt(Ok(value.clone()), 9, 1, &policy());
         assert_eq!(outcome, Outcome::succeeded(value));
     }
 

@@ -11,7 +11,7 @@ use kiribi_core::JobError;
 use kiribi_core::backend::Outcome;
 
 use crate::enqueue::new_job;
-use crate::policy::{Ending, after_attempt};
+use crate::policy::{Failure, after_attempt};
 use crate::registry::encode_result;
 use crate::worker::identity;
 use crate::{Error, Job, JobContext, Kiribi, Result};
@@ -20,24 +20,24 @@ use crate::{Error, Job, JobContext, Kiribi, Result};
 const INLINE_LEASE: Duration = Duration::from_secs(30);
 
 /// Runs a job's future to its end, its deadline or its panic, whichever comes first.
-/// At the deadline the future is dropped. Anything but a value is the [`Ending`]
+/// At the deadline the future is dropped. Anything but a value is the [`Failure`]
 /// for the failure policy.
 pub(crate) async fn attempt<T>(
     future: impl Future<Output = Result<T, JobError>>,
     timeout: Option<Duration>,
-) -> Result<T, Ending> {
+) -> Result<T, Failure> {
     let caught = CatchUnwind(Box::pin(future));
     let finished = match timeout {
         Some(limit) => match tokio::time::timeout(limit, caught).await {
             Ok(finished) => finished,
-            Err(_) => return Err(Ending::TimedOut(limit)),
+            Err(_) => return Err(Failure::TimedOut(limit)),
         },
         None => caught.await,
     };
     match finished {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(Ending::Failed(error)),
-        Err(panic) => Err(Ending::Panicked(panic_message(&*panic).to_owned())),
+        Ok(Err(error)) => Err(Failure::Error(error)),
+        Err(panic) => Err(Failure::Panicked(panic_message(&*panic).to_owned())),
     }
 }
 
@@ -76,12 +76,9 @@ pub(crate) async fn run_now<J: Job>(kiribi: &Kiribi, job: J) -> Result<J::Output
             Ok(result) => (Outcome::succeeded(result), Ok(output)),
             Err(err) => (Outcome::failed(kiribi_core::chain_text(&err)), Err(err)),
         },
-        Err(ending) => {
-            let error = match &ending {
-                Ending::Failed(error) => error.clone(),
-                other => JobError::new(other.error().unwrap_or_default()),
-            };
-            let outcome = after_attempt(ending, 1, 1, &J::CONFIG.retry);
+        Err(failure) => {
+            let error = failure.to_job_error();
+            let outcome = after_attempt(Err(failure), 1, 1, &J::CONFIG.retry);
             (outcome, Err(failed(error)))
         }
     };
@@ -128,7 +125,7 @@ mod tests {
     #[tokio::test]
     async fn a_panic_ends_the_attempt_with_its_message() {
         let ended = attempt(async { panic!("boom") as Result<(), JobError> }, None).await;
-        let Err(Ending::Panicked(message)) = ended else {
+        let Err(Failure::Panicked(message)) = ended else {
             panic!("expected a panic, got {ended:?}");
         };
         assert_eq!(message, "boom");
@@ -154,7 +151,7 @@ mod tests {
         )
         .await;
         assert!(
-            matches!(ended, Err(Ending::TimedOut(limit)) if limit == Duration::from_millis(20))
+            matches!(ended, Err(Failure::TimedOut(limit)) if limit == Duration::from_millis(20))
         );
         assert!(dropped.load(Ordering::SeqCst));
     }

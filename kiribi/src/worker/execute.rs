@@ -9,7 +9,7 @@ use kiribi_core::backend::{ClaimedJob, Outcome};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use crate::policy::{Ending, after_attempt};
+use crate::policy::after_attempt;
 use crate::registry::Registry;
 use crate::run::attempt;
 use crate::worker::recorder::Completion;
@@ -46,26 +46,17 @@ pub(crate) async fn execute(
         kiribi,
     );
     let span = tracing::info_span!("job", id = %job.id(), job = %job.name, queue = %job.queue, attempt = job.attempt());
-    let ending = async {
+    let charged = job.charged_attempts();
+    let ended = async {
         tracing::debug!("job started");
-        match attempt(registration.run(ctx, job.payload), config.timeout).await {
-            Ok(result) => Ending::Returned(result),
-            Err(ending) => {
-                if let Some(error) = ending.error() {
-                    tracing::info!(%error, "job attempt failed");
-                }
-                ending
-            }
-        }
+        attempt(registration.run(ctx, job.payload), config.timeout).await
     }
-    .instrument(span)
+    .instrument(span.clone())
     .await;
-    let outcome: Outcome = after_attempt(
-        ending,
-        job.lease.attempt.saturating_sub(job.interruptions),
-        job.max_attempts,
-        &config.retry,
-    );
+    let outcome: Outcome = after_attempt(ended, charged, job.max_attempts, &config.retry);
+    if let Some(error) = outcome.error() {
+        span.in_scope(|| tracing::info!(%error, "job attempt failed"));
+    }
     handover.finished.fetch_add(1, Ordering::Relaxed);
     // The recorder only stops after every sender is gone, so this send is received.
     if handover.outcomes.send((job.lease, outcome)).await.is_err() {
