@@ -162,6 +162,91 @@ pub async fn complete_many_applies_a_batch_and_reports_each_lease(storage: &dyn 
     );
 }
 
+/// A batch made only of successes (a busy worker's usual batch, which a backend may
+/// write with a leaner statement) is fenced like any other: by attempt, by owner,
+/// and against jobs that finished meanwhile or do not exist.
+pub async fn a_batch_of_successes_is_fenced_like_any_batch(storage: &dyn Storage) {
+    let ids = enqueue(storage, (0..5).map(|n| job("a", n)).collect::<Vec<_>>()).await;
+    let claimed = claim(storage, &request("w", &["a"], 5, LONG_LEASE)).await;
+    assert_eq!(claimed.len(), 5);
+    let done_alone = Outcome::succeeded(None);
+    assert!(
+        complete(storage, claimed[3].lease.clone(), done_alone)
+            .await
+            .expect("complete")
+    );
+    let batch = vec![
+        (
+            claimed[0].lease.clone(),
+            Outcome::succeeded(Some(serde_json::json!({"n": 0}))),
+        ),
+        (
+            lease(claimed[1].id(), claimed[1].attempt() + 1, "w"),
+            Outcome::succeeded(None),
+        ),
+        (
+            lease(JobId::from_i64(i64::MAX), 1, "w"),
+            Outcome::succeeded(None),
+        ),
+        (claimed[3].lease.clone(), Outcome::succeeded(None)),
+        (claimed[2].lease.clone(), Outcome::succeeded(None)),
+    ];
+    let applied = storage.complete_many(&batch).await.expect("complete_many");
+    assert_eq!(applied, [true, false, false, false, true]);
+    let zero = get(storage, ids[0]).await;
+    assert_eq!(
+        (zero.status, zero.result),
+        (JobStatus::Succeeded, Some(serde_json::json!({"n": 0})))
+    );
+    assert!(zero.finished_at.is_some() && zero.lease_owner.is_none());
+    let two = get(storage, ids[2]).await;
+    assert_eq!((two.status, two.result), (JobStatus::Succeeded, None));
+    let one = get(storage, ids[1]).await;
+    assert_eq!(
+        one.status,
+        JobStatus::Running,
+        "a stale attempt changed job 1"
+    );
+
+    // Successes of a right attempt under another owner change nothing, alone or
+    // beside a lease that holds.
+    let impostor = lease(claimed[1].id(), claimed[1].attempt(), "worker-b");
+    let alone = [(impostor.clone(), Outcome::succeeded(None))];
+    assert_eq!(
+        storage.complete_many(&alone).await.expect("complete_many"),
+        [false]
+    );
+    assert_eq!(
+        get(storage, ids[1]).await,
+        one,
+        "another owner changed job 1"
+    );
+    let mixed = [
+        (impostor, Outcome::succeeded(None)),
+        (claimed[4].lease.clone(), Outcome::succeeded(None)),
+    ];
+    assert_eq!(
+        storage.complete_many(&mixed).await.expect("complete_many"),
+        [false, true]
+    );
+    assert_eq!(
+        get(storage, ids[1]).await,
+        one,
+        "another owner changed job 1"
+    );
+    assert_eq!(get(storage, ids[4]).await.status, JobStatus::Succeeded);
+    let mine = [(claimed[1].lease.clone(), Outcome::succeeded(None))];
+    assert_eq!(
+        storage.complete_many(&mine).await.expect("complete_many"),
+        [true]
+    );
+    for id in ids {
+        let attempts = storage.attempts(id).await.expect("attempts");
+        assert_eq!(attempts.len(), 1);
+        assert!(attempts[0].finished_at.is_some() && attempts[0].error.is_none());
+    }
+}
+
 /// `Retry` makes the job wait `delay` as `Retrying`, then it is claimed again as the
 /// next attempt; every attempt keeps its error.
 pub async fn complete_retry_schedules_the_next_attempt(storage: &dyn Storage) {

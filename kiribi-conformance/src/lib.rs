@@ -64,6 +64,7 @@ pub use enqueue::{
     enqueue_returns_increasing_ids_in_input_order, ids_are_never_reused_after_delete,
 };
 pub use lease::{
+    a_batch_of_successes_is_fenced_like_any_batch,
     a_lease_of_another_owner_cannot_complete_or_release, an_interruption_is_not_charged,
     complete_failed_finishes_the_job, complete_many_applies_a_batch_and_reports_each_lease,
     complete_retry_schedules_the_next_attempt, complete_succeeded_stores_the_result,
@@ -189,6 +190,7 @@ macro_rules! conformance_tests {
             concurrent_claims_never_hand_out_a_job_twice,
             complete_succeeded_stores_the_result,
             complete_many_applies_a_batch_and_reports_each_lease,
+            a_batch_of_successes_is_fenced_like_any_batch,
             complete_retry_schedules_the_next_attempt,
             complete_failed_finishes_the_job,
             stale_leases_cannot_complete_or_release,

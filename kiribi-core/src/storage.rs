@@ -96,7 +96,7 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Records how several attempts ended, in one transaction: all of them or none.
     /// Returns, in input order, whether each lease still held; a completion whose
-    /// lease no longer holds changes nothing. The leases are distinct.
+    /// lease no longer holds changes nothing. The leases are of distinct jobs.
     ///
     /// Workers batch the outcomes of the jobs that finished while the previous write
     /// was in flight, so that a busy worker pays one commit for many jobs.

@@ -39,6 +39,16 @@ use crate::{list, migrate};
 /// How long a caller waits for the single write connection before giving up.
 const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The two statements that record outcomes, in the form this SQLite runs fastest.
+#[derive(Debug, Clone, Copy)]
+struct Completions {
+    /// Any outcomes ([`sql::COMPLETE_JOBS`] or [`sql::COMPLETE_JOBS_JSONB`]).
+    any: &'static str,
+    /// Successes of one lease owner ([`sql::COMPLETE_SUCCESSES`] or
+    /// [`sql::COMPLETE_SUCCESSES_JSONB`]).
+    successes: &'static str,
+}
+
 /// kiribi's job storage in a SQLite database.
 ///
 /// Cheap to clone: clones share the same connections. See the
@@ -47,8 +57,8 @@ const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct SqliteStorage {
     writer: SqlitePool,
     reader: SqlitePool,
-    /// The completion statement for this SQLite's version.
-    complete_jobs: &'static str,
+    /// The completion statements for this SQLite's version.
+    complete_jobs: Completions,
     /// What the commit watcher of [`Storage::listen`] watches, how it falls back
     /// to a connection, and how often it looks; `None` for an in-memory database,
     /// which only this handle can change.
@@ -122,9 +132,15 @@ impl SqliteStorage {
             }
         };
         let complete_jobs = if version >= sql::JSONB_EACH_SINCE {
-            sql::COMPLETE_JOBS_JSONB
+            Completions {
+                any: sql::COMPLETE_JOBS_JSONB,
+                successes: sql::COMPLETE_SUCCESSES_JSONB,
+            }
         } else {
-            sql::COMPLETE_JOBS
+            Completions {
+                any: sql::COMPLETE_JOBS,
+                successes: sql::COMPLETE_SUCCESSES,
+            }
         };
         let migrated = {
             let writer = &writer;
@@ -488,33 +504,59 @@ fn parse_version(version: &str) -> Option<(u32, u32, u32)> {
     Some((major, minor, patch))
 }
 
-/// Stores outcomes on their jobs in one `statement` (one of [`sql::COMPLETE_JOBS`]
-/// and [`sql::COMPLETE_JOBS_JSONB`]) and reports, in input order, whether each lease
-/// held.
+/// Stores outcomes on their jobs in one of the `statements` and reports, in input
+/// order, whether each lease held.
 async fn complete(
     conn: &mut sqlx::SqliteConnection,
-    statement: &'static str,
+    statements: Completions,
     completions: &[(Lease, Outcome)],
 ) -> Result<Vec<bool>, sqlx::Error> {
     if completions.is_empty() {
         return Ok(Vec::new());
     }
     let now = now_ms();
-    let rows: Vec<serde_json::Value> = completions
-        .iter()
-        .map(|(lease, outcome)| completion_row(now, lease, outcome))
-        .collect();
     // One statement: the trigger `kiribi_attempt_fails` records failed attempts.
-    let held: HashSet<i64> = sqlx::query_scalar(statement)
-        .bind(serde_json::Value::from(rows).to_string())
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect();
+    let query = match successes_of_one_owner(completions) {
+        Some((owner, successes)) => sqlx::query_scalar::<_, i64>(statements.successes)
+            .bind(successes)
+            .bind(now)
+            .bind(owner),
+        None => {
+            let rows: Vec<serde_json::Value> = completions
+                .iter()
+                .map(|(lease, outcome)| completion_row(now, lease, outcome))
+                .collect();
+            sqlx::query_scalar::<_, i64>(statements.any)
+                .bind(serde_json::Value::from(rows).to_string())
+        }
+    };
+    let held: HashSet<i64> = query.fetch_all(&mut *conn).await?.into_iter().collect();
     Ok(completions
         .iter()
         .map(|(lease, _)| held.contains(&lease.id.as_i64()))
         .collect())
+}
+
+/// When every completion is a success of one lease owner (a busy worker's usual
+/// batch): that owner, and the batch as `sql::complete_successes!` reads it,
+/// `[[id, attempt, result], …]`.
+fn successes_of_one_owner(completions: &[(Lease, Outcome)]) -> Option<(&str, String)> {
+    let owner = completions.first()?.0.owner.as_str();
+    if owner.is_empty() {
+        return None;
+    }
+    let mut successes = Vec::with_capacity(completions.len());
+    for (lease, outcome) in completions {
+        let Outcome::Succeeded { result, .. } = outcome else {
+            return None;
+        };
+        if lease.owner.as_str() != owner {
+            return None;
+        }
+        let result = result.as_ref().map(serde_json::Value::to_string);
+        successes.push((lease.id.as_i64(), attempt_column(lease.attempt), result));
+    }
+    Some((owner, serde_json::to_string(&successes).ok()?))
 }
 
 /// One completion as `sql::complete_jobs!` reads it: `[id, attempt, owner, status,

@@ -222,3 +222,35 @@ async fn claim_survives_a_server_crash_right_after_it_returns_and_stays_fenced()
     drop(database);
     drop(server);
 }
+
+/// A pooled connection that sat idle is checked before it is used: an enqueue on a
+/// handle whose connections the server dropped meanwhile (a restart, a proxy's idle
+/// timeout) succeeds instead of failing on the dead connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enqueue_after_idle_connections_were_dropped_succeeds() {
+    let db = TestDb::postgres().await;
+    let kiribi = db.connect().await;
+    Drain::enqueue(&kiribi, Drain { n: 1 }).await.unwrap();
+
+    let database = db.url().rsplit('/').next().unwrap().to_owned();
+    let mut admin = PgConnection::connect(&kiribi_tests::pg::server_url().await)
+        .await
+        .unwrap();
+    let killed: i64 = kiribi::sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = $1 AND pid <> pg_backend_pid()) AS t",
+    )
+    .bind(&database)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(killed >= 1, "the handle's pooled connection was killed");
+    // The precondition, not a wait for an outcome: kiribi pings connections that
+    // sat idle for a second or more before handing them out.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let second = Drain::enqueue(&kiribi, Drain { n: 2 })
+        .await
+        .expect("an enqueue on a handle whose idle connection was dropped");
+    assert!(kiribi.job(second).await.unwrap().is_some());
+}

@@ -46,6 +46,9 @@ async fn timed(
     Ok(())
 }
 
+/// The no-op job's name.
+pub(super) const NOOP_NAME: &str = Noop::CONFIG.name;
+
 /// Connects through the public API, the recorder handed to jobs as state.
 pub(super) async fn connect(url: &str, recorder: Arc<Recorder>) -> Result<Kiribi> {
     Ok(Kiribi::builder().state(recorder).connect(url).await?)

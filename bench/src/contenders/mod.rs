@@ -11,6 +11,7 @@ use crate::recorder::{Payload, Recorder};
 
 mod kiribi_common;
 mod kiribi_postgres;
+mod kiribi_sql;
 mod kiribi_sqlite;
 mod raw_limit_postgres;
 mod raw_limit_sqlite;
@@ -83,10 +84,12 @@ pub(crate) const ALL: &[(&str, Backend, bool)] = &[
     ("kiribi-sqlite", Backend::Sqlite, false),
     ("raw-sqlite", Backend::Sqlite, false),
     ("raw-limit-sqlite", Backend::Sqlite, false),
+    ("kiribi-sql-sqlite", Backend::Sqlite, false),
     ("apalis-sqlite", Backend::Sqlite, true),
     ("kiribi-postgres", Backend::Postgres, false),
     ("raw-postgres", Backend::Postgres, false),
     ("raw-limit-postgres", Backend::Postgres, false),
+    ("kiribi-sql-postgres", Backend::Postgres, false),
     ("apalis-postgres", Backend::Postgres, true),
     ("graphile-worker", Backend::Postgres, true),
     ("graphile-worker-default", Backend::Postgres, true),
@@ -105,8 +108,14 @@ pub(crate) fn backend_of(name: &str) -> Result<Backend> {
 /// Contenders `all` runs only when `--contenders` names them: graphile_worker's default
 /// set-up runs one job per slot per poll tick or notification (its direct job loop,
 /// `src/runner/job_loop/direct.rs` in 0.14.1), about 8 jobs/s when jobs were queued
-/// before it started, so each drain would run into its deadline (minutes).
-pub(crate) const OPT_IN: &[&str] = &["graphile-worker-default"];
+/// before it started, so each drain would run into its deadline (minutes). The
+/// `kiribi-sql-*` contenders are a diagnosis of the drain (kiribi's SQL under the
+/// limit's worker), not a job system.
+pub(crate) const OPT_IN: &[&str] = &[
+    "graphile-worker-default",
+    "kiribi-sql-sqlite",
+    "kiribi-sql-postgres",
+];
 
 /// Whether this build can run the contender.
 pub(crate) fn available(name: &str) -> bool {
@@ -188,6 +197,14 @@ pub(crate) async fn connect(
         "raw-postgres" => Box::new(raw_postgres::connect(target, recorder).await?),
         "raw-limit-sqlite" => Box::new(raw_limit_sqlite::connect(target, recorder).await?),
         "raw-limit-postgres" => Box::new(raw_limit_postgres::connect(target, recorder).await?),
+        "kiribi-sql-sqlite" | "kiribi-sql-postgres" => {
+            let url = match target {
+                Target::Sqlite(path) => format!("sqlite://{}", path.display()),
+                Target::Postgres(_) => target.require_pg()?.to_owned(),
+            };
+            let kiribi = kiribi_common::connect(&url, recorder.clone()).await?;
+            Box::new(kiribi_sql::KiribiSql::new(kiribi, recorder))
+        }
         #[cfg(feature = "peers")]
         "apalis-sqlite" => Box::new(apalis_sqlite::connect(target, recorder).await?),
         #[cfg(feature = "peers")]
