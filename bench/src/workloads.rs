@@ -31,6 +31,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
         "W7 retry after 100 ms, run_at → start, same process, p50 / p95 (ms)",
     ),
     ("idle-cpu", "idle worker, other process (% of a core)"),
+    ("w8-unique", "W8 unique enqueue, 50 % duplicates (jobs/s)"),
     ("w6-small", "W6 drain with 10k finished (jobs/s)"),
     ("w6-large", "W6 drain with 1M finished (jobs/s)"),
     ("dead", "PG dead tuples after W3"),
@@ -70,6 +71,7 @@ pub(crate) const RUNNABLE: &[(&str, &[&str], bool)] = &[
     ("w5-local", &["w5-local"], false),
     ("w7", &["w7-delay", "w7-retry"], false),
     ("idle-cpu", &["idle-cpu"], true),
+    ("w8-unique", &["w8-unique"], false),
     ("w6-small", &["w6-small"], false),
     ("w6-large", &["w6-large"], true),
     ("rss", &["rss"], true),
@@ -110,6 +112,7 @@ async fn run_on(
             Ok(vec![("w7-delay", delay), ("w7-retry", retry)])
         }
         "idle-cpu" => one("idle-cpu", waiting::idle_cpu(config, name, target).await?),
+        "w8-unique" => one("w8-unique", enqueue_unique(name, target, n).await?),
         "w6-small" => {
             let finished = config.finished_small();
             one("w6-small", drain(config, name, target, finished).await?.0)
@@ -147,6 +150,28 @@ async fn enqueue_one(name: &str, target: &Target, n: u64) -> Result<Measure> {
         contender.enqueue_one(Payload::new(seq)).await?;
     }
     Ok(rate(n, start.elapsed()))
+}
+
+/// W8: `n` one-by-one enqueues of a unique job over `n / 2` keys: the first half
+/// inserts, the second half repeats every key and inserts nothing.
+async fn enqueue_unique(name: &str, target: &Target, n: u64) -> Result<Measure> {
+    let contender = connect(name, target, false).await?;
+    let keys = (n / 2).max(1);
+    let mut duplicates = 0;
+    let start = Instant::now();
+    for seq in 0..n {
+        match contender.enqueue_unique(seq % keys).await? {
+            Some(duplicate) => duplicates += u64::from(duplicate),
+            None => return Ok(Measure::NotApplicable("no unique jobs")),
+        }
+    }
+    let elapsed = start.elapsed();
+    anyhow::ensure!(
+        duplicates == n - keys,
+        "{duplicates} of {n} enqueues were duplicates, where {} repeat a key",
+        n - keys
+    );
+    Ok(rate(n, elapsed))
 }
 
 /// W2: `n` jobs in batches of 1,000 through the batch API.

@@ -40,6 +40,7 @@ mod control;
 mod enqueue;
 mod lease;
 mod listen;
+mod unique;
 pub mod wait;
 
 use std::future::Future;
@@ -75,6 +76,11 @@ pub use lease::{
     stale_leases_cannot_complete_or_release,
 };
 pub use listen::listener_announces_inserts_from_other_handles;
+pub use unique::{
+    a_key_held_in_any_state_outlives_its_job, a_unique_key_is_held_until_its_job_finishes,
+    concurrent_enqueues_of_one_key_insert_one_job, duplicates_within_one_batch_get_the_first_id,
+    retry_does_not_make_a_second_holder,
+};
 
 /// A fresh, empty database of one backend, alive as long as the value.
 pub trait TestDatabase: Send + Sync {
@@ -208,10 +214,15 @@ macro_rules! conformance_tests {
             list_filters_and_orders_newest_first,
             list_finds_waiting_jobs_behind_a_long_history,
             renewals_and_completions_of_one_owner_do_not_deadlock,
+            a_unique_key_is_held_until_its_job_finishes,
+            duplicates_within_one_batch_get_the_first_id,
+            a_key_held_in_any_state_outlives_its_job,
+            retry_does_not_make_a_second_holder,
         );
         $crate::conformance_tests!(@pair $database;
             claims_from_two_handles_never_hand_out_a_job_twice,
             listener_announces_inserts_from_other_handles,
+            concurrent_enqueues_of_one_key_insert_one_job,
         );
     };
     (@single $database:expr; $($check:ident),* $(,)?) => {

@@ -29,6 +29,8 @@ pub struct EnqueueOptions {
     pub(crate) priority: Option<i32>,
     pub(crate) queue: Option<String>,
     pub(crate) max_attempts: Option<u32>,
+    pub(crate) unique_key: Option<String>,
+    pub(crate) unique_period: Option<Duration>,
 }
 
 impl EnqueueOptions {
@@ -70,11 +72,30 @@ impl EnqueueOptions {
         self
     }
 
+    /// Makes the job unique by `key` among jobs of its name, in place of the key
+    /// `#[job(unique)]` makes from its payload: while a job of the same name holds
+    /// the key (it is `Pending`, `Running`, `Retrying` or `Blocked`), enqueueing
+    /// another one inserts nothing and returns the holder's id.
+    pub fn unique_key(mut self, key: impl Into<String>) -> Self {
+        self.unique_key = Some(key.into());
+        self
+    }
+
+    /// Holds the job's unique key (its own, or [`unique_key`](Self::unique_key))
+    /// for the window of length `period` it is enqueued in (windows are aligned to
+    /// the Unix epoch), whatever becomes of the job: at most one job of the name and
+    /// key per window. Replaces the `period` of `#[job(unique(period = …))]`.
+    pub fn unique_period(mut self, period: Duration) -> Self {
+        self.unique_period = Some(period);
+        self
+    }
+
     /// Checks the settings that have a range.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidOption`](crate::Error::InvalidOption) for `max_attempts(0)`.
+    /// [`Error::InvalidOption`](crate::Error::InvalidOption) for `max_attempts(0)`,
+    /// an empty `unique_key` or a `unique_period` under a millisecond.
     pub fn validate(&self) -> crate::Result<()> {
         if self.max_attempts == Some(0) {
             return Err(crate::Error::InvalidOption {
@@ -82,7 +103,32 @@ impl EnqueueOptions {
                 reason: "it must be at least 1: it counts the first attempt".to_owned(),
             });
         }
+        if self.unique_key.as_deref().is_some_and(str::is_empty) {
+            return Err(crate::Error::InvalidOption {
+                option: "unique_key",
+                reason: "it cannot be empty".to_owned(),
+            });
+        }
+        if self
+            .unique_period
+            .is_some_and(|period| period < Duration::from_millis(1))
+        {
+            return Err(crate::Error::InvalidOption {
+                option: "unique_period",
+                reason: "it must be at least 1 ms: it is the length of a window".to_owned(),
+            });
+        }
         Ok(())
+    }
+
+    /// The unique key override, if any.
+    pub fn get_unique_key(&self) -> Option<&str> {
+        self.unique_key.as_deref()
+    }
+
+    /// The unique period override, if any.
+    pub fn get_unique_period(&self) -> Option<Duration> {
+        self.unique_period
     }
 
     /// The queue override, if any.

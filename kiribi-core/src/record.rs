@@ -47,6 +47,10 @@ pub struct JobRecord {
     pub lease_owner: Option<String>,
     /// When that worker's lease runs out unless renewed.
     pub lease_expires_at: Option<DateTime<Utc>>,
+    /// The job's unique key among jobs of its name, if it has one
+    /// (`#[job(unique)]`, `EnqueueOptions::unique_key`).
+    #[serde(default)]
+    pub unique_key: Option<String>,
 }
 
 /// One attempt of a job: when it ran, on which worker, and how it ended.
@@ -129,6 +133,7 @@ impl JobRecordBuilder {
                 finished_at: None,
                 lease_owner: None,
                 lease_expires_at: None,
+                unique_key: None,
             },
         }
     }
@@ -170,6 +175,8 @@ setters!(JobRecordBuilder.record:
     lease_owner: Option<String>,
     /// Sets [`JobRecord::lease_expires_at`].
     lease_expires_at: Option<DateTime<Utc>>,
+    /// Sets [`JobRecord::unique_key`].
+    unique_key: Option<String>,
 );
 
 /// Builds an [`AttemptRecord`] field by field, for backends.

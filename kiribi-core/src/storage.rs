@@ -33,6 +33,16 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 ///   each in input order. Ids are positive, increase with insertion order and are
 ///   never reused, even after a delete. A new job is `Pending` with 0 attempts and 0
 ///   interruptions.
+/// - **Unique keys.** A job with a [`UniqueKey`](crate::backend::UniqueKey) is
+///   inserted only if no job of the same name holds that key. A job holds its key
+///   while `Pending`, `Running`, `Retrying` or `Blocked`, or in every state (until it
+///   is deleted) when the key is held [`in_any_state`](crate::backend::UniqueKey::in_any_state).
+///   Otherwise nothing is inserted and the job is reported as a duplicate of the
+///   holder ([`Enqueued::duplicate_of`](crate::backend::Enqueued::duplicate_of)). This
+///   holds for concurrent enqueues from any connection or process, for equal jobs
+///   within one batch (the first one is inserted) and inside a caller's transaction:
+///   the database enforces it (a unique index), not timing. [`retry`](Storage::retry)
+///   does not bring back a job whose key another job holds now.
 /// - **Claim atomicity.** [`claim`](Storage::claim) moves up to `limit` ready jobs
 ///   (`Pending` or `Retrying`, `run_at` ≤ now, name in `names`, queue in `queues` when
 ///   given) to `Running` in one atomic step, increments their `attempts`, records
@@ -74,7 +84,9 @@ pub trait Storage: Send + Sync + 'static {
     /// backend returns `self`; a wrapper returns its inner storage's `as_any()`.
     fn as_any(&self) -> &dyn Any;
 
-    /// Inserts jobs in one round trip and reports each, in input order.
+    /// Inserts jobs and reports each, in input order: inserted, or a duplicate of
+    /// the job that holds its unique key. Jobs without a unique key are inserted in
+    /// one round trip.
     async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>>;
 
     /// Inserts one job that is `Running` from the start, with one attempt open and its
@@ -127,7 +139,8 @@ pub trait Storage: Send + Sync + 'static {
 
     /// `Failed`, `Cancelled` or `Retrying` → ready now (`Pending` if it never ran,
     /// else `Retrying`), granting one more attempt when none are left.
-    /// `false` for any other state.
+    /// `false` for any other state, and when another job of its name holds its
+    /// unique key now.
     async fn retry(&self, id: JobId) -> Result<bool>;
 
     /// Deletes a job that is not `Running`, with its history. `false` if it is running

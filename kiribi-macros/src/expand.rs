@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::parse::{Backoff, Config, JobDef, Param};
@@ -173,6 +174,7 @@ fn config(k: &syn::Path, config: &Config) -> TokenStream {
         retry_delay,
         timeout,
         priority,
+        unique,
     } = config;
     let mut tokens = quote! { #k::__private::JobConfig::new(#name) };
     if let Some(queue) = queue {
@@ -199,6 +201,20 @@ fn config(k: &syn::Path, config: &Config) -> TokenStream {
     }
     if let Some(priority) = priority {
         tokens.extend(quote! { .priority(#priority) });
+    }
+    if let Some(unique) = unique {
+        let mut value = match &unique.fields {
+            None => quote! { #k::__private::Unique::payload() },
+            Some(fields) => {
+                let names = fields.iter().map(|field| field.unraw().to_string());
+                quote! { #k::__private::Unique::fields(&[#(#names),*]) }
+            }
+        };
+        if let Some(period) = unique.period {
+            let duration = duration(k, period);
+            value.extend(quote! { .period(#duration) });
+        }
+        tokens.extend(quote! { .unique(#value) });
     }
     tokens
 }
@@ -260,6 +276,14 @@ fn methods(def: &JobDef) -> TokenStream {
          # Errors\n\n\
          Fails if the arguments cannot be serialized or the job cannot be stored."
     );
+    let insert_doc = format!(
+        "Enqueues a {job} job like [`{struct_ident}::enqueue_with`], and says what became \
+         of it: [`Enqueued::duplicate`](kiribi::Enqueued) is true when no job was inserted \
+         because a job of the same name holds its unique key (`#[job(unique)]`, \
+         `EnqueueOptions::unique_key`); `id` is then the holder's.\n\n\
+         # Errors\n\n\
+         Fails if the arguments cannot be serialized or the job cannot be stored."
+    );
     let enqueue_many_doc = format!(
         "Enqueues many {job} jobs at once, with their declared defaults; returns their ids \
          in order.\n\n\
@@ -303,6 +327,18 @@ fn methods(def: &JobDef) -> TokenStream {
                 ::core::result::Result<#k::__private::JobId, #k::__private::Error>,
             > {
                 #k::__private::enqueue_with(target, job, options)
+            }
+
+            #[doc = #insert_doc]
+            #vis fn insert<'a, E: #k::__private::Enqueue + 'a>(
+                target: E,
+                job: Self,
+                options: #k::__private::EnqueueOptions,
+            ) -> #k::__private::BoxFuture<
+                'a,
+                ::core::result::Result<#k::__private::Enqueued, #k::__private::Error>,
+            > {
+                #k::__private::insert(target, job, options)
             }
 
             #[doc = #enqueue_many_doc]
@@ -412,6 +448,10 @@ mod tests {
                 retry_delay: Some(Duration::from_millis(2500)),
                 timeout: Some(Duration::from_secs(30)),
                 priority: Some(-3),
+                unique: Some(crate::parse::UniqueDef {
+                    fields: Some(vec![Ident::new("user_id", Span::call_site())]),
+                    period: Some(Duration::from_secs(3600)),
+                }),
             },
         );
         assert_eq!(
@@ -424,6 +464,10 @@ mod tests {
                     .retry_delay(::kiribi::__private::Duration::from_millis(2500u64))
                     .timeout(::kiribi::__private::Duration::from_secs(30u64))
                     .priority(-3i32)
+                    .unique(
+                        ::kiribi::__private::Unique::fields(&["user_id"])
+                            .period(::kiribi::__private::Duration::from_secs(3600u64))
+                    )
             }
             .to_string()
         );

@@ -98,7 +98,7 @@ use quote::quote;
 /// | `crate` | path of the kiribi crate, for a renamed or re-exported kiribi | `"::kiribi"` | the generated code names `my_facade::kiribi::Job` … instead of `::kiribi::Job` … |
 /// | `cron` | reserved: a cron schedule that enqueues the job | — | not supported yet |
 /// | `timezone` | reserved: the time zone of `cron` | — | not supported yet |
-/// | `unique` | reserved: deduplication of equal jobs | — | not supported yet |
+/// | `unique` | `unique` (a key made of the whole payload) or `unique(fields = [a, b], period = "1h")`: the key is made of those payload fields; with a period it is held for that window (aligned to the Unix epoch) whatever becomes of the job, else while the job is unfinished | not unique | `.unique(Unique::fields(&["user_id"]).period(Duration::from_secs(3600)))` |
 /// | `concurrency` | reserved: a limit on the attempts running at once | — | not supported yet |
 /// | `concurrency_key` | reserved: the argument that `concurrency` counts per | — | not supported yet |
 /// | `rate_limit` | reserved: a limit on the attempts started per period | — | not supported yet |

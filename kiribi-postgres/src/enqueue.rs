@@ -3,7 +3,7 @@
 
 use kiribi_core::backend::{Enqueued, NewJob, inserted_ids};
 use kiribi_core::{Error, JobId};
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 
 use crate::error::storage_error;
 use crate::row::{int_column, micros};
@@ -61,6 +61,84 @@ pub async fn enqueue_on(
 
 /// [`enqueue_on`] without the error mapping, for `PgStorage::enqueue`.
 pub(crate) async fn insert_jobs(
+    conn: &mut PgConnection,
+    jobs: &[NewJob],
+) -> Result<Vec<Enqueued>, sqlx::Error> {
+    if !jobs.iter().any(|job| job.unique.is_some()) {
+        return insert_plain(conn, jobs).await;
+    }
+    // Several statements: all or none, in the caller's transaction if there is one.
+    let mut tx = conn.begin().await?;
+    let mut enqueued = Vec::with_capacity(jobs.len());
+    let mut rest = jobs;
+    while !rest.is_empty() {
+        // Jobs without a key go in one multi-row insert; each job with one on its
+        // own, after the jobs before it, so that ids still follow input order.
+        let plain = rest
+            .iter()
+            .position(|job| job.unique.is_some())
+            .unwrap_or(rest.len());
+        let (run, after) = rest.split_at(plain);
+        enqueued.extend(insert_plain(&mut tx, run).await?);
+        rest = match after.split_first() {
+            Some((job, after)) => {
+                enqueued.push(insert_unique(&mut tx, job).await?);
+                after
+            }
+            None => after,
+        };
+    }
+    tx.commit().await?;
+    Ok(enqueued)
+}
+
+/// How many times a unique insert is tried when the key's holder finishes between
+/// the refused insert and the look-up of the holder.
+const UNIQUE_TRIES: usize = 5;
+
+/// Inserts a job that has a unique key, or reports the job of its name that holds
+/// the key.
+async fn insert_unique(conn: &mut PgConnection, job: &NewJob) -> Result<Enqueued, sqlx::Error> {
+    let Some(unique) = &job.unique else {
+        return Err(sqlx::Error::Protocol("a job without a unique key".into()));
+    };
+    for _ in 0..UNIQUE_TRIES {
+        let inserted: Option<i64> = sqlx::query_scalar(sql::INSERT_UNIQUE_JOB)
+            .bind(job.name.as_str())
+            .bind(job.queue.as_str())
+            .bind(job.priority)
+            .bind(int_column(job.max_attempts))
+            .bind(job.payload.to_string())
+            .bind(micros(job.delay))
+            .bind(job.run_at)
+            .bind(unique.key.as_str())
+            .bind(unique.in_any_state)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(id) = inserted {
+            return Ok(Enqueued::inserted(JobId::from_i64(id)));
+        }
+        // Refused: a holder exists, committed (an insert in flight elsewhere was
+        // waited for). Each statement reads the latest commits, so it is found,
+        // unless it finished in between: then the insert is tried again.
+        let holder: Option<i64> = sqlx::query_scalar(sql::UNIQUE_HOLDER)
+            .bind(job.name.as_str())
+            .bind(unique.key.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(id) = holder {
+            return Ok(Enqueued::duplicate_of(JobId::from_i64(id)));
+        }
+    }
+    Err(sqlx::Error::Protocol(format!(
+        "job `{}` with unique key `{}` was refused {UNIQUE_TRIES} times, but no job held \
+         the key when looked up",
+        job.name, unique.key
+    )))
+}
+
+/// Inserts jobs that have no unique key.
+async fn insert_plain(
     conn: &mut PgConnection,
     jobs: &[NewJob],
 ) -> Result<Vec<Enqueued>, sqlx::Error> {

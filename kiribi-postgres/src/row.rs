@@ -108,6 +108,7 @@ pub(crate) fn decode_job(row: &PgRow) -> Result<JobRecord, sqlx::Error> {
         .finished_at(c.get::<Option<DateTime<Utc>>>("finished_at")?)
         .lease_owner(c.get("lease_owner")?)
         .lease_expires_at(c.get::<Option<DateTime<Utc>>>("lease_expires_at")?)
+        .unique_key(c.get("unique_key")?)
         .build())
 }
 

@@ -17,7 +17,7 @@ macro_rules! job_columns {
     () => {
         "id, name, queue, status, priority, attempts, max_attempts, interruptions, \
          payload::text AS payload, result::text AS result, last_error, created_at, run_at, \
-         started_at, finished_at, lease_owner, lease_expires_at"
+         started_at, finished_at, lease_owner, lease_expires_at, unique_key"
     };
 }
 
@@ -51,6 +51,28 @@ pub(crate) const INSERT_JOB: &str = "\
     VALUES ($1, $2, 'pending', $3, $4, $5::jsonb, now(), \
             COALESCE($7, now() + $6 * interval '1 microsecond')) \
     RETURNING id";
+
+/// Inserts one job with a unique key and returns its id, or nothing when a job of
+/// its name holds the key (`kiribi_jobs_unique` refuses the row; a holder being
+/// inserted by another transaction is waited for).
+///
+/// $1 name, $2 queue, $3 priority, $4 max_attempts, $5 payload (JSON text), $6 delay
+/// (µs), $7 run_at (NULL: now + delay), $8 unique key, $9 whether the key is held in
+/// any state.
+pub(crate) const INSERT_UNIQUE_JOB: &str = "\
+    INSERT INTO kiribi_jobs (name, queue, status, priority, max_attempts, payload, \
+                             created_at, run_at, unique_key, unique_in_any_state) \
+    VALUES ($1, $2, 'pending', $3, $4, $5::jsonb, now(), \
+            COALESCE($7, now() + $6 * interval '1 microsecond'), $8, $9) \
+    ON CONFLICT DO NOTHING \
+    RETURNING id";
+
+/// The job of name $1 that holds unique key $2. The predicate is the one of
+/// `kiribi_jobs_unique`, which answers it.
+pub(crate) const UNIQUE_HOLDER: &str = "\
+    SELECT id FROM kiribi_jobs \
+    WHERE name = $1 AND unique_key = $2 AND unique_key IS NOT NULL \
+      AND (unique_in_any_state OR status IN ('pending', 'running', 'retrying', 'blocked'))";
 
 /// Inserts a job that runs inline from the start (`run_now`): its first attempt is
 /// open.
@@ -232,8 +254,9 @@ pub(crate) const CANCEL_JOB: &str = "\
     WHERE id = $1 AND status IN ('pending', 'retrying')";
 
 /// Makes job $1 ready now, with at least one attempt left, and announces it on
-/// channel $2 (a job made ready by hand is news to idle workers). Returns one row if
-/// the job was retried.
+/// channel $2 (a job made ready by hand is news to idle workers), unless another job
+/// of its name took its unique key meanwhile (which would make two holders).
+/// Returns one row if the job was retried.
 pub(crate) const RETRY_JOB: &str = "\
     WITH retried AS ( \
         UPDATE kiribi_jobs \
@@ -241,6 +264,13 @@ pub(crate) const RETRY_JOB: &str = "\
             max_attempts = GREATEST(max_attempts, attempts + 1), \
             run_at = now(), finished_at = NULL \
         WHERE id = $1 AND status IN ('failed', 'cancelled', 'retrying') \
+          AND NOT EXISTS ( \
+              SELECT 1 FROM kiribi_jobs AS other \
+              WHERE other.name = kiribi_jobs.name \
+                AND other.unique_key = kiribi_jobs.unique_key \
+                AND other.id <> kiribi_jobs.id \
+                AND (other.unique_in_any_state \
+                     OR other.status IN ('pending', 'running', 'retrying', 'blocked'))) \
         RETURNING id \
     ) \
     SELECT id, pg_notify($2, '')::text AS notified FROM retried";

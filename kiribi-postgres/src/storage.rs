@@ -538,12 +538,19 @@ impl Storage for PgStorage {
     async fn retry(&self, id: JobId) -> Result<bool, Error> {
         async {
             let mut session = self.session().await?;
-            let retried = sqlx::query(sql::RETRY_JOB)
+            let retried = match sqlx::query(sql::RETRY_JOB)
                 .bind(id.as_i64())
                 .bind(&*self.channel)
                 .fetch_optional(&mut *session)
-                .await?
-                .is_some();
+                .await
+            {
+                Ok(row) => row.is_some(),
+                // A concurrent retry of another job with the same unique key won.
+                Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                    return Ok(false);
+                }
+                Err(error) => return Err(error),
+            };
             session.finish().await?;
             Ok(retried)
         }

@@ -1,8 +1,8 @@
 //! Inserting new jobs: the one write path of `enqueue`, whether through kiribi's own
 //! connection or a caller's transaction.
 
-use kiribi_core::Error;
 use kiribi_core::backend::{Enqueued, NewJob, inserted_ids};
+use kiribi_core::{Error, JobId};
 use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
 
 use crate::error::storage_error;
@@ -57,7 +57,8 @@ pub(crate) async fn insert_jobs(
     jobs: &[NewJob],
 ) -> Result<Vec<Enqueued>, sqlx::Error> {
     let now = now_ms();
-    if jobs.len() <= JOBS_PER_INSERT {
+    let unique = jobs.iter().any(|job| job.unique.is_some());
+    if jobs.len() <= JOBS_PER_INSERT && !unique {
         return insert_chunk(conn, jobs, now).await;
     }
     // Several statements: all or none, in the caller's transaction if there is one.
@@ -67,11 +68,77 @@ pub(crate) async fn insert_jobs(
         conn.begin_with("BEGIN IMMEDIATE").await?
     };
     let mut ids = Vec::with_capacity(jobs.len());
-    for chunk in jobs.chunks(JOBS_PER_INSERT) {
-        ids.extend(insert_chunk(&mut tx, chunk, now).await?);
+    let mut rest = jobs;
+    while !rest.is_empty() {
+        // Jobs without a key go in multi-row inserts; each job with one on its own,
+        // after the jobs before it, so that ids still follow input order.
+        let plain = rest
+            .iter()
+            .position(|job| job.unique.is_some())
+            .unwrap_or(rest.len());
+        let (run, after) = rest.split_at(plain);
+        for chunk in run.chunks(JOBS_PER_INSERT) {
+            ids.extend(insert_chunk(&mut tx, chunk, now).await?);
+        }
+        if let Some((job, after)) = after.split_first() {
+            ids.push(insert_unique(&mut tx, job, now).await?);
+            rest = after;
+        } else {
+            rest = after;
+        }
     }
     tx.commit().await?;
     Ok(ids)
+}
+
+/// Inserts a job that has a unique key, or reports the job of its name that holds
+/// the key. Runs in a write transaction, so no other writer comes between the two
+/// statements.
+async fn insert_unique(
+    conn: &mut SqliteConnection,
+    job: &NewJob,
+    now: i64,
+) -> Result<Enqueued, sqlx::Error> {
+    let Some(unique) = &job.unique else {
+        return Err(sqlx::Error::Protocol("a job without a unique key".into()));
+    };
+    let done = sqlx::query(sql::INSERT_UNIQUE_JOB)
+        .bind(job.name.as_str())
+        .bind(job.queue.as_str())
+        .bind(job.priority)
+        .bind(i64::from(job.max_attempts))
+        .bind(job.payload.to_string())
+        .bind(now)
+        .bind(run_at(job, now))
+        .bind(unique.key.as_str())
+        .bind(unique.in_any_state)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 1 {
+        return Ok(Enqueued::inserted(JobId::from_i64(
+            done.last_insert_rowid(),
+        )));
+    }
+    let holder: Option<i64> = sqlx::query_scalar(sql::UNIQUE_HOLDER)
+        .bind(job.name.as_str())
+        .bind(unique.key.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    match holder {
+        Some(id) => Ok(Enqueued::duplicate_of(JobId::from_i64(id))),
+        None => Err(sqlx::Error::Protocol(format!(
+            "job `{}` with unique key `{}` was refused, but no job holds the key",
+            job.name, unique.key
+        ))),
+    }
+}
+
+/// When `job` is due: its `run_at`, or `now` plus its delay.
+fn run_at(job: &NewJob, now: i64) -> i64 {
+    match job.run_at {
+        Some(at) => at.timestamp_millis(),
+        None => after(now, job.delay),
+    }
 }
 
 async fn insert_chunk(
@@ -84,10 +151,6 @@ async fn insert_chunk(
     }
     let mut query = sqlx::query(AssertSqlSafe(sql::insert_jobs(jobs.len())));
     for job in jobs {
-        let run_at = match job.run_at {
-            Some(at) => at.timestamp_millis(),
-            None => after(now, job.delay),
-        };
         query = query
             .bind(job.name.as_str())
             .bind(job.queue.as_str())
@@ -95,7 +158,7 @@ async fn insert_chunk(
             .bind(i64::from(job.max_attempts))
             .bind(job.payload.to_string())
             .bind(now)
-            .bind(run_at);
+            .bind(run_at(job, now));
     }
     // No `RETURNING`: SQLite hands rows over one message each. One statement gives
     // its rows consecutive ids in `VALUES` order and inserts them in that order

@@ -133,6 +133,7 @@ pub(crate) fn decode_job(row: &SqliteRow) -> Result<JobRecord, sqlx::Error> {
         .finished_at(c.optional_time("finished_at")?)
         .lease_owner(c.get("lease_owner")?)
         .lease_expires_at(c.optional_time("lease_expires_at")?)
+        .unique_key(c.get("unique_key")?)
         .build())
 }
 

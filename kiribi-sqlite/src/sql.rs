@@ -16,7 +16,7 @@ macro_rules! job_columns {
     () => {
         "id, name, queue, status, priority, attempts, max_attempts, interruptions, payload, \
          result, last_error, created_at, run_at, started_at, finished_at, lease_owner, \
-         lease_expires_at"
+         lease_expires_at, unique_key"
     };
 }
 
@@ -64,6 +64,36 @@ pub(crate) fn insert_jobs(rows: usize) -> String {
     }
     sql
 }
+
+/// The predicate of the partial unique index `kiribi_jobs_unique` (see the
+/// `unique_keys` migration): the job holds its unique key.
+macro_rules! unique_held_predicate {
+    () => {
+        "unique_key IS NOT NULL \
+         AND (unique_in_any_state = 1 OR status IN ('pending', 'running', 'retrying', 'blocked'))"
+    };
+}
+
+/// Inserts one job with a unique key, or nothing when a job of its name holds the
+/// key (`kiribi_jobs_unique` refuses the row).
+///
+/// ?1 name, ?2 queue, ?3 priority, ?4 max_attempts, ?5 payload, ?6 created_at,
+/// ?7 run_at, ?8 unique key, ?9 1 if the key is held in any state.
+pub(crate) const INSERT_UNIQUE_JOB: &str = concat!(
+    "INSERT INTO kiribi_jobs \
+     (id, name, queue, status, priority, max_attempts, payload, created_at, run_at, \
+      unique_key, unique_in_any_state) \
+     VALUES (",
+    highest_id!(),
+    " + 1, ?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+     ON CONFLICT DO NOTHING"
+);
+
+/// The job of name ?1 that holds unique key ?2.
+pub(crate) const UNIQUE_HOLDER: &str = concat!(
+    "SELECT id FROM kiribi_jobs WHERE name = ?1 AND unique_key = ?2 AND ",
+    unique_held_predicate!()
+);
 
 /// Inserts a job that runs inline from the start (`run_now`).
 ///
@@ -261,13 +291,20 @@ pub(crate) const CANCEL_JOB: &str = "\
     UPDATE kiribi_jobs SET status = 'cancelled', finished_at = ?1 \
     WHERE id = ?2 AND status IN ('pending', 'retrying')";
 
-/// Makes job ?2 ready at ?1 again, with at least one attempt left.
+/// Makes job ?2 ready at ?1 again, with at least one attempt left, unless another
+/// job of its name took its unique key meanwhile (which would make two holders).
 pub(crate) const RETRY_JOB: &str = "\
     UPDATE kiribi_jobs \
     SET status = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
         max_attempts = MAX(max_attempts, attempts + 1), \
         run_at = ?1, finished_at = NULL \
-    WHERE id = ?2 AND status IN ('failed', 'cancelled', 'retrying')";
+    WHERE id = ?2 AND status IN ('failed', 'cancelled', 'retrying') \
+      AND NOT EXISTS ( \
+          SELECT 1 FROM kiribi_jobs AS other \
+          WHERE other.name = kiribi_jobs.name AND other.unique_key = kiribi_jobs.unique_key \
+            AND other.id <> kiribi_jobs.id AND \
+            (other.unique_in_any_state = 1 \
+             OR other.status IN ('pending', 'running', 'retrying', 'blocked')))";
 
 /// Deletes job ?1 unless it runs; its attempts go with it (`ON DELETE CASCADE`).
 pub(crate) const DELETE_JOB: &str = "\

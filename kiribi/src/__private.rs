@@ -12,7 +12,8 @@ pub use crate::context::FromContext;
 pub use crate::job::BoxFuture;
 pub use crate::registry::Registration;
 pub use crate::{
-    Backoff, Enqueue, EnqueueOptions, Error, Job, JobConfig, JobContext, JobError, JobId, Kiribi,
+    Backoff, Enqueue, EnqueueOptions, Enqueued, Error, Job, JobConfig, JobContext, JobError, JobId,
+    Kiribi, Unique,
 };
 
 use crate::Result;
@@ -29,6 +30,15 @@ pub fn enqueue_with<'a, J: Job, E: Enqueue + 'a>(
     options: EnqueueOptions,
 ) -> BoxFuture<'a, Result<JobId>> {
     crate::enqueue::enqueue_with(target, job, Some(options))
+}
+
+/// `MyJob::insert(target, job, options)`.
+pub fn insert<'a, J: Job, E: Enqueue + 'a>(
+    target: E,
+    job: J,
+    options: EnqueueOptions,
+) -> BoxFuture<'a, Result<Enqueued>> {
+    crate::enqueue::insert(target, job, Some(options))
 }
 
 /// `MyJob::enqueue_many(target, jobs)`.

@@ -5,7 +5,7 @@ use kiribi_core::{EnqueueOptions, JobId};
 
 use crate::job::BoxFuture;
 use crate::registry::encode_payload;
-use crate::{Job, JobContext, Kiribi, Result};
+use crate::{Error, Job, JobContext, Kiribi, Result};
 
 mod sealed {
     pub trait Sealed {}
@@ -118,17 +118,22 @@ impl Enqueue for &mut sqlx::PgConnection {
 /// The job for `J` with its declared defaults, then `options` on top.
 pub(crate) fn new_job<J: Job>(job: &J, options: Option<&EnqueueOptions>) -> Result<NewJob> {
     let config = &J::CONFIG;
-    let new = NewJob::new(config.name, encode_payload(job)?)
+    if let Some(options) = options {
+        options.validate()?;
+    }
+    let payload = encode_payload(job)?;
+    let unique = crate::unique::unique_key(config, &payload, options, chrono::Utc::now())?;
+    let mut new = NewJob::new(config.name, payload)
         .with_queue(config.queue)
         .with_priority(config.priority)
         .with_max_attempts(config.max_attempts);
-    Ok(match options {
-        Some(options) => {
-            options.validate()?;
-            new.with_options(options)
-        }
-        None => new,
-    })
+    if let Some(options) = options {
+        new = new.with_options(options);
+    }
+    if let Some(unique) = unique {
+        new = new.with_unique(unique);
+    }
+    Ok(new)
 }
 
 /// `MyJob::enqueue`.
@@ -145,10 +150,23 @@ pub(crate) fn enqueue_with<'a, J: Job, E: Enqueue + 'a>(
     job: J,
     options: Option<EnqueueOptions>,
 ) -> BoxFuture<'a, Result<JobId>> {
+    let inserted = insert(target, job, options);
+    Box::pin(async move { Ok(inserted.await?.id) })
+}
+
+/// `MyJob::insert`: one job, and whether it was inserted or a duplicate.
+pub(crate) fn insert<'a, J: Job, E: Enqueue + 'a>(
+    target: E,
+    job: J,
+    options: Option<EnqueueOptions>,
+) -> BoxFuture<'a, Result<Enqueued>> {
     let new = new_job(&job, options.as_ref());
     Box::pin(async move {
-        let enqueued = target.enqueue_jobs(vec![new?]).await?;
-        Ok(enqueued[0].id)
+        let mut enqueued = target.enqueue_jobs(vec![new?]).await?;
+        enqueued.pop().ok_or_else(|| Error::Storage {
+            backend: "kiribi",
+            source: "the storage reported no job for one enqueued".into(),
+        })
     })
 }
 

@@ -80,6 +80,67 @@ pub struct JobConfig {
     pub timeout: Option<Duration>,
     /// Higher runs first (0).
     pub priority: i32,
+    /// What makes a job unique among jobs of its name (none).
+    pub unique: Option<Unique>,
+}
+
+/// What makes a job unique, as `#[job(unique)]` declares it: the key is made of the
+/// whole payload or of some of its fields, held while the job is unfinished, or for
+/// a window of time whatever becomes of the job.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use kiribi::{JobConfig, Unique};
+///
+/// // #[job(name = "digest", unique(fields = [user_id], period = "1h"))]
+/// const CONFIG: JobConfig = JobConfig::new("digest")
+///     .unique(Unique::fields(&["user_id"]).period(Duration::from_secs(3600)));
+/// assert_eq!(CONFIG.unique.unwrap().fields, Some(&["user_id"][..]));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Unique {
+    /// The payload fields the key is made of, in this order; `None` for the whole
+    /// payload.
+    pub fields: Option<&'static [&'static str]>,
+    /// The length of the windows (aligned to the Unix epoch) for which a key is
+    /// held whatever becomes of its job; `None` to hold it while the job is
+    /// `Pending`, `Running`, `Retrying` or `Blocked`.
+    pub period: Option<Duration>,
+}
+
+impl Unique {
+    /// A key made of the whole payload: `#[job(unique)]`.
+    pub const fn payload() -> Self {
+        Self {
+            fields: None,
+            period: None,
+        }
+    }
+
+    /// A key made of these payload fields: `#[job(unique(fields = [a, b]))]`.
+    pub const fn fields(fields: &'static [&'static str]) -> Self {
+        Self {
+            fields: Some(fields),
+            period: None,
+        }
+    }
+
+    /// Holds the key for windows of `period`: `unique(period = "1h")`.
+    ///
+    /// # Panics
+    ///
+    /// For a period under a millisecond (a compile error in a `const`).
+    pub const fn period(mut self, period: Duration) -> Self {
+        assert!(
+            period.as_millis() >= 1,
+            "a unique `period` must be at least 1 ms: it is the length of a window"
+        );
+        self.period = Some(period);
+        self
+    }
 }
 
 impl JobConfig {
@@ -93,6 +154,7 @@ impl JobConfig {
             retry: RetryPolicy::new(Backoff::Exponential, Duration::from_secs(1)),
             timeout: None,
             priority: 0,
+            unique: None,
         }
     }
 
@@ -143,6 +205,12 @@ impl JobConfig {
     /// Sets the default priority.
     pub const fn priority(mut self, priority: i32) -> Self {
         self.priority = priority;
+        self
+    }
+
+    /// Makes jobs unique among jobs of this name (see [`Unique`]).
+    pub const fn unique(mut self, unique: Unique) -> Self {
+        self.unique = Some(unique);
         self
     }
 }

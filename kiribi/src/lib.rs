@@ -56,6 +56,7 @@ mod job;
 pub mod policy;
 mod registry;
 mod run;
+mod unique;
 mod worker;
 
 #[doc(hidden)]
@@ -64,7 +65,7 @@ pub mod __private;
 pub use context::{JobContext, State};
 pub use enqueue::Enqueue;
 pub use handle::{Kiribi, KiribiBuilder};
-pub use job::{BoxFuture, Job, JobConfig};
+pub use job::{BoxFuture, Job, JobConfig, Unique};
 pub use worker::{WorkerBuilder, WorkerHandle};
 
 pub use kiribi_core::{
@@ -78,6 +79,10 @@ pub use kiribi_core::{
 /// [`kiribi_core::backend`]). The conformance suite that every backend runs is the
 /// `kiribi-conformance` crate.
 pub use kiribi_core::backend;
+
+/// What became of one enqueued job: its id, and whether it was a duplicate of a
+/// job that holds its unique key (see `MyJob::insert`).
+pub use kiribi_core::backend::Enqueued;
 
 /// Turns an `async fn` into a typed, persisted job.
 ///
@@ -104,7 +109,7 @@ pub use kiribi_core::backend;
 /// | `crate = "my_facade::kiribi"` | `"::kiribi"` | the generated code names `my_facade::kiribi::Job` … instead of `::kiribi::Job` … |
 /// | `cron` | — | not supported yet |
 /// | `timezone` | — | not supported yet |
-/// | `unique` | — | not supported yet |
+/// | `unique(fields = [user_id], period = "1h")` | not unique | `.unique(Unique::fields(&["user_id"]).period(Duration::from_secs(3600)))` |
 /// | `concurrency` | — | not supported yet |
 /// | `concurrency_key` | — | not supported yet |
 /// | `rate_limit` | — | not supported yet |

@@ -65,3 +65,17 @@ pub async fn kill_own_worker(ctx: JobContext) -> Result<(), std::io::Error> {
     // SIGKILL is delivered before `kill` returns; nothing runs past this.
     std::future::pending().await
 }
+
+/// A job unique by its whole payload (DESIGN §8's `sync_user`).
+#[job(name = "test.sync_user", unique)]
+pub async fn sync_user(user_id: i64, full: bool) -> Result<(), String> {
+    let _ = (user_id, full);
+    Ok(())
+}
+
+/// A job unique by one field for each hour (DESIGN §8's `digest`).
+#[job(name = "test.digest", unique(fields = [user_id], period = "1h"))]
+pub async fn digest(user_id: i64, note: String) -> Result<(), String> {
+    let _ = (user_id, note);
+    Ok(())
+}

@@ -46,6 +46,13 @@ async fn timed(
     Ok(())
 }
 
+/// W8's job: unique by its whole payload.
+#[job(name = "bench.unique", unique)]
+async fn unique_noop(key: u64) -> Result<(), String> {
+    let _ = key;
+    Ok(())
+}
+
 /// The no-op job's name.
 pub(super) const NOOP_NAME: &str = Noop::CONFIG.name;
 
@@ -164,6 +171,12 @@ impl Contender for KiribiContender {
         )
         .await?;
         Ok(true)
+    }
+
+    async fn enqueue_unique(&self, key: u64) -> Result<Option<bool>> {
+        let job = UniqueNoop { key };
+        let enqueued = UniqueNoop::insert(&self.kiribi, job, EnqueueOptions::new()).await?;
+        Ok(Some(enqueued.duplicate))
     }
 
     async fn timed_due_us(&self) -> Result<Vec<(u64, i64)>> {

@@ -120,4 +120,8 @@ impl Contender for KiribiSql {
     async fn unfinished(&self) -> Result<Option<u64>> {
         self.inner.unfinished().await
     }
+
+    async fn enqueue_unique(&self, key: u64) -> Result<Option<bool>> {
+        self.inner.enqueue_unique(key).await
+    }
 }

@@ -167,6 +167,12 @@ pub(crate) trait Contender: Send + Sync {
         Ok(false)
     }
 
+    /// W8: enqueues a job unique by `key`, one call; whether it was a duplicate.
+    /// `Ok(None)`: the contender has no unique jobs.
+    async fn enqueue_unique(&self, _key: u64) -> Result<Option<bool>> {
+        Ok(None)
+    }
+
     /// Every timed job's `seq` and when it was last due (its stored `run_at`: the
     /// retry's for a job that failed first), Unix microseconds.
     async fn timed_due_us(&self) -> Result<Vec<(u64, i64)>> {

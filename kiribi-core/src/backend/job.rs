@@ -44,6 +44,49 @@ pub struct NewJob {
     pub delay: Duration,
     /// Run no earlier than this; takes precedence over `delay`.
     pub run_at: Option<DateTime<Utc>>,
+    /// The key that makes this job unique among jobs of its name, if any.
+    pub unique: Option<UniqueKey>,
+}
+
+/// A job's unique key: while a job of the same name holds it, enqueueing another
+/// job with it inserts nothing (see [`Storage::enqueue`](crate::Storage::enqueue)).
+///
+/// # Examples
+///
+/// ```
+/// use kiribi_core::backend::{NewJob, UniqueKey};
+///
+/// let job = NewJob::new("sync_user", serde_json::json!({ "user_id": 7 }))
+///     .with_unique(UniqueKey::while_unfinished("user:7"));
+/// assert_eq!(job.unique.unwrap().key, "user:7");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UniqueKey {
+    /// The key, compared among jobs of one name.
+    pub key: String,
+    /// Whether the job holds the key in every state, finished included (a key for a
+    /// period, which names its window), rather than only until it finishes.
+    pub in_any_state: bool,
+}
+
+impl UniqueKey {
+    /// A key held while its job is `Pending`, `Running`, `Retrying` or `Blocked`:
+    /// once the job finished, the key can be enqueued again.
+    pub fn while_unfinished(key: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            in_any_state: false,
+        }
+    }
+
+    /// A key held by its job in every state, until the job is deleted.
+    pub fn in_any_state(key: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            in_any_state: true,
+        }
+    }
 }
 
 impl NewJob {
@@ -57,7 +100,15 @@ impl NewJob {
             max_attempts: 5,
             delay: Duration::ZERO,
             run_at: None,
+            unique: None,
         }
+    }
+
+    /// Makes the job unique by `key` among jobs of its name.
+    #[must_use]
+    pub fn with_unique(mut self, key: UniqueKey) -> Self {
+        self.unique = Some(key);
+        self
     }
 
     /// Puts the job in `queue`.

@@ -47,7 +47,9 @@ mod migrate;
 mod outcome;
 mod row;
 
-pub use job::{ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, Lease, NewJob, Outcome, WorkerId};
+pub use job::{
+    ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, Lease, NewJob, Outcome, UniqueKey, WorkerId,
+};
 pub use lease::lease_expired_error;
 pub use migrate::{
     Migrated, Migration, SchemaOutdated, SchemaTooNew, latest_version, pending_migrations,

@@ -9,7 +9,7 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, Meta, Token, UnOp};
 
 use super::keys::{self, Key, Parser};
-use super::{Backoff, Config, Errors};
+use super::{Backoff, Config, Errors, UniqueDef};
 
 /// The backoff strategies, as written in the attribute.
 const BACKOFFS: &[&str] = &["exponential", "fixed", "linear"];
@@ -31,6 +31,13 @@ pub(crate) struct Entry<'a> {
     pub(crate) value: &'a Expr,
 }
 
+/// A key read in whichever form it was written: `key`, `key(…)` or `key = value`.
+pub(crate) struct MetaEntry<'a> {
+    pub(crate) key: &'static Key,
+    pub(crate) ident: &'a Ident,
+    pub(crate) meta: &'a Meta,
+}
+
 /// The values read so far, one set-once field per key of [`KEYS`](super::keys::KEYS).
 #[derive(Default)]
 pub(crate) struct Args {
@@ -42,6 +49,7 @@ pub(crate) struct Args {
     pub(crate) timeout: Once<Duration>,
     pub(crate) priority: Once<i32>,
     pub(crate) crate_path: Once<syn::Path>,
+    pub(crate) unique: Once<UniqueDef>,
 }
 
 /// An attribute value that may be given at most once: the one duplicate check.
@@ -67,14 +75,32 @@ impl<T> Once<T> {
         entry: &Entry<'_>,
         parse: impl FnOnce(&Entry<'_>) -> syn::Result<T>,
     ) -> syn::Result<()> {
+        self.set_once(entry.key, entry.ident, || parse(entry))
+    }
+
+    /// [`set`](Self::set) for a key read in any form.
+    pub(crate) fn set_meta(
+        &mut self,
+        entry: &MetaEntry<'_>,
+        parse: impl FnOnce(&MetaEntry<'_>) -> syn::Result<T>,
+    ) -> syn::Result<()> {
+        self.set_once(entry.key, entry.ident, || parse(entry))
+    }
+
+    fn set_once(
+        &mut self,
+        key: &Key,
+        ident: &Ident,
+        parse: impl FnOnce() -> syn::Result<T>,
+    ) -> syn::Result<()> {
         if self.seen {
             return Err(syn::Error::new(
-                entry.ident.span(),
-                format!("duplicate `{}`", entry.key.name),
+                ident.span(),
+                format!("duplicate `{}`", key.name),
             ));
         }
         self.seen = true;
-        self.value = Some(parse(entry)?);
+        self.value = Some(parse()?);
         Ok(())
     }
 }
@@ -96,12 +122,26 @@ pub(super) fn parse_args(attr: TokenStream) -> syn::Result<Attr> {
             ));
             continue;
         };
-        let Parser::Value(parse) = key.parser else {
-            errors.push(syn::Error::new(
-                ident.span(),
-                format!("`{ident}` is not supported yet"),
-            ));
-            continue;
+        let parse = match key.parser {
+            Parser::Value(parse) => parse,
+            Parser::Meta(parse) => {
+                errors.extend(parse(
+                    &mut args,
+                    &MetaEntry {
+                        key,
+                        ident,
+                        meta: &meta,
+                    },
+                ));
+                continue;
+            }
+            Parser::Reserved => {
+                errors.push(syn::Error::new(
+                    ident.span(),
+                    format!("`{ident}` is not supported yet"),
+                ));
+                continue;
+            }
         };
         let value = match &meta {
             Meta::NameValue(name_value) => &name_value.value,
@@ -133,6 +173,7 @@ pub(super) fn parse_args(attr: TokenStream) -> syn::Result<Attr> {
             retry_delay: args.retry_delay.value,
             timeout: args.timeout.value,
             priority: args.priority.value,
+            unique: args.unique.value,
         },
         crate_path: args.crate_path.value,
     })
@@ -287,6 +328,118 @@ pub(crate) fn priority(entry: &Entry<'_>) -> syn::Result<i32> {
     })
 }
 
+/// `unique`, or `unique(fields = [a, b], period = "1h")` with either part.
+pub(crate) fn unique(entry: &MetaEntry<'_>) -> syn::Result<UniqueDef> {
+    let expected = || {
+        format!(
+            "expected `unique` or `{}` (either part may be left out)",
+            entry.key.example
+        )
+    };
+    let list = match entry.meta {
+        Meta::Path(_) => return Ok(UniqueDef::default()),
+        Meta::List(list) => list,
+        Meta::NameValue(name_value) => {
+            return Err(syn::Error::new_spanned(name_value, expected()));
+        }
+    };
+    let parts = list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)?;
+    let mut unique = UniqueDef::default();
+    let (mut seen_fields, mut seen_period) = (false, false);
+    let mut errors = Errors::default();
+    for part in parts {
+        let Meta::NameValue(part) = part else {
+            errors.push(syn::Error::new_spanned(part, expected()));
+            continue;
+        };
+        let duplicate = |name: &str| {
+            syn::Error::new_spanned(&part.path, format!("duplicate `{name}` in `unique(…)`"))
+        };
+        if part.path.is_ident("fields") {
+            if std::mem::replace(&mut seen_fields, true) {
+                errors.push(duplicate("fields"));
+                continue;
+            }
+            unique.fields = errors.take(unique_fields(&part.value));
+        } else if part.path.is_ident("period") {
+            if std::mem::replace(&mut seen_period, true) {
+                errors.push(duplicate("period"));
+                continue;
+            }
+            let period = Entry {
+                key: entry.key,
+                ident: entry.ident,
+                value: &part.value,
+            };
+            unique.period = errors.take(unique_period(&period));
+        } else {
+            let key = quote::ToTokens::to_token_stream(&part.path).to_string();
+            errors.push(syn::Error::new_spanned(
+                &part.path,
+                format!("unknown key `{key}` in `unique(…)`; expected `fields` or `period`"),
+            ));
+        }
+    }
+    errors.finish()?;
+    Ok(unique)
+}
+
+/// `[a, b]`: one or more payload field names, each once.
+fn unique_fields(value: &Expr) -> syn::Result<Vec<Ident>> {
+    let expected = "expected a list of payload field names, like `fields = [user_id]`";
+    let Expr::Array(array) = value else {
+        return Err(syn::Error::new_spanned(value, expected));
+    };
+    let mut fields: Vec<Ident> = Vec::new();
+    for element in &array.elems {
+        let Expr::Path(path) = element else {
+            return Err(syn::Error::new_spanned(element, expected));
+        };
+        let Some(ident) = path.path.get_ident() else {
+            return Err(syn::Error::new_spanned(element, expected));
+        };
+        if fields.contains(ident) {
+            return Err(syn::Error::new(
+                ident.span(),
+                format!("`{ident}` is listed twice in `fields`"),
+            ));
+        }
+        fields.push(ident.clone());
+    }
+    if fields.is_empty() {
+        return Err(syn::Error::new_spanned(
+            value,
+            "`fields` needs at least one field; leave it out to make the key of the whole payload",
+        ));
+    }
+    Ok(fields)
+}
+
+/// `period = "1h"`: a duration of at least a millisecond.
+fn unique_period(entry: &Entry<'_>) -> syn::Result<Duration> {
+    let lit = string_literal(entry).map_err(|_| {
+        syn::Error::new_spanned(
+            entry.value,
+            "expected a string literal for `period`, like `period = \"1h\"`",
+        )
+    })?;
+    let period = humantime::parse_duration(&lit.value()).map_err(|err| {
+        syn::Error::new(
+            lit.span(),
+            format!(
+                "invalid duration for `period`: {err}; write it like \"30m\", \"1h\" or \"1day\""
+            ),
+        )
+    })?;
+    if period < Duration::from_millis(1) {
+        return Err(syn::Error::new(
+            lit.span(),
+            "`period` must be at least 1ms: it is the length of a window",
+        ));
+    }
+    Ok(period)
+}
+
 /// `crate = "my_facade::kiribi"`: a path without generic arguments. Its tokens take the
 /// string's span, so `crate::…` and `self::…` resolve where the job is written.
 pub(crate) fn crate_path(entry: &Entry<'_>) -> syn::Result<syn::Path> {
@@ -319,7 +472,8 @@ mod tests {
                 retry_delay = "2s",
                 timeout = "1m 30s",
                 priority = -10,
-                name = "media.resize"
+                name = "media.resize",
+                unique(fields = [user_id], period = "1h")
             ),
             job_fn(),
         );
@@ -337,8 +491,62 @@ mod tests {
                 retry_delay: Some(Duration::from_secs(2)),
                 timeout: Some(Duration::from_secs(90)),
                 priority: Some(-10),
+                unique: Some(UniqueDef {
+                    fields: Some(vec![Ident::new("user_id", proc_macro2::Span::call_site())]),
+                    period: Some(Duration::from_secs(3600)),
+                }),
             }
         );
+    }
+
+    #[test]
+    fn unique_takes_a_bare_key_or_either_part() {
+        let bare = parse_ok(quote!(unique), job_fn());
+        assert_eq!(bare.config.unique, Some(UniqueDef::default()));
+        let period = parse_ok(quote!(unique(period = "30m")), job_fn());
+        assert_eq!(
+            period.config.unique,
+            Some(UniqueDef {
+                fields: None,
+                period: Some(Duration::from_secs(1800)),
+            })
+        );
+        let cases = [
+            (quote!(unique = true), "expected `unique` or"),
+            (
+                quote!(unique(fields = user_id)),
+                "expected a list of payload field names",
+            ),
+            (
+                quote!(unique(fields = [])),
+                "`fields` needs at least one field",
+            ),
+            (
+                quote!(unique(fields = [user_id, user_id])),
+                "`user_id` is listed twice",
+            ),
+            (
+                quote!(unique(fields = [email])),
+                "unknown field `email` in `unique(fields = …)`; the payload fields are `user_id`",
+            ),
+            (
+                quote!(unique(period = "0s")),
+                "`period` must be at least 1ms",
+            ),
+            (
+                quote!(unique(period = "soon")),
+                "invalid duration for `period`",
+            ),
+            (
+                quote!(unique(window = "1h")),
+                "unknown key `window` in `unique(…)`",
+            ),
+            (quote!(unique, unique), "duplicate `unique`"),
+        ];
+        for (attr, start) in cases {
+            let errs = parse_err(attr.clone(), job_fn());
+            assert!(errs[0].starts_with(start), "{attr}: {errs:?}");
+        }
     }
 
     #[test]
@@ -348,7 +556,7 @@ mod tests {
             errs,
             [
                 "unknown key `retries`; expected one of `name`, `queue`, `max_attempts`, \
-                 `backoff`, `retry_delay`, `timeout`, `priority`, `crate`"
+                 `backoff`, `retry_delay`, `timeout`, `priority`, `crate`, `unique`"
             ]
         );
     }
@@ -365,8 +573,6 @@ mod tests {
             quote!(
                 cron = "0 * * * *",
                 timezone = "Asia/Tokyo",
-                unique,
-                unique(fields = [user_id]),
                 concurrency = 2,
                 concurrency_key = account_id,
                 rate_limit = "10/1s"
@@ -378,8 +584,6 @@ mod tests {
             [
                 "`cron` is not supported yet",
                 "`timezone` is not supported yet",
-                "`unique` is not supported yet",
-                "`unique` is not supported yet",
                 "`concurrency` is not supported yet",
                 "`concurrency_key` is not supported yet",
                 "`rate_limit` is not supported yet",
@@ -394,7 +598,7 @@ mod tests {
             errs,
             [
                 "unknown key `kiribi::queue`; expected one of `name`, `queue`, `max_attempts`, \
-              `backoff`, `retry_delay`, `timeout`, `priority`, `crate`"
+              `backoff`, `retry_delay`, `timeout`, `priority`, `crate`, `unique`"
             ]
         );
     }

@@ -1,7 +1,7 @@
 //! The table of `#[job(…)]` keys: what parsing dispatches on, what the unknown-key
 //! message lists and what the docs tables show (a test below keeps them in step).
 
-use super::attr::{self, Args, Entry, Zero};
+use super::attr::{self, Args, Entry, MetaEntry, Zero};
 
 /// One key of `#[job(…)]`.
 pub(crate) struct Key {
@@ -27,6 +27,9 @@ pub(crate) struct Key {
 pub(crate) enum Parser {
     /// Reads `key = value` into [`Args`], through its set-once field.
     Value(fn(&mut Args, &Entry<'_>) -> syn::Result<()>),
+    /// Reads the key in whichever form it takes (`key`, `key(…)` or `key = value`)
+    /// into [`Args`], through its set-once field.
+    Meta(fn(&mut Args, &MetaEntry<'_>) -> syn::Result<()>),
     /// Promised for a later version: rejected with "not supported yet". Making it work
     /// is replacing this with a `Value` parser.
     Reserved,
@@ -124,11 +127,14 @@ pub(crate) const KEYS: &[Key] = &[
     },
     Key {
         name: "unique",
-        example: "",
-        value: "reserved: deduplication of equal jobs",
-        default: "—",
-        equivalent: "not supported yet",
-        parser: Parser::Reserved,
+        example: "unique(fields = [user_id], period = \"1h\")",
+        value: "`unique` (a key made of the whole payload) or `unique(fields = [a, b], \
+                period = \"1h\")`: the key is made of those payload fields; with a \
+                period it is held for that window (aligned to the Unix epoch) whatever \
+                becomes of the job, else while the job is unfinished",
+        default: "not unique",
+        equivalent: "`.unique(Unique::fields(&[\"user_id\"]).period(Duration::from_secs(3600)))`",
+        parser: Parser::Meta(|args, entry| args.unique.set_meta(entry, attr::unique)),
     },
     Key {
         name: "concurrency",
@@ -164,7 +170,7 @@ pub(crate) fn find(name: &str) -> Option<&'static Key> {
 /// The keys that work today, as listed in the unknown-key message.
 pub(crate) fn supported() -> impl Iterator<Item = &'static Key> {
     KEYS.iter()
-        .filter(|key| matches!(key.parser, Parser::Value(_)))
+        .filter(|key| !matches!(key.parser, Parser::Reserved))
 }
 
 #[cfg(test)]
@@ -190,6 +196,7 @@ mod tests {
     fn usage(key: &Key) -> String {
         match key.parser {
             Parser::Value(_) => format!("`{} = {}`", key.name, key.example),
+            Parser::Meta(_) => format!("`{}`", key.example),
             Parser::Reserved => format!("`{}`", key.name),
         }
     }
@@ -242,7 +249,9 @@ mod tests {
                 key.name
             );
             match key.parser {
-                Parser::Value(_) => assert!(!key.example.is_empty(), "`{}`", key.name),
+                Parser::Value(_) | Parser::Meta(_) => {
+                    assert!(!key.example.is_empty(), "`{}`", key.name);
+                }
                 Parser::Reserved => assert!(key.example.is_empty(), "`{}`", key.name),
             }
         }

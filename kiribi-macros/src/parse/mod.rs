@@ -49,6 +49,16 @@ pub(crate) struct Config {
     pub(crate) retry_delay: Option<Duration>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) priority: Option<i32>,
+    pub(crate) unique: Option<UniqueDef>,
+}
+
+/// `unique` or `unique(fields = [a, b], period = "1h")`.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct UniqueDef {
+    /// The payload fields the key is made of; `None` for the whole payload.
+    pub(crate) fields: Option<Vec<Ident>>,
+    /// The window for which the key is held whatever becomes of the job.
+    pub(crate) period: Option<Duration>,
 }
 
 /// `backoff = "…"`.
@@ -108,6 +118,9 @@ pub(crate) fn parse(attr: TokenStream, item: &ItemFn) -> syn::Result<JobDef> {
     if config.name.is_empty() {
         config.name = fn_name;
     }
+    if let Some(fields) = config.unique.as_ref().and_then(|u| u.fields.as_ref()) {
+        check_unique_fields(fields, &params)?;
+    }
     let crate_path = attr
         .crate_path
         .unwrap_or_else(|| syn::parse_quote!(::kiribi));
@@ -129,6 +142,33 @@ pub(crate) fn parse(attr: TokenStream, item: &ItemFn) -> syn::Result<JobDef> {
         ok_span,
         err_span,
     })
+}
+
+/// Every field named in `unique(fields = …)` is a payload field of the job.
+fn check_unique_fields(fields: &[Ident], params: &[Param]) -> syn::Result<()> {
+    let payload: Vec<String> = params
+        .iter()
+        .filter_map(|param| match param {
+            Param::Payload { ident, .. } => Some(ident.unraw().to_string()),
+            Param::Injected { .. } => None,
+        })
+        .collect();
+    let mut errors = Errors::default();
+    for field in fields {
+        if !payload.contains(&field.unraw().to_string()) {
+            let known = if payload.is_empty() {
+                "the job has no payload fields".to_owned()
+            } else {
+                let names: Vec<_> = payload.iter().map(|name| format!("`{name}`")).collect();
+                format!("the payload fields are {}", names.join(", "))
+            };
+            errors.push(syn::Error::new(
+                field.span(),
+                format!("unknown field `{field}` in `unique(fields = …)`; {known}"),
+            ));
+        }
+    }
+    errors.finish()
 }
 
 /// Collects independent errors into one `syn::Error`.

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use kiribi::{Backoff, Job, job};
+use kiribi::{Backoff, Job, Unique, job};
 
 #[job(
     name = "media.resize",
@@ -9,10 +9,11 @@ use kiribi::{Backoff, Job, job};
     backoff = "linear",
     retry_delay = "250ms",
     timeout = "1m 30s",
-    priority = -10
+    priority = -10,
+    unique(fields = [r#type, width], period = "1h")
 )]
-async fn resize(path: String, width: u32) -> Result<u64, String> {
-    Ok(u64::from(width) + path.len() as u64)
+async fn resize(path: String, r#type: String, width: u32) -> Result<u64, String> {
+    Ok(u64::from(width) + path.len() as u64 + r#type.len() as u64)
 }
 
 const CONFIG: kiribi::JobConfig = <Resize as Job>::CONFIG;
@@ -25,4 +26,8 @@ fn main() {
     assert_eq!(CONFIG.retry.retry_delay, Duration::from_millis(250));
     assert_eq!(CONFIG.timeout, Some(Duration::from_secs(90)));
     assert_eq!(CONFIG.priority, -10);
+    assert_eq!(
+        CONFIG.unique,
+        Some(Unique::fields(&["type", "width"]).period(Duration::from_secs(3600)))
+    );
 }
