@@ -40,6 +40,7 @@ mod control;
 mod enqueue;
 mod lease;
 mod listen;
+mod queues;
 mod unique;
 pub mod wait;
 
@@ -76,6 +77,10 @@ pub use lease::{
     stale_leases_cannot_complete_or_release,
 };
 pub use listen::listener_announces_inserts_from_other_handles;
+pub use queues::{
+    a_pause_holds_for_every_handle, a_paused_queue_is_not_claimed_until_resumed,
+    queues_count_waiting_and_running_jobs,
+};
 pub use unique::{
     a_key_held_in_any_state_outlives_its_job, a_unique_key_is_held_until_its_job_finishes,
     concurrent_enqueues_of_one_key_insert_one_job, duplicates_within_one_batch_get_the_first_id,
@@ -218,11 +223,14 @@ macro_rules! conformance_tests {
             duplicates_within_one_batch_get_the_first_id,
             a_key_held_in_any_state_outlives_its_job,
             retry_does_not_make_a_second_holder,
+            a_paused_queue_is_not_claimed_until_resumed,
+            queues_count_waiting_and_running_jobs,
         );
         $crate::conformance_tests!(@pair $database;
             claims_from_two_handles_never_hand_out_a_job_twice,
             listener_announces_inserts_from_other_handles,
             concurrent_enqueues_of_one_key_insert_one_job,
+            a_pause_holds_for_every_handle,
         );
     };
     (@single $database:expr; $($check:ident),* $(,)?) => {

@@ -33,7 +33,7 @@ pub use error::{BoxError, Error, JobError, Result, chain_text};
 pub use filter::JobFilter;
 pub use id::{JobId, ParseJobIdError};
 pub use options::EnqueueOptions;
-pub use record::{AttemptRecord, JobRecord};
+pub use record::{AttemptRecord, JobRecord, QueueInfo};
 pub use retry::{Backoff, ParseBackoffError, RetryPolicy};
 pub use status::{JobStatus, ParseJobStatusError};
 pub use storage::Storage;

@@ -73,6 +73,84 @@ pub struct AttemptRecord {
     pub error: Option<String>,
 }
 
+/// One queue: whether it is paused, and its unfinished jobs.
+///
+/// Read with `Kiribi::queues`. A queue is listed while it has unfinished jobs or is
+/// paused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct QueueInfo {
+    /// The queue's name.
+    pub name: String,
+    /// Whether workers leave its jobs alone (`Kiribi::pause_queue`).
+    pub paused: bool,
+    /// When it was paused.
+    pub paused_at: Option<DateTime<Utc>>,
+    /// Its jobs waiting to run: `Pending` or `Retrying`, due or not.
+    pub pending: u64,
+    /// Its jobs `Running`.
+    pub running: u64,
+    /// How long its longest-waiting due job has waited since it became due; `None`
+    /// when no job is due.
+    pub oldest_pending_age: Option<std::time::Duration>,
+}
+
+impl QueueInfo {
+    /// A queue with no jobs, not paused: for backends, which fill in the rest.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            paused: false,
+            paused_at: None,
+            pending: 0,
+            running: 0,
+            oldest_pending_age: None,
+        }
+    }
+}
+
+/// The queue list that [`Storage::queues`](crate::Storage::queues) returns, from a
+/// backend's rows: per-queue counts (name, waiting jobs, running jobs, how long the
+/// longest-waiting due job has waited), in any order and any number of rows per
+/// queue (they add up), and the paused queues with when they were paused. Sorted by
+/// name.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use kiribi_core::backend::queue_infos;
+///
+/// let queues = queue_infos(
+///     [("mail".to_owned(), 3, 0, Some(Duration::from_secs(2))), ("mail".to_owned(), 0, 1, None)],
+///     [("media".to_owned(), chrono::Utc::now())],
+/// );
+/// assert_eq!((queues[0].name.as_str(), queues[0].pending, queues[0].running), ("mail", 3, 1));
+/// assert!(queues[1].paused && queues[1].pending == 0);
+/// ```
+pub fn queue_infos(
+    counts: impl IntoIterator<Item = (String, u64, u64, Option<std::time::Duration>)>,
+    paused: impl IntoIterator<Item = (String, DateTime<Utc>)>,
+) -> Vec<QueueInfo> {
+    let mut queues = std::collections::BTreeMap::<String, QueueInfo>::new();
+    for (name, pending, running, waited) in counts {
+        let queue = queues
+            .entry(name)
+            .or_insert_with_key(|name| QueueInfo::new(name.clone()));
+        queue.pending += pending;
+        queue.running += running;
+        queue.oldest_pending_age = queue.oldest_pending_age.max(waited);
+    }
+    for (name, at) in paused {
+        let queue = queues
+            .entry(name)
+            .or_insert_with_key(|name| QueueInfo::new(name.clone()));
+        queue.paused = true;
+        queue.paused_at = Some(at);
+    }
+    queues.into_values().collect()
+}
+
 /// Builds a [`JobRecord`] field by field: for backends, which read records from
 /// their rows. Every field not set keeps the value a new job has (`default` queue,
 /// `Pending`, priority 0, 5 attempts, no result …; the times default to the Unix

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use crate::backend::{
     ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, Lease, NewJob, Outcome, WorkerId,
 };
-use crate::{AttemptRecord, JobFilter, JobId, JobRecord, Result};
+use crate::{AttemptRecord, JobFilter, JobId, JobRecord, QueueInfo, Result};
 
 /// What becomes of a job whose lease expired: the worker's failure policy, handed
 /// to [`Storage::reap_expired`].
@@ -52,6 +52,10 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 /// - **Durable claims.** A claim that returned is durable: a crash of the database
 ///   server afterwards cannot hand the same job to another claim while the first
 ///   owner's lease holds.
+/// - **Paused queues.** No claim takes a job of a paused queue, from the first claim
+///   that starts after [`pause_queue`](Storage::pause_queue) returned, in any process;
+///   the jobs stay as they are (a running job runs on). After
+///   [`resume_queue`](Storage::resume_queue) they are claimed again.
 /// - **Ordering.** Among ready jobs, higher `priority` first, then earlier `run_at`,
 ///   then lower id.
 /// - **Lease exclusivity.** While its lease has not expired, a `Running` job belongs to
@@ -146,6 +150,17 @@ pub trait Storage: Send + Sync + 'static {
     /// Deletes a job that is not `Running`, with its history. `false` if it is running
     /// or does not exist.
     async fn delete(&self, id: JobId) -> Result<bool>;
+
+    /// Pauses `queue`, whether or not it has jobs: no claim takes its jobs until it
+    /// is resumed. Returns `false` if it was paused already.
+    async fn pause_queue(&self, queue: &str) -> Result<bool>;
+
+    /// Resumes a paused `queue` (and wakes listeners: its jobs are ready again).
+    /// Returns `false` if it was not paused.
+    async fn resume_queue(&self, queue: &str) -> Result<bool>;
+
+    /// Every queue that has unfinished jobs or is paused, by name, with its counts.
+    async fn queues(&self) -> Result<Vec<QueueInfo>>;
 
     /// Subscribes to wake-ups when jobs are inserted or made ready by any process or
     /// connection (PostgreSQL's `LISTEN`/`NOTIFY`, SQLite's `data_version`), so that

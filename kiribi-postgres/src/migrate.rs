@@ -43,6 +43,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "unique keys",
         include_str!("../migrations/20261202000000_unique_keys.sql"),
     ),
+    Migration::new(
+        20261202200000,
+        "paused queues",
+        include_str!("../migrations/20261202200000_paused_queues.sql"),
+    ),
 ];
 const _: () = assert!(versions_increase(MIGRATIONS));
 

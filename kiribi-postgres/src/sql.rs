@@ -109,6 +109,30 @@ pub(crate) const CLAIM_JOBS: &str = "\
     SELECT id, name, queue, payload::text AS payload, attempts, max_attempts, interruptions \
     FROM claimed ORDER BY priority DESC, run_at, id";
 
+/// Pauses queue $1; changes nothing if it is paused already.
+pub(crate) const PAUSE_QUEUE: &str = "\
+    INSERT INTO kiribi_queues (name) VALUES ($1) ON CONFLICT DO NOTHING";
+
+/// Resumes queue $1, and announces it on channel $2 (its jobs are news to idle
+/// workers). Returns one row if the queue was paused.
+pub(crate) const RESUME_QUEUE: &str = "\
+    WITH resumed AS (DELETE FROM kiribi_queues WHERE name = $1 RETURNING name) \
+    SELECT name, pg_notify($2, '')::text AS notified FROM resumed";
+
+/// The paused queues: name, paused_at.
+pub(crate) const PAUSED_QUEUES: &str = "SELECT name, paused_at FROM kiribi_queues";
+
+/// Per queue with unfinished jobs: name, waiting jobs (pending or retrying), running
+/// jobs, and how long the longest-waiting due job has waited (µs). Each half is
+/// answered by one partial index (ready; running).
+pub(crate) const QUEUE_COUNTS: &str = "\
+    SELECT queue, count(*) AS waiting, 0::int8 AS running, \
+           (EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE run_at <= now())) \
+            * 1000000)::int8 AS waited_us \
+    FROM kiribi_jobs WHERE status IN ('pending', 'retrying') GROUP BY queue \
+    UNION ALL \
+    SELECT queue, 0, count(*), NULL FROM kiribi_jobs WHERE status = 'running' GROUP BY queue";
+
 /// Extends every lease of worker $2 to now + $1 µs.
 ///
 /// Rows another transaction holds are skipped, not waited for: a row of this

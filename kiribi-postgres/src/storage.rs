@@ -17,7 +17,9 @@ use kiribi_core::backend::{
     ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, Migrated, NewJob, Outcome, OutcomeColumns,
     ReapDecision, WorkerId,
 };
-use kiribi_core::{AttemptRecord, Error, JobFilter, JobId, JobRecord, JobStatus, Storage};
+use kiribi_core::{
+    AttemptRecord, Error, JobFilter, JobId, JobRecord, JobStatus, QueueInfo, Storage,
+};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Postgres, Transaction};
@@ -560,6 +562,63 @@ impl Storage for PgStorage {
 
     async fn delete(&self, id: JobId) -> Result<bool, Error> {
         self.execute_one(sql::DELETE_JOB, id).await
+    }
+
+    async fn pause_queue(&self, queue: &str) -> Result<bool, Error> {
+        async {
+            let mut session = self.session().await?;
+            let paused = sqlx::query(sql::PAUSE_QUEUE)
+                .bind(queue)
+                .execute(&mut *session)
+                .await?
+                .rows_affected()
+                == 1;
+            session.finish().await?;
+            Ok(paused)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn resume_queue(&self, queue: &str) -> Result<bool, Error> {
+        async {
+            let mut session = self.session().await?;
+            let resumed = sqlx::query(sql::RESUME_QUEUE)
+                .bind(queue)
+                .bind(&*self.channel)
+                .fetch_optional(&mut *session)
+                .await?
+                .is_some();
+            session.finish().await?;
+            Ok(resumed)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn queues(&self) -> Result<Vec<QueueInfo>, Error> {
+        async {
+            let mut session = self.session().await?;
+            let counts: Vec<(String, i64, i64, Option<i64>)> = sqlx::query_as(sql::QUEUE_COUNTS)
+                .fetch_all(&mut *session)
+                .await?;
+            let paused: Vec<(String, chrono::DateTime<chrono::Utc>)> =
+                sqlx::query_as(sql::PAUSED_QUEUES)
+                    .fetch_all(&mut *session)
+                    .await?;
+            session.finish().await?;
+            let count = |n: i64| u64::try_from(n).unwrap_or(0);
+            let counts = counts
+                .into_iter()
+                .map(|(name, waiting, running, waited_us)| {
+                    let waited =
+                        waited_us.map(|us| Duration::from_micros(u64::try_from(us).unwrap_or(0)));
+                    (name, count(waiting), count(running), waited)
+                });
+            Ok(kiribi_core::backend::queue_infos(counts, paused))
+        }
+        .await
+        .map_err(storage_error)
     }
 
     /// Subscribes to `NOTIFY kiribi_jobs.<schema>` on a connection of its own;

@@ -29,6 +29,16 @@ pub(crate) fn after(at: i64, duration: Duration) -> i64 {
     at.saturating_add(duration_ms(duration))
 }
 
+/// The time from epoch milliseconds `earlier` to `later`, zero if it runs backwards.
+pub(crate) fn duration_between(earlier: i64, later: i64) -> Duration {
+    Duration::from_millis(u64::try_from(later.saturating_sub(earlier)).unwrap_or(0))
+}
+
+/// Epoch milliseconds as a time (the epoch itself for one out of range).
+pub(crate) fn time_of(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::UNIX_EPOCH)
+}
+
 /// An attempt number as stored.
 pub(crate) fn attempt_column(attempt: u32) -> i64 {
     i64::from(attempt)

@@ -128,7 +128,8 @@ macro_rules! ready_predicate {
 }
 pub(crate) use ready_predicate;
 
-/// Moves up to ?6 ready jobs to `running` in claim order.
+/// Moves up to ?6 ready jobs of queues that are not paused to `running` in claim
+/// order.
 ///
 /// ?1 now, ?2 lease owner, ?3 lease expiry, ?4 names (JSON array), ?5 queues (JSON
 /// array, or NULL for every queue), ?6 limit. `RETURNING` order is unspecified, so
@@ -147,10 +148,37 @@ pub(crate) const CLAIM_JOBS: &str = concat!(
     " AND run_at <= ?1 \
            AND name IN (SELECT value FROM json_each(?4)) \
            AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) \
+           AND queue NOT IN (SELECT name FROM kiribi_queues) \
          ORDER BY priority DESC, run_at, id \
          LIMIT ?6) \
      RETURNING id, name, queue, payload, attempts, max_attempts, interruptions, priority, \
                run_at"
+);
+
+/// Pauses queue ?1 at ?2; changes nothing if it is paused already.
+pub(crate) const PAUSE_QUEUE: &str = "\
+    INSERT INTO kiribi_queues (name, paused_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
+
+/// Resumes queue ?1.
+pub(crate) const RESUME_QUEUE: &str = "DELETE FROM kiribi_queues WHERE name = ?1";
+
+/// The paused queues: name, paused_at.
+pub(crate) const PAUSED_QUEUES: &str = "SELECT name, paused_at FROM kiribi_queues";
+
+/// Per queue with unfinished jobs: name, waiting jobs (pending or retrying), running
+/// jobs, and the earliest `run_at` of the waiting jobs due by ?1. Each half repeats
+/// the predicate of one partial index (ready; running), so neither reads finished
+/// jobs.
+pub(crate) const QUEUE_COUNTS: &str = concat!(
+    "SELECT queue, count(*) AS waiting, 0 AS running, \
+            min(CASE WHEN run_at <= ?1 THEN run_at END) AS oldest_due \
+     FROM kiribi_jobs INDEXED BY kiribi_jobs_ready WHERE ",
+    ready_predicate!(),
+    " GROUP BY queue \
+     UNION ALL \
+     SELECT queue, 0, count(*), NULL FROM kiribi_jobs WHERE status = 'running' AND ",
+    by_status_predicate!(),
+    " GROUP BY queue"
 );
 
 /// Extends every lease of worker ?2 to ?1.

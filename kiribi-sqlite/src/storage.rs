@@ -23,7 +23,7 @@ use kiribi_core::backend::{
     ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, NewJob, Outcome, OutcomeColumns,
     ReapDecision, WorkerId,
 };
-use kiribi_core::{AttemptRecord, Error, JobFilter, JobId, JobRecord, Storage};
+use kiribi_core::{AttemptRecord, Error, JobFilter, JobId, JobRecord, QueueInfo, Storage};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Connection, Sqlite, SqlitePool};
@@ -441,6 +441,52 @@ impl Storage for SqliteStorage {
                 .execute(&mut *conn)
                 .await?;
             Ok(result.rows_affected() == 1)
+        })
+        .await
+    }
+
+    async fn pause_queue(&self, queue: &str) -> Result<bool, Error> {
+        self.write(|mut conn| async move {
+            let result = sqlx::query(sql::PAUSE_QUEUE)
+                .bind(queue)
+                .bind(now_ms())
+                .execute(&mut *conn)
+                .await?;
+            Ok(result.rows_affected() == 1)
+        })
+        .await
+    }
+
+    async fn resume_queue(&self, queue: &str) -> Result<bool, Error> {
+        self.write(|mut conn| async move {
+            let result = sqlx::query(sql::RESUME_QUEUE)
+                .bind(queue)
+                .execute(&mut *conn)
+                .await?;
+            Ok(result.rows_affected() == 1)
+        })
+        .await
+    }
+
+    async fn queues(&self) -> Result<Vec<QueueInfo>, Error> {
+        self.read(|mut conn| async move {
+            let now = now_ms();
+            let counts: Vec<(String, i64, i64, Option<i64>)> = sqlx::query_as(sql::QUEUE_COUNTS)
+                .bind(now)
+                .fetch_all(&mut *conn)
+                .await?;
+            let paused: Vec<(String, i64)> = sqlx::query_as(sql::PAUSED_QUEUES)
+                .fetch_all(&mut *conn)
+                .await?;
+            let count = |n: i64| u64::try_from(n).unwrap_or(0);
+            let counts = counts.into_iter().map(|(name, waiting, running, due)| {
+                let waited = due.map(|due| row::duration_between(due, now));
+                (name, count(waiting), count(running), waited)
+            });
+            let paused = paused
+                .into_iter()
+                .map(|(name, at)| (name, row::time_of(at)));
+            Ok(kiribi_core::backend::queue_infos(counts, paused))
         })
         .await
     }

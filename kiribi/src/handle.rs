@@ -8,7 +8,9 @@ use tokio::sync::{Notify, watch};
 
 use crate::context::StateMap;
 use crate::worker::wake::DueTimes;
-use crate::{AttemptRecord, Error, JobFilter, JobId, JobRecord, Result, Storage, WorkerBuilder};
+use crate::{
+    AttemptRecord, Error, JobFilter, JobId, JobRecord, QueueInfo, Result, Storage, WorkerBuilder,
+};
 
 /// The handle to a kiribi job store: enqueue, read and control jobs, start workers.
 ///
@@ -194,6 +196,42 @@ impl Kiribi {
     /// [`Error::Storage`] when the database fails.
     pub async fn delete(&self, id: JobId) -> Result<bool> {
         self.inner.storage.delete(id).await
+    }
+
+    /// Pauses a queue everywhere: from the next claim on, no worker of any process
+    /// takes its jobs, which stay `Pending` (running ones run on). Returns `false`
+    /// if it was paused already. A queue can be paused before it has jobs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database fails.
+    pub async fn pause_queue(&self, queue: &str) -> Result<bool> {
+        self.inner.storage.pause_queue(queue).await
+    }
+
+    /// Resumes a paused queue: its jobs are claimed again, at once by idle workers.
+    /// Returns `false` if it was not paused.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database fails.
+    pub async fn resume_queue(&self, queue: &str) -> Result<bool> {
+        let resumed = self.inner.storage.resume_queue(queue).await?;
+        if resumed {
+            self.wake_workers();
+        }
+        Ok(resumed)
+    }
+
+    /// Every queue that has unfinished jobs or is paused, by name: whether it is
+    /// paused, its pending and running jobs, and how long its longest-waiting due job
+    /// has waited.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database fails.
+    pub async fn queues(&self) -> Result<Vec<QueueInfo>> {
+        self.inner.storage.queues().await
     }
 
     /// A clone of the registered state of type `T`.

@@ -70,8 +70,8 @@ pub use worker::{WorkerBuilder, WorkerHandle};
 
 pub use kiribi_core::{
     AttemptRecord, Backoff, BoxError, EnqueueOptions, Error, JobError, JobFilter, JobId, JobRecord,
-    JobStatus, ParseBackoffError, ParseJobIdError, ParseJobStatusError, Result, RetryPolicy,
-    Storage, chain_text,
+    JobStatus, ParseBackoffError, ParseJobIdError, ParseJobStatusError, QueueInfo, Result,
+    RetryPolicy, Storage, chain_text,
 };
 
 /// For backend authors: the values that cross the [`Storage`] trait, the listener

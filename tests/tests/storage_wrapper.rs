@@ -106,6 +106,21 @@ impl Storage for Counted {
         self.inner.delete(id).await
     }
 
+    async fn pause_queue(&self, queue: &str) -> Result<bool> {
+        self.count("pause_queue");
+        self.inner.pause_queue(queue).await
+    }
+
+    async fn resume_queue(&self, queue: &str) -> Result<bool> {
+        self.count("resume_queue");
+        self.inner.resume_queue(queue).await
+    }
+
+    async fn queues(&self) -> Result<Vec<kiribi::QueueInfo>> {
+        self.count("queues");
+        self.inner.queues().await
+    }
+
     async fn listen(&self) -> Result<Option<Box<dyn Listener>>> {
         self.count("listen");
         self.inner.listen().await

@@ -58,7 +58,7 @@ pub use migrate::{
 pub use outcome::OutcomeColumns;
 pub use row::{CorruptRow, decode_count, decode_json, decode_status, inserted_ids};
 
-pub use crate::record::{AttemptRecordBuilder, JobRecordBuilder};
+pub use crate::record::{AttemptRecordBuilder, JobRecordBuilder, queue_infos};
 pub use crate::storage::{Listener, ReapDecision};
 
 /// The attribute backends implement [`Storage`](crate::Storage) and [`Listener`] with,
