@@ -41,6 +41,8 @@ pub(crate) struct Recorder {
     seqs: Mutex<Vec<u64>>,
     latencies_us: Mutex<Vec<i64>>,
     starts: Mutex<Vec<Start>>,
+    /// W9: the jobs of each key running now, and the most ever seen at once.
+    per_key: Mutex<(std::collections::HashMap<u64, u32>, u32)>,
 }
 
 /// When one attempt of a timed job (W7) started; its due time comes from the database.
@@ -95,6 +97,28 @@ impl Recorder {
 
     pub(crate) fn take_seqs(&self) -> Vec<u64> {
         std::mem::take(&mut *self.seqs.lock().expect("not poisoned"))
+    }
+
+    /// W9: a job of `key` starts; call [`key_ended`](Self::key_ended) when it ends.
+    pub(crate) fn key_started(&self, key: u64) {
+        let mut guard = self.per_key.lock().expect("not poisoned");
+        let (running, most) = &mut *guard;
+        let now = running.entry(key).or_default();
+        *now += 1;
+        *most = (*most).max(*now);
+    }
+
+    /// W9: a job of `key` ends.
+    pub(crate) fn key_ended(&self, key: u64) {
+        let mut guard = self.per_key.lock().expect("not poisoned");
+        if let Some(now) = guard.0.get_mut(&key) {
+            *now -= 1;
+        }
+    }
+
+    /// W9: the most jobs of one key seen running at once.
+    pub(crate) fn most_per_key(&self) -> u32 {
+        self.per_key.lock().expect("not poisoned").1
     }
 
     pub(crate) fn take_latencies_us(&self) -> Vec<i64> {

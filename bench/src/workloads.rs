@@ -32,6 +32,11 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ),
     ("idle-cpu", "idle worker, other process (% of a core)"),
     ("w8-unique", "W8 unique enqueue, 50 % duplicates (jobs/s)"),
+    (
+        "w9-keys",
+        "W9 drain, 100 keys × concurrency 1, c=8 (jobs/s)",
+    ),
+    ("w9-most", "W9 most runs of one key at once"),
     ("w6-small", "W6 drain with 10k finished (jobs/s)"),
     ("w6-large", "W6 drain with 1M finished (jobs/s)"),
     ("dead", "PG dead tuples after W3"),
@@ -72,6 +77,7 @@ pub(crate) const RUNNABLE: &[(&str, &[&str], bool)] = &[
     ("w7", &["w7-delay", "w7-retry"], false),
     ("idle-cpu", &["idle-cpu"], true),
     ("w8-unique", &["w8-unique"], false),
+    ("w9", &["w9-keys", "w9-most"], false),
     ("w6-small", &["w6-small"], false),
     ("w6-large", &["w6-large"], true),
     ("rss", &["rss"], true),
@@ -113,6 +119,10 @@ async fn run_on(
         }
         "idle-cpu" => one("idle-cpu", waiting::idle_cpu(config, name, target).await?),
         "w8-unique" => one("w8-unique", enqueue_unique(name, target, n).await?),
+        "w9" | "w9-keys" | "w9-most" => {
+            let (rate, most) = drain_per_key(name, target, n).await?;
+            Ok(vec![("w9-keys", rate), ("w9-most", most)])
+        }
         "w6-small" => {
             let finished = config.finished_small();
             one("w6-small", drain(config, name, target, finished).await?.0)
@@ -172,6 +182,36 @@ async fn enqueue_unique(name: &str, target: &Target, n: u64) -> Result<Measure> 
         n - keys
     );
     Ok(rate(n, elapsed))
+}
+
+/// W9: `n` ready jobs over 100 keys with `concurrency = 1` per key, drained by one
+/// worker (concurrency 8) in this process; also the most runs of one key seen at
+/// once, which must be 1.
+async fn drain_per_key(name: &str, target: &Target, n: u64) -> Result<(Measure, Measure)> {
+    const KEYS: u64 = 100;
+    let recorder = Arc::new(Recorder::new(false));
+    let contender = contenders::connect(name, target, recorder.clone()).await?;
+    if !contender.enqueue_per_key(n, KEYS).await? {
+        let na = Measure::NotApplicable("no concurrency keys");
+        return Ok((na.clone(), na));
+    }
+    let deadline = deadline_for(n);
+    let start = Instant::now();
+    let workers = contender.start_workers(CONCURRENCY).await?;
+    while recorder.executed() < n {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {} of {n} jobs ran",
+            recorder.executed()
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    wait_finished(contender.as_ref(), deadline).await?;
+    let elapsed = start.elapsed();
+    workers.shutdown().await?;
+    let most = recorder.most_per_key();
+    anyhow::ensure!(most == 1, "{most} jobs of one key ran at once");
+    Ok((rate(n, elapsed), Measure::Count(u64::from(most))))
 }
 
 /// W2: `n` jobs in batches of 1,000 through the batch API.

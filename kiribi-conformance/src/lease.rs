@@ -41,7 +41,7 @@ async fn reap_with(storage: &dyn Storage, count: u64, decide: fn(&ExpiredLease) 
     .await;
 }
 
-async fn reap(storage: &dyn Storage, count: u64) {
+pub(crate) async fn reap(storage: &dyn Storage, count: u64) {
     reap_with(storage, count, retry_or_fail).await;
 }
 

@@ -39,6 +39,7 @@ mod claim;
 mod control;
 mod enqueue;
 mod lease;
+mod limits;
 mod listen;
 mod queues;
 mod unique;
@@ -75,6 +76,10 @@ pub use lease::{
     renew_leases_keeps_a_job_from_being_reaped,
     renewals_and_completions_of_one_owner_do_not_deadlock, retry_or_fail,
     stale_leases_cannot_complete_or_release,
+};
+pub use limits::{
+    a_concurrency_limit_holds_per_group, a_rate_limit_counts_claims_in_its_window,
+    a_reaped_lease_frees_its_slot, limits_hold_for_concurrent_claims_from_two_handles,
 };
 pub use listen::listener_announces_inserts_from_other_handles;
 pub use queues::{
@@ -225,12 +230,16 @@ macro_rules! conformance_tests {
             retry_does_not_make_a_second_holder,
             a_paused_queue_is_not_claimed_until_resumed,
             queues_count_waiting_and_running_jobs,
+            a_concurrency_limit_holds_per_group,
+            a_reaped_lease_frees_its_slot,
+            a_rate_limit_counts_claims_in_its_window,
         );
         $crate::conformance_tests!(@pair $database;
             claims_from_two_handles_never_hand_out_a_job_twice,
             listener_announces_inserts_from_other_handles,
             concurrent_enqueues_of_one_key_insert_one_job,
             a_pause_holds_for_every_handle,
+            limits_hold_for_concurrent_claims_from_two_handles,
         );
     };
     (@single $database:expr; $($check:ident),* $(,)?) => {

@@ -31,6 +31,7 @@ pub struct EnqueueOptions {
     pub(crate) max_attempts: Option<u32>,
     pub(crate) unique_key: Option<String>,
     pub(crate) unique_period: Option<Duration>,
+    pub(crate) concurrency_key: Option<String>,
 }
 
 impl EnqueueOptions {
@@ -88,6 +89,19 @@ impl EnqueueOptions {
     pub fn unique_period(mut self, period: Duration) -> Self {
         self.unique_period = Some(period);
         self
+    }
+
+    /// Counts the job against its limits (`#[job(concurrency = …)]`,
+    /// `#[job(rate_limit = …)]`) in the group `key`, in place of the one its
+    /// `concurrency_key` field gives: the limits hold per distinct key.
+    pub fn concurrency_key(mut self, key: impl Into<String>) -> Self {
+        self.concurrency_key = Some(key.into());
+        self
+    }
+
+    /// The concurrency key override, if any.
+    pub fn get_concurrency_key(&self) -> Option<&str> {
+        self.concurrency_key.as_deref()
     }
 
     /// Checks the settings that have a range.

@@ -52,6 +52,17 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 /// - **Durable claims.** A claim that returned is durable: a crash of the database
 ///   server afterwards cannot hand the same job to another claim while the first
 ///   owner's lease holds.
+/// - **Limits.** Among jobs of one name and [`JobLimits::key`](crate::backend::JobLimits::key),
+///   at most `concurrency` are `Running` at once and at most `rate.count` are claimed
+///   in any window of `rate.period`, counting the claims of every connection and
+///   process; a job's own limits are the ones applied to it. A claim passes over
+///   jobs their group's limits hold back and takes other jobs, of other groups and
+///   names, instead (no head-of-line blocking). A job stops counting against
+///   `concurrency` once it is no longer `Running` (a reaped lease frees its slot); a
+///   claim counts against `rate` for the whole window, whatever becomes of the job.
+///   Limited jobs are claimed only for names in
+///   [`ClaimRequest::limited_names`](crate::backend::ClaimRequest::limited_names);
+///   a claim returns them first, in claim order among themselves.
 /// - **Paused queues.** No claim takes a job of a paused queue, from the first claim
 ///   that starts after [`pause_queue`](Storage::pause_queue) returned, in any process;
 ///   the jobs stay as they are (a running job runs on). After

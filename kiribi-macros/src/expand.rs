@@ -175,6 +175,9 @@ fn config(k: &syn::Path, config: &Config) -> TokenStream {
         timeout,
         priority,
         unique,
+        concurrency,
+        concurrency_key,
+        rate_limit,
     } = config;
     let mut tokens = quote! { #k::__private::JobConfig::new(#name) };
     if let Some(queue) = queue {
@@ -215,6 +218,17 @@ fn config(k: &syn::Path, config: &Config) -> TokenStream {
             value.extend(quote! { .period(#duration) });
         }
         tokens.extend(quote! { .unique(#value) });
+    }
+    if let Some(concurrency) = concurrency {
+        tokens.extend(quote! { .concurrency(#concurrency) });
+    }
+    if let Some(field) = concurrency_key {
+        let field = field.unraw().to_string();
+        tokens.extend(quote! { .concurrency_key(#field) });
+    }
+    if let Some((count, period)) = rate_limit {
+        let period = duration(k, *period);
+        tokens.extend(quote! { .rate_limit(#k::__private::RateLimit::new(#count, #period)) });
     }
     tokens
 }
@@ -452,6 +466,9 @@ mod tests {
                     fields: Some(vec![Ident::new("user_id", Span::call_site())]),
                     period: Some(Duration::from_secs(3600)),
                 }),
+                concurrency: Some(2),
+                concurrency_key: Some(Ident::new("user_id", Span::call_site())),
+                rate_limit: Some((10, Duration::from_secs(1))),
             },
         );
         assert_eq!(
@@ -468,6 +485,12 @@ mod tests {
                         ::kiribi::__private::Unique::fields(&["user_id"])
                             .period(::kiribi::__private::Duration::from_secs(3600u64))
                     )
+                    .concurrency(2u32)
+                    .concurrency_key("user_id")
+                    .rate_limit(::kiribi::__private::RateLimit::new(
+                        10u32,
+                        ::kiribi::__private::Duration::from_secs(1u64)
+                    ))
             }
             .to_string()
         );

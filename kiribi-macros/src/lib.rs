@@ -99,9 +99,9 @@ use quote::quote;
 /// | `cron` | reserved: a cron schedule that enqueues the job | — | not supported yet |
 /// | `timezone` | reserved: the time zone of `cron` | — | not supported yet |
 /// | `unique` | `unique` (a key made of the whole payload) or `unique(fields = [a, b], period = "1h")`: the key is made of those payload fields; with a period it is held for that window (aligned to the Unix epoch) whatever becomes of the job, else while the job is unfinished | not unique | `.unique(Unique::fields(&["user_id"]).period(Duration::from_secs(3600)))` |
-/// | `concurrency` | reserved: a limit on the attempts running at once | — | not supported yet |
-/// | `concurrency_key` | reserved: the argument that `concurrency` counts per | — | not supported yet |
-/// | `rate_limit` | reserved: a limit on the attempts started per period | — | not supported yet |
+/// | `concurrency` | integer ≥ 1: at most this many attempts run at once, across every worker (per `concurrency_key` value, when set) | no limit | `.concurrency(2)` |
+/// | `concurrency_key` | a payload field: `concurrency` and `rate_limit` hold per distinct value of it | one group for the job | `.concurrency_key("account_id")` |
+/// | `rate_limit` | `"N/duration"`: at most N attempts start in any window of that humantime duration, across every worker (per `concurrency_key` value, when set) | no limit | `.rate_limit(RateLimit::new(10, Duration::from_secs(1)))` |
 ///
 /// Durations are parsed at compile time: a typo is a compile error, not a failure at
 /// run time. The reserved keys belong to later versions and are rejected for now.

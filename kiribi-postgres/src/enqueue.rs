@@ -64,7 +64,7 @@ pub(crate) async fn insert_jobs(
     conn: &mut PgConnection,
     jobs: &[NewJob],
 ) -> Result<Vec<Enqueued>, sqlx::Error> {
-    if !jobs.iter().any(|job| job.unique.is_some()) {
+    if jobs.iter().all(is_plain) {
         return insert_plain(conn, jobs).await;
     }
     // Several statements: all or none, in the caller's transaction if there is one.
@@ -72,17 +72,18 @@ pub(crate) async fn insert_jobs(
     let mut enqueued = Vec::with_capacity(jobs.len());
     let mut rest = jobs;
     while !rest.is_empty() {
-        // Jobs without a key go in one multi-row insert; each job with one on its
-        // own, after the jobs before it, so that ids still follow input order.
+        // Plain jobs go in one multi-row insert; each job with a unique key or
+        // limits on its own, after the jobs before it, so that ids still follow
+        // input order.
         let plain = rest
             .iter()
-            .position(|job| job.unique.is_some())
+            .position(|job| !is_plain(job))
             .unwrap_or(rest.len());
         let (run, after) = rest.split_at(plain);
         enqueued.extend(insert_plain(&mut tx, run).await?);
         rest = match after.split_first() {
             Some((job, after)) => {
-                enqueued.push(insert_unique(&mut tx, job).await?);
+                enqueued.push(insert_with_keys(&mut tx, job).await?);
                 after
             }
             None => after,
@@ -96,14 +97,18 @@ pub(crate) async fn insert_jobs(
 /// the refused insert and the look-up of the holder.
 const UNIQUE_TRIES: usize = 5;
 
-/// Inserts a job that has a unique key, or reports the job of its name that holds
-/// the key.
-async fn insert_unique(conn: &mut PgConnection, job: &NewJob) -> Result<Enqueued, sqlx::Error> {
-    let Some(unique) = &job.unique else {
-        return Err(sqlx::Error::Protocol("a job without a unique key".into()));
-    };
+/// Whether `job` has neither a unique key nor limits: the multi-row insert's job.
+fn is_plain(job: &NewJob) -> bool {
+    job.unique.is_none() && job.limits.is_none()
+}
+
+/// Inserts a job that has a unique key or limits, or reports the job of its name
+/// that holds its unique key.
+async fn insert_with_keys(conn: &mut PgConnection, job: &NewJob) -> Result<Enqueued, sqlx::Error> {
+    let limits = job.limits.as_ref();
+    let rate = limits.and_then(|limits| limits.rate);
     for _ in 0..UNIQUE_TRIES {
-        let inserted: Option<i64> = sqlx::query_scalar(sql::INSERT_UNIQUE_JOB)
+        let inserted: Option<i64> = sqlx::query_scalar(sql::INSERT_JOB_WITH_KEYS)
             .bind(job.name.as_str())
             .bind(job.queue.as_str())
             .bind(job.priority)
@@ -111,13 +116,27 @@ async fn insert_unique(conn: &mut PgConnection, job: &NewJob) -> Result<Enqueued
             .bind(job.payload.to_string())
             .bind(micros(job.delay))
             .bind(job.run_at)
-            .bind(unique.key.as_str())
-            .bind(unique.in_any_state)
+            .bind(job.unique.as_ref().map(|unique| unique.key.as_str()))
+            .bind(
+                job.unique
+                    .as_ref()
+                    .is_some_and(|unique| unique.in_any_state),
+            )
+            .bind(limits.map_or("", |limits| limits.key.as_str()))
+            .bind(limits.and_then(|limits| limits.concurrency).map(int_column))
+            .bind(rate.map(|rate| int_column(rate.count)))
+            .bind(rate.map(|rate| micros(rate.period)))
             .fetch_optional(&mut *conn)
             .await?;
         if let Some(id) = inserted {
             return Ok(Enqueued::inserted(JobId::from_i64(id)));
         }
+        let Some(unique) = &job.unique else {
+            return Err(sqlx::Error::Protocol(format!(
+                "job `{}` without a unique key was refused",
+                job.name
+            )));
+        };
         // Refused: a holder exists, committed (an insert in flight elsewhere was
         // waited for). Each statement reads the latest commits, so it is found,
         // unless it finished in between: then the insert is tried again.
@@ -131,9 +150,9 @@ async fn insert_unique(conn: &mut PgConnection, job: &NewJob) -> Result<Enqueued
         }
     }
     Err(sqlx::Error::Protocol(format!(
-        "job `{}` with unique key `{}` was refused {UNIQUE_TRIES} times, but no job held \
-         the key when looked up",
-        job.name, unique.key
+        "job `{}` was refused {UNIQUE_TRIES} times, but no job held its unique key when \
+         looked up",
+        job.name
     )))
 }
 

@@ -52,18 +52,21 @@ pub(crate) const INSERT_JOB: &str = "\
             COALESCE($7, now() + $6 * interval '1 microsecond')) \
     RETURNING id";
 
-/// Inserts one job with a unique key and returns its id, or nothing when a job of
-/// its name holds the key (`kiribi_jobs_unique` refuses the row; a holder being
-/// inserted by another transaction is waited for).
+/// Inserts one job with every column a job may set at enqueue and returns its id,
+/// or nothing when it has a unique key that a job of its name holds
+/// (`kiribi_jobs_unique` refuses the row; a holder being inserted by another
+/// transaction is waited for). Jobs with neither go through [`INSERT_JOBS`].
 ///
 /// $1 name, $2 queue, $3 priority, $4 max_attempts, $5 payload (JSON text), $6 delay
-/// (µs), $7 run_at (NULL: now + delay), $8 unique key, $9 whether the key is held in
-/// any state.
-pub(crate) const INSERT_UNIQUE_JOB: &str = "\
+/// (µs), $7 run_at (NULL: now + delay), $8 unique key or NULL, $9 whether the key is
+/// held in any state, $10 limit key, $11 concurrency limit or NULL, $12 rate limit or
+/// NULL, $13 rate period (µs) or NULL.
+pub(crate) const INSERT_JOB_WITH_KEYS: &str = "\
     INSERT INTO kiribi_jobs (name, queue, status, priority, max_attempts, payload, \
-                             created_at, run_at, unique_key, unique_in_any_state) \
+                             created_at, run_at, unique_key, unique_in_any_state, \
+                             limit_key, concurrency_limit, rate_limit, rate_period_us) \
     VALUES ($1, $2, 'pending', $3, $4, $5::jsonb, now(), \
-            COALESCE($7, now() + $6 * interval '1 microsecond'), $8, $9) \
+            COALESCE($7, now() + $6 * interval '1 microsecond'), $8, $9, $10, $11, $12, $13) \
     ON CONFLICT DO NOTHING \
     RETURNING id";
 
@@ -129,9 +132,90 @@ pub(crate) const QUEUE_COUNTS: &str = "\
     SELECT queue, count(*) AS waiting, 0::int8 AS running, \
            (EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE run_at <= now())) \
             * 1000000)::int8 AS waited_us \
-    FROM kiribi_jobs WHERE status IN ('pending', 'retrying') GROUP BY queue \
+    FROM kiribi_jobs \
+    WHERE status IN ('pending', 'retrying') AND concurrency_limit IS NULL AND rate_limit IS NULL \
+    GROUP BY queue \
+    UNION ALL \
+    SELECT queue, count(*), 0::int8, \
+           (EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE run_at <= now())) \
+            * 1000000)::int8 \
+    FROM kiribi_jobs \
+    WHERE status IN ('pending', 'retrying') \
+      AND (concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL) \
+    GROUP BY queue \
     UNION ALL \
     SELECT queue, 0, count(*), NULL FROM kiribi_jobs WHERE status = 'running' GROUP BY queue";
+
+/// Takes the advisory lock of every group (name and limit key) that has ready
+/// limited jobs of the names $1, in the queues $2 (NULL: all) that are not paused,
+/// skipping groups whose lock another transaction holds; returns the groups it
+/// locked. The locks last until the claim's transaction ends, so a group's limits
+/// are counted by one claim at a time, and the claim's next statement sees every
+/// earlier claim of the group (committed before this lock was granted).
+pub(crate) const LOCK_LIMITED_GROUPS: &str = "\
+    SELECT name, limit_key FROM ( \
+        SELECT DISTINCT name, limit_key FROM kiribi_jobs \
+        WHERE status IN ('pending', 'retrying') \
+          AND (concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL) \
+          AND run_at <= now() AND name = ANY($1::text[]) \
+          AND ($2::text[] IS NULL OR queue = ANY($2::text[])) \
+          AND queue NOT IN (SELECT name FROM kiribi_queues) \
+    ) AS g \
+    WHERE pg_try_advisory_xact_lock(hashtextextended(g.name || chr(31) || g.limit_key, 4262))";
+
+/// Moves up to $4 ready limited jobs of the locked groups ($1 names, $2 limit keys)
+/// to `running` in claim order, as many of each group as its limits leave room
+/// for: fewer running than `concurrency_limit` counting the ones claimed here, fewer
+/// claims in the rate window than `rate_limit`; records the claims of rate-limited
+/// jobs and forgets expired ones. $3 queues (NULL: all), $5 lease owner, $6 lease
+/// (µs). Jobs held back by their group's limits are passed over, not waited for.
+pub(crate) const CLAIM_LIMITED_JOBS: &str = "\
+    WITH candidates AS ( \
+        SELECT id, name, limit_key, concurrency_limit, rate_limit, priority, run_at, \
+               row_number() OVER ( \
+                   PARTITION BY name, limit_key ORDER BY priority DESC, run_at, id \
+               ) AS rank \
+        FROM kiribi_jobs \
+        WHERE status IN ('pending', 'retrying') \
+          AND (concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL) \
+          AND run_at <= now() \
+          AND (name, limit_key) IN (SELECT * FROM UNNEST($1::text[], $2::text[])) \
+          AND ($3::text[] IS NULL OR queue = ANY($3::text[])) \
+          AND queue NOT IN (SELECT name FROM kiribi_queues) \
+    ), picked AS ( \
+        SELECT c.id FROM candidates AS c \
+        WHERE (c.concurrency_limit IS NULL \
+               OR (c.rank <= c.concurrency_limit \
+                   AND c.rank <= c.concurrency_limit - ( \
+                       SELECT count(*) FROM kiribi_jobs AS r \
+                       WHERE r.status = 'running' AND r.concurrency_limit IS NOT NULL \
+                         AND r.name = c.name AND r.limit_key = c.limit_key))) \
+          AND (c.rate_limit IS NULL \
+               OR (c.rank <= c.rate_limit \
+                   AND c.rank <= c.rate_limit - ( \
+                       SELECT count(*) FROM kiribi_rate_starts AS s \
+                       WHERE s.name = c.name AND s.limit_key = c.limit_key \
+                         AND s.expires_at > now()))) \
+        ORDER BY c.priority DESC, c.run_at, c.id \
+        LIMIT $4 \
+    ), claimed AS ( \
+        UPDATE kiribi_jobs AS j \
+        SET status = 'running', attempts = j.attempts + 1, started_at = now(), \
+            lease_owner = $5, lease_expires_at = now() + $6 * interval '1 microsecond', \
+            attempted_by = $5 \
+        FROM picked WHERE j.id = picked.id AND j.status IN ('pending', 'retrying') \
+        RETURNING j.id, j.name, j.queue, j.payload, j.attempts, j.max_attempts, \
+                  j.interruptions, j.priority, j.run_at, j.limit_key, j.rate_limit, \
+                  j.rate_period_us \
+    ), pruned AS ( \
+        DELETE FROM kiribi_rate_starts WHERE expires_at <= now() \
+    ), started AS ( \
+        INSERT INTO kiribi_rate_starts (name, limit_key, expires_at) \
+        SELECT name, limit_key, now() + rate_period_us * interval '1 microsecond' \
+        FROM claimed WHERE rate_limit IS NOT NULL \
+    ) \
+    SELECT id, name, queue, payload::text AS payload, attempts, max_attempts, interruptions \
+    FROM claimed ORDER BY priority DESC, run_at, id";
 
 /// Extends every lease of worker $2 to now + $1 µs.
 ///

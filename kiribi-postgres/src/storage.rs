@@ -32,8 +32,11 @@ use crate::row::{self, int_column, micros};
 use crate::sql;
 use crate::{migrate, nodelay};
 
-/// A pooled connection idle for this long is pinged before it is handed out.
-const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+/// A pooled connection idle for this long is pinged before it is handed out. A
+/// busy pool hands each connection out again within milliseconds, so its
+/// statements pay no ping; a connection that waited longer may have been dropped
+/// (a server restart, a proxy's idle timeout) and is checked first.
+const PING_IF_IDLE_FOR: Duration = Duration::from_millis(100);
 
 /// kiribi's job storage in a PostgreSQL schema.
 ///
@@ -327,17 +330,25 @@ impl Storage for PgStorage {
         let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
         async {
             let mut session = self.session().await?;
-            let claimed = sqlx::query(sql::CLAIM_JOBS)
-                .bind(&request.names)
-                .bind(request.queues.as_ref())
-                .bind(limit)
-                .bind(request.worker.as_str())
-                .bind(micros(request.lease))
-                .fetch_all(&mut *session)
-                .await?
-                .iter()
-                .map(|row| row::decode_claimed(row, &request.worker))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut claimed = if request.limited_names.is_empty() {
+                Vec::new()
+            } else {
+                claim_limited(&mut session, request, limit).await?
+            };
+            let rest = limit - i64::try_from(claimed.len()).unwrap_or(limit);
+            if rest > 0 {
+                let ready = sqlx::query(sql::CLAIM_JOBS)
+                    .bind(&request.names)
+                    .bind(request.queues.as_ref())
+                    .bind(rest)
+                    .bind(request.worker.as_str())
+                    .bind(micros(request.lease))
+                    .fetch_all(&mut *session)
+                    .await?;
+                for row in &ready {
+                    claimed.push(row::decode_claimed(row, &request.worker)?);
+                }
+            }
             session.finish().await?;
             Ok(claimed)
         }
@@ -464,7 +475,14 @@ impl Storage for PgStorage {
             // prove it from the bound status. Pending jobs are only in the ready
             // index (see the `lighter_enqueue` migration).
             Some(JobStatus::Pending | JobStatus::Retrying) => {
-                conditions.push("status IN ('pending', 'retrying') AND status = $");
+                // Both ready indexes (jobs without limits; with limits).
+                conditions.push(
+                    "((status IN ('pending', 'retrying') AND concurrency_limit IS NULL \
+                       AND rate_limit IS NULL) \
+                      OR (status IN ('pending', 'retrying') \
+                          AND (concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL))) \
+                     AND status = $",
+                );
             }
             Some(_) => conditions.push("status NOT IN ('succeeded', 'pending') AND status = $"),
             None => {}
@@ -656,6 +674,42 @@ impl PgStorage {
         .await
         .map_err(storage_error)
     }
+}
+
+/// Claims up to `limit` limited jobs of the request's limited names, in one
+/// transaction: the groups' advisory locks first ([`sql::LOCK_LIMITED_GROUPS`]),
+/// then the claim that counts them ([`sql::CLAIM_LIMITED_JOBS`]).
+async fn claim_limited(
+    conn: &mut PgConnection,
+    request: &ClaimRequest,
+    limit: i64,
+) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let groups: Vec<(String, String)> = sqlx::query_as(sql::LOCK_LIMITED_GROUPS)
+        .bind(&request.limited_names)
+        .bind(request.queues.as_ref())
+        .fetch_all(&mut *tx)
+        .await?;
+    if groups.is_empty() {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
+    let (names, keys): (Vec<String>, Vec<String>) = groups.into_iter().unzip();
+    let rows = sqlx::query(sql::CLAIM_LIMITED_JOBS)
+        .bind(&names)
+        .bind(&keys)
+        .bind(request.queues.as_ref())
+        .bind(limit)
+        .bind(request.worker.as_str())
+        .bind(micros(request.lease))
+        .fetch_all(&mut *tx)
+        .await?;
+    let claimed = rows
+        .iter()
+        .map(|row| row::decode_claimed(row, &request.worker))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.commit().await?;
+    Ok(claimed)
 }
 
 /// Stores outcomes on their jobs in one statement ([`sql::COMPLETE_SUCCESSES`] for

@@ -6,7 +6,7 @@ use kiribi_core::{Error, JobId};
 use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
 
 use crate::error::storage_error;
-use crate::row::{after, now_ms};
+use crate::row::{after, duration_ms, now_ms};
 use crate::sql;
 
 /// Jobs per `INSERT`: 7 bound values each stays far below SQLite's limit of 32766
@@ -57,8 +57,7 @@ pub(crate) async fn insert_jobs(
     jobs: &[NewJob],
 ) -> Result<Vec<Enqueued>, sqlx::Error> {
     let now = now_ms();
-    let unique = jobs.iter().any(|job| job.unique.is_some());
-    if jobs.len() <= JOBS_PER_INSERT && !unique {
+    if jobs.len() <= JOBS_PER_INSERT && jobs.iter().all(is_plain) {
         return insert_chunk(conn, jobs, now).await;
     }
     // Several statements: all or none, in the caller's transaction if there is one.
@@ -70,18 +69,18 @@ pub(crate) async fn insert_jobs(
     let mut ids = Vec::with_capacity(jobs.len());
     let mut rest = jobs;
     while !rest.is_empty() {
-        // Jobs without a key go in multi-row inserts; each job with one on its own,
-        // after the jobs before it, so that ids still follow input order.
+        // Plain jobs go in multi-row inserts; each job with a unique key or limits
+        // on its own, after the jobs before it, so that ids still follow input order.
         let plain = rest
             .iter()
-            .position(|job| job.unique.is_some())
+            .position(|job| !is_plain(job))
             .unwrap_or(rest.len());
         let (run, after) = rest.split_at(plain);
         for chunk in run.chunks(JOBS_PER_INSERT) {
             ids.extend(insert_chunk(&mut tx, chunk, now).await?);
         }
         if let Some((job, after)) = after.split_first() {
-            ids.push(insert_unique(&mut tx, job, now).await?);
+            ids.push(insert_with_keys(&mut tx, job, now).await?);
             rest = after;
         } else {
             rest = after;
@@ -91,18 +90,21 @@ pub(crate) async fn insert_jobs(
     Ok(ids)
 }
 
-/// Inserts a job that has a unique key, or reports the job of its name that holds
-/// the key. Runs in a write transaction, so no other writer comes between the two
-/// statements.
-async fn insert_unique(
+/// Whether `job` has neither a unique key nor limits: the multi-row insert's job.
+fn is_plain(job: &NewJob) -> bool {
+    job.unique.is_none() && job.limits.is_none()
+}
+
+/// Inserts a job that has a unique key or limits, or reports the job of its name
+/// that holds its unique key. Runs in a write transaction, so no other writer comes
+/// between the two statements.
+async fn insert_with_keys(
     conn: &mut SqliteConnection,
     job: &NewJob,
     now: i64,
 ) -> Result<Enqueued, sqlx::Error> {
-    let Some(unique) = &job.unique else {
-        return Err(sqlx::Error::Protocol("a job without a unique key".into()));
-    };
-    let done = sqlx::query(sql::INSERT_UNIQUE_JOB)
+    let limits = job.limits.as_ref();
+    let done = sqlx::query(sql::INSERT_JOB_WITH_KEYS)
         .bind(job.name.as_str())
         .bind(job.queue.as_str())
         .bind(job.priority)
@@ -110,8 +112,24 @@ async fn insert_unique(
         .bind(job.payload.to_string())
         .bind(now)
         .bind(run_at(job, now))
-        .bind(unique.key.as_str())
-        .bind(unique.in_any_state)
+        .bind(job.unique.as_ref().map(|unique| unique.key.as_str()))
+        .bind(
+            job.unique
+                .as_ref()
+                .is_some_and(|unique| unique.in_any_state),
+        )
+        .bind(limits.map_or("", |limits| limits.key.as_str()))
+        .bind(limits.and_then(|limits| limits.concurrency).map(i64::from))
+        .bind(
+            limits
+                .and_then(|limits| limits.rate)
+                .map(|rate| i64::from(rate.count)),
+        )
+        .bind(
+            limits
+                .and_then(|limits| limits.rate)
+                .map(|rate| duration_ms(rate.period)),
+        )
         .execute(&mut *conn)
         .await?;
     if done.rows_affected() == 1 {
@@ -119,6 +137,12 @@ async fn insert_unique(
             done.last_insert_rowid(),
         )));
     }
+    let Some(unique) = &job.unique else {
+        return Err(sqlx::Error::Protocol(format!(
+            "job `{}` without a unique key was refused",
+            job.name
+        )));
+    };
     let holder: Option<i64> = sqlx::query_scalar(sql::UNIQUE_HOLDER)
         .bind(job.name.as_str())
         .bind(unique.key.as_str())

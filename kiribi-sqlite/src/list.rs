@@ -85,32 +85,40 @@ async fn list_ready(
 
     let missing = limit - i64::try_from(jobs.len()).unwrap_or(i64::MAX);
     if missing > 0 && recent_floor > 0 {
-        // The ready index gives the ids (reading each row for its status); only the
-        // `missing` newest of them are sorted out and their rows returned.
-        let older = format!(
-            "{} WHERE id IN ( \
-                 SELECT id FROM kiribi_jobs INDEXED BY kiribi_jobs_ready {} \
-                 ORDER BY id DESC LIMIT ?) \
-             ORDER BY id DESC",
-            sql::LIST_JOBS,
-            where_clause(
-                filter,
+        // Each ready index (jobs without limits; with limits) gives the ids, reading
+        // each row for its status; only the `missing` newest of them are sorted out
+        // and their rows returned.
+        let mut older = Vec::new();
+        for (index, predicate) in [
+            (
+                "kiribi_jobs_ready",
                 concat!("status = ? AND ", sql::ready_predicate!()),
-                Some("id <= ?")
-            )
-        );
-        jobs.extend(
-            fetch(
-                bind(
-                    sqlx::query(AssertSqlSafe(older)),
-                    filter,
-                    Some(recent_floor),
+            ),
+            (
+                "kiribi_jobs_ready_limited",
+                concat!("status = ? AND ", sql::ready_limited_predicate!()),
+            ),
+        ] {
+            let text = format!(
+                "{} WHERE id IN ( \
+                     SELECT id FROM kiribi_jobs INDEXED BY {index} {} \
+                     ORDER BY id DESC LIMIT ?) \
+                 ORDER BY id DESC",
+                sql::LIST_JOBS,
+                where_clause(filter, predicate, Some("id <= ?"))
+            );
+            older.extend(
+                fetch(
+                    bind(sqlx::query(AssertSqlSafe(text)), filter, Some(recent_floor))
+                        .bind(missing),
+                    &mut tx,
                 )
-                .bind(missing),
-                &mut tx,
-            )
-            .await?,
-        );
+                .await?,
+            );
+        }
+        older.sort_unstable_by_key(|job| std::cmp::Reverse(job.id));
+        older.truncate(usize::try_from(missing).unwrap_or(usize::MAX));
+        jobs.extend(older);
     }
     tx.commit().await?;
     Ok(jobs)

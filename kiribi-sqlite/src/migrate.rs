@@ -45,6 +45,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "paused queues",
         include_str!("../migrations/20261202200000_paused_queues.sql"),
     ),
+    Migration::new(
+        20261202210000,
+        "limits",
+        include_str!("../migrations/20261202210000_limits.sql"),
+    ),
 ];
 const _: () = assert!(versions_increase(MIGRATIONS));
 

@@ -147,6 +147,24 @@ pub(crate) fn decode_job(row: &SqliteRow) -> Result<JobRecord, sqlx::Error> {
         .build())
 }
 
+/// For a row of `sql::CLAIM_LIMITED_JOBS` whose job is rate-limited, the claim to
+/// record as `sql::RECORD_RATE_STARTS` reads it: `[name, limit key, expires_at]`.
+pub(crate) fn rate_start(
+    row: &SqliteRow,
+    now: i64,
+) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    let c = Columns::new(row, "kiribi_jobs", "id");
+    if c.get::<Option<i64>>("rate_limit")?.is_none() {
+        return Ok(None);
+    }
+    let period: i64 = c.get::<Option<i64>>("rate_period_ms")?.unwrap_or(1);
+    Ok(Some(serde_json::json!([
+        c.get::<String>("name")?,
+        c.get::<String>("limit_key")?,
+        now.saturating_add(period)
+    ])))
+}
+
 /// A job returned by a claim, with the keys that put claims back in claim order.
 pub(crate) struct Claimed {
     /// The job as handed to the worker.

@@ -74,18 +74,22 @@ macro_rules! unique_held_predicate {
     };
 }
 
-/// Inserts one job with a unique key, or nothing when a job of its name holds the
-/// key (`kiribi_jobs_unique` refuses the row).
+/// Inserts one job with every column a job may set at enqueue, or nothing when it
+/// has a unique key that a job of its name holds (`kiribi_jobs_unique` refuses the
+/// row). Jobs with neither a unique key nor limits go through [`insert_jobs`].
 ///
 /// ?1 name, ?2 queue, ?3 priority, ?4 max_attempts, ?5 payload, ?6 created_at,
-/// ?7 run_at, ?8 unique key, ?9 1 if the key is held in any state.
-pub(crate) const INSERT_UNIQUE_JOB: &str = concat!(
+/// ?7 run_at, ?8 unique key or NULL, ?9 1 if the key is held in any state, ?10 limit
+/// key, ?11 concurrency limit or NULL, ?12 rate limit or NULL, ?13 rate period (ms)
+/// or NULL.
+pub(crate) const INSERT_JOB_WITH_KEYS: &str = concat!(
     "INSERT INTO kiribi_jobs \
      (id, name, queue, status, priority, max_attempts, payload, created_at, run_at, \
-      unique_key, unique_in_any_state) \
+      unique_key, unique_in_any_state, limit_key, concurrency_limit, rate_limit, \
+      rate_period_ms) \
      VALUES (",
     highest_id!(),
-    " + 1, ?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+    " + 1, ?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
      ON CONFLICT DO NOTHING"
 );
 
@@ -120,13 +124,23 @@ macro_rules! by_status_predicate {
 pub(crate) use by_status_predicate;
 
 /// The predicate of the partial index `kiribi_jobs_ready` (pending and retrying
-/// jobs), to spell out likewise.
+/// jobs without limits), to spell out likewise.
 macro_rules! ready_predicate {
     () => {
-        "status IN ('pending', 'retrying')"
+        "status IN ('pending', 'retrying') AND concurrency_limit IS NULL AND rate_limit IS NULL"
     };
 }
 pub(crate) use ready_predicate;
+
+/// The predicate of the partial index `kiribi_jobs_ready_limited` (pending and
+/// retrying jobs with limits), to spell out likewise.
+macro_rules! ready_limited_predicate {
+    () => {
+        "status IN ('pending', 'retrying') \
+         AND (concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL)"
+    };
+}
+pub(crate) use ready_limited_predicate;
 
 /// Moves up to ?6 ready jobs of queues that are not paused to `running` in claim
 /// order.
@@ -176,10 +190,70 @@ pub(crate) const QUEUE_COUNTS: &str = concat!(
     ready_predicate!(),
     " GROUP BY queue \
      UNION ALL \
+     SELECT queue, count(*), 0, min(CASE WHEN run_at <= ?1 THEN run_at END) \
+     FROM kiribi_jobs INDEXED BY kiribi_jobs_ready_limited WHERE ",
+    ready_limited_predicate!(),
+    " GROUP BY queue \
+     UNION ALL \
      SELECT queue, 0, count(*), NULL FROM kiribi_jobs WHERE status = 'running' AND ",
     by_status_predicate!(),
     " GROUP BY queue"
 );
+
+/// Moves up to ?6 ready jobs with limits, of the names ?4 (JSON array), to
+/// `running` in claim order, as many of each group (name and limit key) as its
+/// limits leave room for: fewer running than `concurrency_limit` counting the ones
+/// claimed here, fewer claims in the rate window than `rate_limit`. Other parameters
+/// as [`CLAIM_JOBS`]. Runs in the claim's write transaction, before the claim's
+/// rate starts are recorded ([`RECORD_RATE_STARTS`]).
+///
+/// Jobs held back by their group's limits are passed over, not waited for: the
+/// ranks are counted within each group, so other groups' jobs are claimed.
+pub(crate) const CLAIM_LIMITED_JOBS: &str = concat!(
+    "UPDATE kiribi_jobs \
+     SET status = 'running', attempts = attempts + 1, started_at = ?1, \
+         lease_owner = ?2, lease_expires_at = ?3, attempted_by = ?2 \
+     WHERE id IN ( \
+         SELECT c.id FROM ( \
+             SELECT id, name, limit_key, concurrency_limit, rate_limit, priority, run_at, \
+                    row_number() OVER ( \
+                        PARTITION BY name, limit_key ORDER BY priority DESC, run_at, id \
+                    ) AS rank \
+             FROM kiribi_jobs INDEXED BY kiribi_jobs_ready_limited WHERE ",
+    ready_limited_predicate!(),
+    " AND run_at <= ?1 \
+               AND name IN (SELECT value FROM json_each(?4)) \
+               AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) \
+               AND queue NOT IN (SELECT name FROM kiribi_queues) \
+         ) AS c \
+         WHERE (c.concurrency_limit IS NULL \
+                OR (c.rank <= c.concurrency_limit \
+                    AND c.rank <= c.concurrency_limit - ( \
+                        SELECT count(*) FROM kiribi_jobs AS r \
+                        INDEXED BY kiribi_jobs_running_limited \
+                        WHERE r.status = 'running' AND r.concurrency_limit IS NOT NULL \
+                          AND r.name = c.name AND r.limit_key = c.limit_key))) \
+           AND (c.rate_limit IS NULL \
+                OR (c.rank <= c.rate_limit \
+                    AND c.rank <= c.rate_limit - ( \
+                        SELECT count(*) FROM kiribi_rate_starts AS s \
+                        WHERE s.name = c.name AND s.limit_key = c.limit_key \
+                          AND s.expires_at > ?1))) \
+         ORDER BY c.priority DESC, c.run_at, c.id \
+         LIMIT ?6) \
+     RETURNING id, name, queue, payload, attempts, max_attempts, interruptions, priority, \
+               run_at, limit_key, rate_limit, rate_period_ms"
+);
+
+/// Records claims of rate-limited jobs: ?1 a JSON array of `[name, limit key,
+/// expires_at]`, one per claimed job, counted against its group until it expires.
+pub(crate) const RECORD_RATE_STARTS: &str = "\
+    INSERT INTO kiribi_rate_starts (name, limit_key, expires_at) \
+    SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1)";
+
+/// Forgets the claims whose rate window ended by ?1.
+pub(crate) const PRUNE_RATE_STARTS: &str = "\
+    DELETE FROM kiribi_rate_starts WHERE expires_at <= ?1";
 
 /// Extends every lease of worker ?2 to ?1.
 pub(crate) const RENEW_LEASES: &str = concat!(

@@ -287,22 +287,54 @@ impl Storage for SqliteStorage {
             .as_ref()
             .map(|queues| serde_json::Value::from(queues.clone()).to_string());
         let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
-        let (names, queues) = (&names, &queues);
+        let limited = (!request.limited_names.is_empty())
+            .then(|| serde_json::Value::from(request.limited_names.clone()).to_string());
+        let (names, queues, limited) = (&names, &queues, &limited);
         let mut claimed = self
             .write(|mut conn| async move {
                 let now = now_ms();
-                let rows = sqlx::query(sql::CLAIM_JOBS)
+                let Some(limited) = limited else {
+                    return claim_ready(&mut conn, request, now, names, queues.as_deref(), limit)
+                        .await;
+                };
+                // Limited jobs first, then the rest, in one write transaction: the
+                // limits count what this claim takes too.
+                let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+                let rows = sqlx::query(sql::CLAIM_LIMITED_JOBS)
                     .bind(now)
                     .bind(request.worker.as_str())
                     .bind(after(now, request.lease))
-                    .bind(names.as_str())
+                    .bind(limited.as_str())
                     .bind(queues.as_deref())
                     .bind(limit)
-                    .fetch_all(&mut *conn)
+                    .fetch_all(&mut *tx)
                     .await?;
-                rows.iter()
-                    .map(|row| row::decode_claimed(row, &request.worker))
-                    .collect::<Result<Vec<_>, _>>()
+                let mut claimed = Vec::with_capacity(rows.len());
+                let mut starts = Vec::new();
+                for row in &rows {
+                    claimed.push(row::decode_claimed(row, &request.worker)?);
+                    if let Some(start) = row::rate_start(row, now)? {
+                        starts.push(start);
+                    }
+                }
+                sqlx::query(sql::PRUNE_RATE_STARTS)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                if !starts.is_empty() {
+                    sqlx::query(sql::RECORD_RATE_STARTS)
+                        .bind(serde_json::Value::from(starts).to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let rest = limit - i64::try_from(claimed.len()).unwrap_or(limit);
+                if rest > 0 {
+                    let more =
+                        claim_ready(&mut tx, request, now, names, queues.as_deref(), rest).await?;
+                    claimed.extend(more);
+                }
+                tx.commit().await?;
+                Ok(claimed)
             })
             .await?;
         claimed.sort_by_key(|c| (Reverse(c.priority), c.run_at, c.job.id()));
@@ -548,6 +580,29 @@ fn parse_version(version: &str) -> Option<(u32, u32, u32)> {
     let minor = parts.next()?.ok()?;
     let patch = parts.next().unwrap_or(Ok(0)).ok()?;
     Some((major, minor, patch))
+}
+
+/// Moves up to `limit` ready jobs without limits to `running` ([`sql::CLAIM_JOBS`]).
+async fn claim_ready(
+    conn: &mut sqlx::SqliteConnection,
+    request: &ClaimRequest,
+    now: i64,
+    names: &str,
+    queues: Option<&str>,
+    limit: i64,
+) -> Result<Vec<row::Claimed>, sqlx::Error> {
+    let rows = sqlx::query(sql::CLAIM_JOBS)
+        .bind(now)
+        .bind(request.worker.as_str())
+        .bind(after(now, request.lease))
+        .bind(names)
+        .bind(queues)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| row::decode_claimed(row, &request.worker))
+        .collect()
 }
 
 /// Stores outcomes on their jobs in one of the `statements` and reports, in input

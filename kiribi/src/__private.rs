@@ -13,7 +13,7 @@ pub use crate::job::BoxFuture;
 pub use crate::registry::Registration;
 pub use crate::{
     Backoff, Enqueue, EnqueueOptions, Enqueued, Error, Job, JobConfig, JobContext, JobError, JobId,
-    Kiribi, Unique,
+    Kiribi, RateLimit, Unique,
 };
 
 use crate::Result;

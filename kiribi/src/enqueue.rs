@@ -133,6 +133,9 @@ pub(crate) fn new_job<J: Job>(job: &J, options: Option<&EnqueueOptions>) -> Resu
     if let Some(unique) = unique {
         new = new.with_unique(unique);
     }
+    if let Some(limits) = crate::limits::limits(config, &new.payload, options)? {
+        new = new.with_limits(limits);
+    }
     Ok(new)
 }
 

@@ -4,6 +4,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use kiribi_core::backend::RateLimit;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -82,6 +84,15 @@ pub struct JobConfig {
     pub priority: i32,
     /// What makes a job unique among jobs of its name (none).
     pub unique: Option<Unique>,
+    /// At most this many attempts run at once, across every worker, per
+    /// [`concurrency_key`](Self::concurrency_key) value (no limit).
+    pub concurrency: Option<u32>,
+    /// The payload field whose value makes a group for the limits (none: one group
+    /// for the job's name).
+    pub concurrency_key: Option<&'static str>,
+    /// At most this many attempts start per period, across every worker, per
+    /// [`concurrency_key`](Self::concurrency_key) value (no limit).
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// What makes a job unique, as `#[job(unique)]` declares it: the key is made of the
@@ -155,6 +166,9 @@ impl JobConfig {
             timeout: None,
             priority: 0,
             unique: None,
+            concurrency: None,
+            concurrency_key: None,
+            rate_limit: None,
         }
     }
 
@@ -212,5 +226,35 @@ impl JobConfig {
     pub const fn unique(mut self, unique: Unique) -> Self {
         self.unique = Some(unique);
         self
+    }
+
+    /// Lets at most `limit` attempts run at once across every worker (per
+    /// [`concurrency_key`](Self::concurrency_key) value, when set).
+    ///
+    /// # Panics
+    ///
+    /// For 0 (a compile error in a `const`).
+    pub const fn concurrency(mut self, limit: u32) -> Self {
+        assert!(limit >= 1, "`concurrency` must be at least 1");
+        self.concurrency = Some(limit);
+        self
+    }
+
+    /// Applies the limits per distinct value of the payload field `field`.
+    pub const fn concurrency_key(mut self, field: &'static str) -> Self {
+        self.concurrency_key = Some(field);
+        self
+    }
+
+    /// Lets at most `rate.count` attempts start per `rate.period` across every
+    /// worker (per [`concurrency_key`](Self::concurrency_key) value, when set).
+    pub const fn rate_limit(mut self, rate: RateLimit) -> Self {
+        self.rate_limit = Some(rate);
+        self
+    }
+
+    /// Whether jobs of this kind have limits that claims enforce.
+    pub(crate) const fn is_limited(&self) -> bool {
+        self.concurrency.is_some() || self.rate_limit.is_some()
     }
 }

@@ -53,6 +53,7 @@ mod context;
 mod enqueue;
 mod handle;
 mod job;
+mod limits;
 pub mod policy;
 mod registry;
 mod run;
@@ -79,6 +80,9 @@ pub use kiribi_core::{
 /// [`kiribi_core::backend`]). The conformance suite that every backend runs is the
 /// `kiribi-conformance` crate.
 pub use kiribi_core::backend;
+
+/// A rate limit: at most `count` starts per `period` (`#[job(rate_limit = "10/1s")]`).
+pub use kiribi_core::backend::RateLimit;
 
 /// What became of one enqueued job: its id, and whether it was a duplicate of a
 /// job that holds its unique key (see `MyJob::insert`).
@@ -110,9 +114,9 @@ pub use kiribi_core::backend::Enqueued;
 /// | `cron` | — | not supported yet |
 /// | `timezone` | — | not supported yet |
 /// | `unique(fields = [user_id], period = "1h")` | not unique | `.unique(Unique::fields(&["user_id"]).period(Duration::from_secs(3600)))` |
-/// | `concurrency` | — | not supported yet |
-/// | `concurrency_key` | — | not supported yet |
-/// | `rate_limit` | — | not supported yet |
+/// | `concurrency = 2` | no limit | `.concurrency(2)` |
+/// | `concurrency_key = account_id` | one group for the job | `.concurrency_key("account_id")` |
+/// | `rate_limit = "10/1s"` | no limit | `.rate_limit(RateLimit::new(10, Duration::from_secs(1)))` |
 ///
 /// `backoff` is also `"fixed"` or `"linear"`; durations are
 /// [humantime](https://docs.rs/humantime) strings (`"250ms"`, `"5m"`, `"1h 30m"`) read

@@ -140,6 +140,18 @@ impl Registry {
         names.sort_unstable();
         names
     }
+
+    /// The registered names whose jobs have limits (concurrency, rate), sorted.
+    pub(crate) fn limited_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .jobs
+            .iter()
+            .filter(|(_, registration)| registration.config().is_limited())
+            .map(|(name, _)| (*name).to_owned())
+            .collect();
+        names.sort_unstable();
+        names
+    }
 }
 
 impl Registration {

@@ -79,3 +79,63 @@ pub async fn digest(user_id: i64, note: String) -> Result<(), String> {
     let _ = (user_id, note);
     Ok(())
 }
+
+/// Appends `<key> <start µs> <end µs>` to this process's span log (see
+/// `kiribi_tests::process::read_spans`).
+fn record_span(key: &str, start_us: i64) -> std::io::Result<()> {
+    let Ok(dir) = std::env::var(RUN_LOG_DIR_ENV) else {
+        return Ok(());
+    };
+    let dir = std::path::Path::new(&dir).join("spans");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{}.log", std::process::id()));
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let end_us = now_us();
+    file.write_all(format!("{key} {start_us} {end_us}\n").as_bytes())
+}
+
+/// Unix time in µs.
+pub fn now_us() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// At most 2 at once per account, across every worker (DESIGN §9's `charge`); runs
+/// `millis` and logs its span.
+#[job(name = "test.per_account", concurrency = 2, concurrency_key = account_id)]
+pub async fn per_account(account_id: i64, millis: u64) -> Result<(), std::io::Error> {
+    let start = now_us();
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+    record_span(&account_id.to_string(), start)
+}
+
+/// One at a time everywhere; runs `millis` and logs its span. With a `marker`, its
+/// first attempt creates the file and hangs (for a worker to be killed holding the
+/// slot).
+#[job(name = "test.exclusive", concurrency = 1)]
+pub async fn exclusive(
+    ctx: JobContext,
+    millis: u64,
+    marker: Option<String>,
+) -> Result<(), std::io::Error> {
+    let start = now_us();
+    if let Some(marker) = marker
+        && ctx.attempt() == 1
+    {
+        std::fs::write(&marker, b"started")?;
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+    record_span("exclusive", start)
+}
+
+/// At most 10 starts per second everywhere.
+#[job(name = "test.rate_limited", rate_limit = "10/1s")]
+pub async fn rate_limited(n: u64) -> Result<u64, String> {
+    Ok(n)
+}

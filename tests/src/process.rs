@@ -191,6 +191,10 @@ pub fn read_run_logs(dir: &Path) -> Vec<(u32, i64, u32)> {
     let mut runs = Vec::new();
     for entry in std::fs::read_dir(dir).expect("read the run log directory") {
         let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            // `spans/`: see `read_spans`.
+            continue;
+        }
         let pid: u32 = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -209,4 +213,66 @@ pub fn read_run_logs(dir: &Path) -> Vec<(u32, i64, u32)> {
         }
     }
     runs
+}
+
+/// One run of a job that logs its span (`kiribi_tests::jobs::PerAccount` and
+/// others): its group key, and when it started and ended (Unix µs), read from every
+/// process's `spans/<pid>.log` under the run log directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    /// The group the job counts in.
+    pub key: String,
+    /// When the job's code started (Unix µs).
+    pub start_us: i64,
+    /// When it returned (Unix µs).
+    pub end_us: i64,
+}
+
+/// Every span logged under `dir` (see [`Span`]).
+pub fn read_spans(dir: &Path) -> Vec<Span> {
+    let dir = dir.join("spans");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut spans = Vec::new();
+    for entry in entries {
+        let text = std::fs::read_to_string(entry.expect("an entry").path()).expect("a span log");
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        for line in complete.lines() {
+            let mut parts = line.split(' ');
+            let mut next = || parts.next().expect("`<key> <start> <end>`");
+            let key = next().to_owned();
+            let start_us = next().parse().expect("a start");
+            let end_us = next().parse().expect("an end");
+            spans.push(Span {
+                key,
+                start_us,
+                end_us,
+            });
+        }
+    }
+    spans
+}
+
+/// The most spans of one key that overlapped at any moment, per key.
+pub fn most_at_once(spans: &[Span]) -> std::collections::BTreeMap<String, usize> {
+    let mut events: std::collections::BTreeMap<String, Vec<(i64, i32)>> = Default::default();
+    for span in spans {
+        let key = events.entry(span.key.clone()).or_default();
+        key.push((span.start_us, 1));
+        key.push((span.end_us, -1));
+    }
+    events
+        .into_iter()
+        .map(|(key, mut events)| {
+            // An end before a start at the same instant: touching spans do not overlap.
+            events.sort_unstable();
+            let (mut now, mut most) = (0_i32, 0_i32);
+            for (_, change) in events {
+                now += change;
+                most = most.max(now);
+            }
+            (key, usize::try_from(most).unwrap_or(0))
+        })
+        .collect()
 }

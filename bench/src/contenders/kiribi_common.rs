@@ -53,6 +53,17 @@ async fn unique_noop(key: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// W9's job: one at a time per key, everywhere.
+#[job(name = "bench.per_key", concurrency = 1, concurrency_key = key)]
+async fn per_key(State(recorder): State<Arc<Recorder>>, key: u64, seq: u64) -> Result<(), String> {
+    recorder.key_started(key);
+    recorder.record(Payload { seq, enq_us: 0 });
+    // Let the runtime run other jobs in between, as a job that awaits anything does.
+    tokio::task::yield_now().await;
+    recorder.key_ended(key);
+    Ok(())
+}
+
 /// The no-op job's name.
 pub(super) const NOOP_NAME: &str = Noop::CONFIG.name;
 
@@ -121,10 +132,13 @@ impl KiribiContender {
 }
 
 /// The same text on both backends. Each count repeats the predicate of one of
-/// kiribi's partial indexes (ready jobs; running, failed and cancelled ones), which
-/// SQLite needs to use it.
+/// kiribi's partial indexes (ready jobs without limits; ready jobs with limits;
+/// running, failed and cancelled ones), which SQLite needs to use it.
 const UNFINISHED: &str = "SELECT \
-     (SELECT count(*) FROM kiribi_jobs WHERE status IN ('pending', 'retrying')) \
+     (SELECT count(*) FROM kiribi_jobs WHERE status IN ('pending', 'retrying') \
+        AND concurrency_limit IS NULL AND rate_limit IS NULL) \
+     + (SELECT count(*) FROM kiribi_jobs WHERE status IN ('pending', 'retrying') \
+        AND (concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL)) \
      + (SELECT count(*) FROM kiribi_jobs \
         WHERE status = 'running' AND status NOT IN ('succeeded', 'pending'))";
 
@@ -170,6 +184,20 @@ impl Contender for KiribiContender {
             EnqueueOptions::new().delay(delay),
         )
         .await?;
+        Ok(true)
+    }
+
+    async fn enqueue_per_key(&self, n: u64, keys: u64) -> Result<bool> {
+        let mut seq = 0;
+        while seq < n {
+            let end = (seq + 1000).min(n);
+            let jobs = (seq..end).map(|seq| PerKey {
+                key: seq % keys,
+                seq,
+            });
+            PerKey::enqueue_many(&self.kiribi, jobs).await?;
+            seq = end;
+        }
         Ok(true)
     }
 

@@ -124,4 +124,8 @@ impl Contender for KiribiSql {
     async fn enqueue_unique(&self, key: u64) -> Result<Option<bool>> {
         self.inner.enqueue_unique(key).await
     }
+
+    async fn enqueue_per_key(&self, n: u64, keys: u64) -> Result<bool> {
+        self.inner.enqueue_per_key(n, keys).await
+    }
 }

@@ -167,6 +167,14 @@ pub(crate) trait Contender: Send + Sync {
         Ok(false)
     }
 
+    /// W9: enqueues `n` jobs over `keys` keys, one at a time per key
+    /// (`concurrency = 1` per key), whose body calls [`Recorder::record`] and
+    /// brackets itself with [`Recorder::key_started`] and [`Recorder::key_ended`].
+    /// `Ok(false)`: the contender has no concurrency keys.
+    async fn enqueue_per_key(&self, _n: u64, _keys: u64) -> Result<bool> {
+        Ok(false)
+    }
+
     /// W8: enqueues a job unique by `key`, one call; whether it was a duplicate.
     /// `Ok(None)`: the contender has no unique jobs.
     async fn enqueue_unique(&self, _key: u64) -> Result<Option<bool>> {

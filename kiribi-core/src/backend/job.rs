@@ -46,6 +46,85 @@ pub struct NewJob {
     pub run_at: Option<DateTime<Utc>>,
     /// The key that makes this job unique among jobs of its name, if any.
     pub unique: Option<UniqueKey>,
+    /// How many attempts of its group may run at once or start per period, if
+    /// limited.
+    pub limits: Option<JobLimits>,
+}
+
+/// The limits on a job's attempts, enforced by claims across every worker: its
+/// group is its name and [`key`](Self::key), and at most
+/// [`concurrency`](Self::concurrency) jobs of the group run at once, at most
+/// [`rate`](Self::rate) are claimed per period.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use kiribi_core::backend::{JobLimits, NewJob, RateLimit};
+///
+/// let job = NewJob::new("charge", serde_json::json!({ "account_id": 7 }))
+///     .with_limits(JobLimits::new("7").with_concurrency(2).with_rate(RateLimit::new(10, Duration::from_secs(1))));
+/// assert_eq!(job.limits.unwrap().concurrency, Some(2));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobLimits {
+    /// The group within the job's name (`""`: one group for the name).
+    pub key: String,
+    /// At most this many jobs of the group run at once (≥ 1).
+    pub concurrency: Option<u32>,
+    /// At most this many jobs of the group are claimed in any window of the period.
+    pub rate: Option<RateLimit>,
+}
+
+impl JobLimits {
+    /// The group `key`, with no limit yet.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            concurrency: None,
+            rate: None,
+        }
+    }
+
+    /// At most `limit` jobs of the group run at once (0 is taken as 1).
+    #[must_use]
+    pub fn with_concurrency(mut self, limit: u32) -> Self {
+        self.concurrency = Some(limit.max(1));
+        self
+    }
+
+    /// At most `rate.count` jobs of the group are claimed per `rate.period`.
+    #[must_use]
+    pub fn with_rate(mut self, rate: RateLimit) -> Self {
+        self.rate = Some(rate);
+        self
+    }
+}
+
+/// At most [`count`](Self::count) starts in any window of [`period`](Self::period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateLimit {
+    /// Starts allowed per window (≥ 1).
+    pub count: u32,
+    /// The window's length (≥ 1 ms).
+    pub period: Duration,
+}
+
+impl RateLimit {
+    /// `count` starts per `period` (0 is taken as 1; a period under 1 ms as 1 ms).
+    pub const fn new(count: u32, period: Duration) -> Self {
+        const SHORTEST: Duration = Duration::from_millis(1);
+        Self {
+            count: if count == 0 { 1 } else { count },
+            period: if period.as_nanos() < SHORTEST.as_nanos() {
+                SHORTEST
+            } else {
+                period
+            },
+        }
+    }
 }
 
 /// A job's unique key: while a job of the same name holds it, enqueueing another
@@ -101,7 +180,15 @@ impl NewJob {
             delay: Duration::ZERO,
             run_at: None,
             unique: None,
+            limits: None,
         }
+    }
+
+    /// Limits the job's group (see [`JobLimits`]).
+    #[must_use]
+    pub fn with_limits(mut self, limits: JobLimits) -> Self {
+        self.limits = Some(limits);
+        self
     }
 
     /// Makes the job unique by `key` among jobs of its name.
@@ -272,6 +359,10 @@ pub struct ClaimRequest {
     pub limit: usize,
     /// How long the lease lasts unless renewed.
     pub lease: Duration,
+    /// The names among [`names`](Self::names) whose jobs may carry
+    /// [`JobLimits`]: only for these does the backend look for limited jobs (the
+    /// worker declares them; a claim without any pays nothing for limits).
+    pub limited_names: Vec<String>,
 }
 
 impl ClaimRequest {
@@ -283,7 +374,19 @@ impl ClaimRequest {
             queues: None,
             limit: 1,
             lease,
+            limited_names: Vec::new(),
         }
+    }
+
+    /// Looks for limited jobs of these names too.
+    #[must_use]
+    pub fn with_limited_names<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.limited_names = names.into_iter().map(Into::into).collect();
+        self
     }
 
     /// Only jobs with these names.

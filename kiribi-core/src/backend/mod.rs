@@ -48,7 +48,8 @@ mod outcome;
 mod row;
 
 pub use job::{
-    ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, Lease, NewJob, Outcome, UniqueKey, WorkerId,
+    ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, JobLimits, Lease, NewJob, Outcome, RateLimit,
+    UniqueKey, WorkerId,
 };
 pub use lease::lease_expired_error;
 pub use migrate::{

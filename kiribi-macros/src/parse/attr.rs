@@ -50,6 +50,9 @@ pub(crate) struct Args {
     pub(crate) priority: Once<i32>,
     pub(crate) crate_path: Once<syn::Path>,
     pub(crate) unique: Once<UniqueDef>,
+    pub(crate) concurrency: Once<u32>,
+    pub(crate) concurrency_key: Once<Ident>,
+    pub(crate) rate_limit: Once<(u32, Duration)>,
 }
 
 /// An attribute value that may be given at most once: the one duplicate check.
@@ -174,6 +177,9 @@ pub(super) fn parse_args(attr: TokenStream) -> syn::Result<Attr> {
             timeout: args.timeout.value,
             priority: args.priority.value,
             unique: args.unique.value,
+            concurrency: args.concurrency.value,
+            concurrency_key: args.concurrency_key.value,
+            rate_limit: args.rate_limit.value,
         },
         crate_path: args.crate_path.value,
     })
@@ -328,6 +334,66 @@ pub(crate) fn priority(entry: &Entry<'_>) -> syn::Result<i32> {
     })
 }
 
+/// `concurrency = 2`: at least 1.
+pub(crate) fn concurrency(entry: &Entry<'_>) -> syn::Result<u32> {
+    let n = integer(entry)?;
+    if n < 1 {
+        return Err(syn::Error::new_spanned(
+            entry.value,
+            "`concurrency` must be at least 1 (the attempts that may run at once)",
+        ));
+    }
+    u32::try_from(n).map_err(|_| {
+        syn::Error::new_spanned(
+            entry.value,
+            format!("`concurrency` must be at most {}", u32::MAX),
+        )
+    })
+}
+
+/// `concurrency_key = account_id`: a payload field's name (checked against the
+/// payload once the signature is read).
+pub(crate) fn field_name(entry: &Entry<'_>) -> syn::Result<Ident> {
+    let Key { name, example, .. } = entry.key;
+    match entry.value {
+        Expr::Path(path) if path.path.get_ident().is_some() => {
+            Ok(path.path.get_ident().cloned().expect("checked"))
+        }
+        value => Err(syn::Error::new_spanned(
+            value,
+            format!("expected a payload field's name for `{name}`, like `{name} = {example}`"),
+        )),
+    }
+}
+
+/// `rate_limit = "10/1s"`: a count of at least 1 and a duration of at least 1 ms.
+pub(crate) fn rate_limit(entry: &Entry<'_>) -> syn::Result<(u32, Duration)> {
+    let lit = string_literal(entry)?;
+    let text = lit.value();
+    let expected = |what: &str| {
+        syn::Error::new(
+            lit.span(),
+            format!("{what}; write `rate_limit` as \"N/duration\", like \"10/1s\" or \"100/1m\""),
+        )
+    };
+    let Some((count, period)) = text.split_once('/') else {
+        return Err(expected(&format!("`{text}` is not a rate")));
+    };
+    let count: u32 = count
+        .trim()
+        .parse()
+        .map_err(|_| expected(&format!("`{}` is not a count of attempts", count.trim())))?;
+    if count == 0 {
+        return Err(expected("the count must be at least 1"));
+    }
+    let period = humantime::parse_duration(period.trim())
+        .map_err(|err| expected(&format!("invalid duration `{}`: {err}", period.trim())))?;
+    if period < Duration::from_millis(1) {
+        return Err(expected("the duration must be at least 1ms"));
+    }
+    Ok((count, period))
+}
+
 /// `unique`, or `unique(fields = [a, b], period = "1h")` with either part.
 pub(crate) fn unique(entry: &MetaEntry<'_>) -> syn::Result<UniqueDef> {
     let expected = || {
@@ -473,7 +539,10 @@ mod tests {
                 timeout = "1m 30s",
                 priority = -10,
                 name = "media.resize",
-                unique(fields = [user_id], period = "1h")
+                unique(fields = [user_id], period = "1h"),
+                concurrency = 2,
+                concurrency_key = user_id,
+                rate_limit = "10/1s"
             ),
             job_fn(),
         );
@@ -495,8 +564,48 @@ mod tests {
                     fields: Some(vec![Ident::new("user_id", proc_macro2::Span::call_site())]),
                     period: Some(Duration::from_secs(3600)),
                 }),
+                concurrency: Some(2),
+                concurrency_key: Some(Ident::new("user_id", proc_macro2::Span::call_site())),
+                rate_limit: Some((10, Duration::from_secs(1))),
             }
         );
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        let cases = [
+            (quote!(concurrency = 0), "`concurrency` must be at least 1"),
+            (
+                quote!(concurrency = "2"),
+                "expected an integer literal for `concurrency`",
+            ),
+            (
+                quote!(concurrency = 1, concurrency_key = "user_id"),
+                "expected a payload field's name",
+            ),
+            (
+                quote!(concurrency = 1, concurrency_key = account_id),
+                "unknown field `account_id` in `concurrency_key`; the payload fields are `user_id`",
+            ),
+            (
+                quote!(concurrency_key = user_id),
+                "`concurrency_key` needs a limit",
+            ),
+            (quote!(rate_limit = "10"), "`10` is not a rate"),
+            (quote!(rate_limit = "ten/1s"), "`ten` is not a count"),
+            (quote!(rate_limit = "0/1s"), "the count must be at least 1"),
+            (quote!(rate_limit = "10/soon"), "invalid duration `soon`"),
+            (
+                quote!(rate_limit = "10/0s"),
+                "the duration must be at least 1ms",
+            ),
+        ];
+        for (attr, start) in cases {
+            let errs = parse_err(attr.clone(), job_fn());
+            assert!(errs[0].starts_with(start), "{attr}: {errs:?}");
+        }
+        let ok = parse_ok(quote!(rate_limit = "100 / 1m"), job_fn());
+        assert_eq!(ok.config.rate_limit, Some((100, Duration::from_secs(60))));
     }
 
     #[test]
@@ -556,7 +665,7 @@ mod tests {
             errs,
             [
                 "unknown key `retries`; expected one of `name`, `queue`, `max_attempts`, \
-                 `backoff`, `retry_delay`, `timeout`, `priority`, `crate`, `unique`"
+                 `backoff`, `retry_delay`, `timeout`, `priority`, `crate`, `unique`, `concurrency`, `concurrency_key`, `rate_limit`"
             ]
         );
     }
@@ -570,13 +679,7 @@ mod tests {
     #[test]
     fn reserved_keys_are_not_supported_yet_whatever_their_shape() {
         let errs = parse_err(
-            quote!(
-                cron = "0 * * * *",
-                timezone = "Asia/Tokyo",
-                concurrency = 2,
-                concurrency_key = account_id,
-                rate_limit = "10/1s"
-            ),
+            quote!(cron = "0 * * * *", timezone = "Asia/Tokyo"),
             job_fn(),
         );
         assert_eq!(
@@ -584,9 +687,6 @@ mod tests {
             [
                 "`cron` is not supported yet",
                 "`timezone` is not supported yet",
-                "`concurrency` is not supported yet",
-                "`concurrency_key` is not supported yet",
-                "`rate_limit` is not supported yet",
             ]
         );
     }
@@ -598,7 +698,7 @@ mod tests {
             errs,
             [
                 "unknown key `kiribi::queue`; expected one of `name`, `queue`, `max_attempts`, \
-              `backoff`, `retry_delay`, `timeout`, `priority`, `crate`, `unique`"
+              `backoff`, `retry_delay`, `timeout`, `priority`, `crate`, `unique`, `concurrency`, `concurrency_key`, `rate_limit`"
             ]
         );
     }

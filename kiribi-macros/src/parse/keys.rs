@@ -138,27 +138,31 @@ pub(crate) const KEYS: &[Key] = &[
     },
     Key {
         name: "concurrency",
-        example: "",
-        value: "reserved: a limit on the attempts running at once",
-        default: "—",
-        equivalent: "not supported yet",
-        parser: Parser::Reserved,
+        example: "2",
+        value: "integer ≥ 1: at most this many attempts run at once, across every worker \
+                (per `concurrency_key` value, when set)",
+        default: "no limit",
+        equivalent: "`.concurrency(2)`",
+        parser: Parser::Value(|args, entry| args.concurrency.set(entry, attr::concurrency)),
     },
     Key {
         name: "concurrency_key",
-        example: "",
-        value: "reserved: the argument that `concurrency` counts per",
-        default: "—",
-        equivalent: "not supported yet",
-        parser: Parser::Reserved,
+        example: "account_id",
+        value: "a payload field: `concurrency` and `rate_limit` hold per distinct value \
+                of it",
+        default: "one group for the job",
+        equivalent: "`.concurrency_key(\"account_id\")`",
+        parser: Parser::Value(|args, entry| args.concurrency_key.set(entry, attr::field_name)),
     },
     Key {
         name: "rate_limit",
-        example: "",
-        value: "reserved: a limit on the attempts started per period",
-        default: "—",
-        equivalent: "not supported yet",
-        parser: Parser::Reserved,
+        example: "\"10/1s\"",
+        value: "`\"N/duration\"`: at most N attempts start in any window of that \
+                humantime duration, across every worker (per `concurrency_key` value, \
+                when set)",
+        default: "no limit",
+        equivalent: "`.rate_limit(RateLimit::new(10, Duration::from_secs(1)))`",
+        parser: Parser::Value(|args, entry| args.rate_limit.set(entry, attr::rate_limit)),
     },
 ];
 

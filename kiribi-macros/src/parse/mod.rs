@@ -50,6 +50,11 @@ pub(crate) struct Config {
     pub(crate) timeout: Option<Duration>,
     pub(crate) priority: Option<i32>,
     pub(crate) unique: Option<UniqueDef>,
+    pub(crate) concurrency: Option<u32>,
+    /// The payload field the limits hold per.
+    pub(crate) concurrency_key: Option<Ident>,
+    /// `rate_limit = "N/duration"`.
+    pub(crate) rate_limit: Option<(u32, Duration)>,
 }
 
 /// `unique` or `unique(fields = [a, b], period = "1h")`.
@@ -118,9 +123,25 @@ pub(crate) fn parse(attr: TokenStream, item: &ItemFn) -> syn::Result<JobDef> {
     if config.name.is_empty() {
         config.name = fn_name;
     }
+    let mut errors = Errors::default();
     if let Some(fields) = config.unique.as_ref().and_then(|u| u.fields.as_ref()) {
-        check_unique_fields(fields, &params)?;
+        errors.extend(check_fields(fields, &params, "unique(fields = …)"));
     }
+    if let Some(field) = &config.concurrency_key {
+        errors.extend(check_fields(
+            std::slice::from_ref(field),
+            &params,
+            "concurrency_key",
+        ));
+        if config.concurrency.is_none() && config.rate_limit.is_none() {
+            errors.push(syn::Error::new(
+                field.span(),
+                "`concurrency_key` needs a limit to count per key: add `concurrency = N` or \
+                 `rate_limit = \"N/duration\"`",
+            ));
+        }
+    }
+    errors.finish()?;
     let crate_path = attr
         .crate_path
         .unwrap_or_else(|| syn::parse_quote!(::kiribi));
@@ -144,8 +165,8 @@ pub(crate) fn parse(attr: TokenStream, item: &ItemFn) -> syn::Result<JobDef> {
     })
 }
 
-/// Every field named in `unique(fields = …)` is a payload field of the job.
-fn check_unique_fields(fields: &[Ident], params: &[Param]) -> syn::Result<()> {
+/// Every field named in `key` is a payload field of the job.
+fn check_fields(fields: &[Ident], params: &[Param], key: &str) -> syn::Result<()> {
     let payload: Vec<String> = params
         .iter()
         .filter_map(|param| match param {
@@ -164,7 +185,7 @@ fn check_unique_fields(fields: &[Ident], params: &[Param]) -> syn::Result<()> {
             };
             errors.push(syn::Error::new(
                 field.span(),
-                format!("unknown field `{field}` in `unique(fields = …)`; {known}"),
+                format!("unknown field `{field}` in `{key}`; {known}"),
             ));
         }
     }

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use kiribi_core::backend::{ClaimRequest, ClaimedJob, Lease};
 use tokio::sync::watch;
@@ -40,6 +41,8 @@ pub(crate) struct Dispatcher {
     registry: Arc<Registry>,
     pub(crate) worker: WorkerShared,
     names: Vec<String>,
+    /// The names among `names` whose jobs have limits.
+    limited_names: Vec<String>,
     handover: Handover,
     /// Running job tasks, and the lease each one holds.
     pub(crate) tasks: JoinSet<()>,
@@ -56,7 +59,13 @@ pub(crate) struct Dispatcher {
     next_poll: Instant,
     /// The due times up to here have been acted on.
     due_seen: Instant,
+    /// How long to wait before claiming again after a claim failed.
+    claim_backoff: Duration,
 }
+
+/// The first wait after a failed claim; it doubles with each failure in a row, up
+/// to the poll interval.
+const FIRST_CLAIM_RETRY: Duration = Duration::from_millis(50);
 
 impl Dispatcher {
     pub(crate) fn new(
@@ -66,6 +75,7 @@ impl Dispatcher {
         recorder: &Recorder,
     ) -> Self {
         let names = registry.names();
+        let limited_names = registry.limited_names();
         let now = Instant::now();
         Self {
             handover: Handover {
@@ -78,6 +88,7 @@ impl Dispatcher {
             registry,
             worker,
             names,
+            limited_names,
             tasks: JoinSet::new(),
             running: HashMap::new(),
             claimed: VecDeque::new(),
@@ -86,6 +97,7 @@ impl Dispatcher {
             started: 0,
             maybe_ready: true,
             due_seen: now,
+            claim_backoff: FIRST_CLAIM_RETRY,
         }
     }
 
@@ -170,6 +182,7 @@ impl Dispatcher {
         wake.borrow_and_update();
         let mut request = ClaimRequest::new(self.worker.id.clone(), config.lease)
             .with_names(self.names.iter().cloned())
+            .with_limited_names(self.limited_names.iter().cloned())
             .with_limit(wanted);
         if let Some(queues) = &config.queues {
             request = request.with_queues(queues.iter().cloned());
@@ -194,11 +207,20 @@ impl Dispatcher {
                 self.maybe_ready = self.maybe_ready || jobs.len() >= self.claim_limit;
                 self.claimed.extend(jobs);
             }
-            Err(err) => self
-                .worker
-                .log
-                .warn("claiming jobs failed; retrying at the next poll", &err),
+            Err(err) => {
+                // Soon, not at the next poll (which may be an hour away): a claim
+                // that fails once, on a connection a server restart broke, say,
+                // usually works on the next one.
+                let retry = self.claim_backoff;
+                self.claim_backoff = (retry * 2).min(self.worker.config.poll_interval);
+                self.next_poll = self.next_poll.min(Instant::now() + retry);
+                self.worker
+                    .log
+                    .warn("claiming jobs failed; retrying shortly", &err);
+                return;
+            }
         }
+        self.claim_backoff = FIRST_CLAIM_RETRY;
     }
 
     /// Forgets a finished task's lease.
