@@ -47,6 +47,11 @@ pub struct JobRecord {
     pub lease_owner: Option<String>,
     /// When that worker's lease runs out unless renewed.
     pub lease_expires_at: Option<DateTime<Utc>>,
+    /// The cron schedule that enqueued the job, if one did.
+    pub schedule: Option<String>,
+    /// The tick of that schedule the job belongs to (`None` for a job not enqueued
+    /// by a tick, such as a schedule's run asked for by hand).
+    pub schedule_tick: Option<DateTime<Utc>>,
 }
 
 /// One attempt of a job: when it ran, on which worker, and how it ended.
@@ -129,6 +134,8 @@ impl JobRecordBuilder {
                 finished_at: None,
                 lease_owner: None,
                 lease_expires_at: None,
+                schedule: None,
+                schedule_tick: None,
             },
         }
     }
@@ -170,6 +177,10 @@ setters!(JobRecordBuilder.record:
     lease_owner: Option<String>,
     /// Sets [`JobRecord::lease_expires_at`].
     lease_expires_at: Option<DateTime<Utc>>,
+    /// Sets [`JobRecord::schedule`].
+    schedule: Option<String>,
+    /// Sets [`JobRecord::schedule_tick`].
+    schedule_tick: Option<DateTime<Utc>>,
 );
 
 /// Builds an [`AttemptRecord`] field by field, for backends.

@@ -38,6 +38,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "interruptions",
         include_str!("../migrations/20261201000000_interruptions.sql"),
     ),
+    Migration::new(
+        20261202100000,
+        "schedules",
+        include_str!("../migrations/20261202100000_schedules.sql"),
+    ),
 ];
 const _: () = assert!(versions_increase(MIGRATIONS));
 

@@ -80,6 +80,12 @@ pub struct JobConfig {
     pub timeout: Option<Duration>,
     /// Higher runs first (0).
     pub priority: i32,
+    /// The cron expression of the job's schedule, declared by every worker at start
+    /// (none). Only for a job without payload parameters: its schedule enqueues a
+    /// `null` payload.
+    pub cron: Option<&'static str>,
+    /// The IANA time zone `cron` is read in (none: UTC).
+    pub timezone: Option<&'static str>,
 }
 
 impl JobConfig {
@@ -93,6 +99,8 @@ impl JobConfig {
             retry: RetryPolicy::new(Backoff::Exponential, Duration::from_secs(1)),
             timeout: None,
             priority: 0,
+            cron: None,
+            timezone: None,
         }
     }
 
@@ -143,6 +151,32 @@ impl JobConfig {
     /// Sets the default priority.
     pub const fn priority(mut self, priority: i32) -> Self {
         self.priority = priority;
+        self
+    }
+
+    /// Enqueues the job at each tick of `cron` (5 fields, minute first; 6 fields,
+    /// seconds first; or `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`):
+    /// every worker declares this schedule, named after the job, when it starts.
+    ///
+    /// `#[job(cron = …)]` checks the expression at compile time; a hand-written one
+    /// that does not parse is reported by the worker's cron service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// const CONFIG: kiribi::JobConfig = kiribi::JobConfig::new("heartbeat")
+    ///     .cron("*/2 * * * * *")
+    ///     .timezone("Asia/Tokyo");
+    /// assert_eq!(CONFIG.cron, Some("*/2 * * * * *"));
+    /// ```
+    pub const fn cron(mut self, cron: &'static str) -> Self {
+        self.cron = Some(cron);
+        self
+    }
+
+    /// Reads [`cron`](Self::cron) in `timezone`, an IANA name (default UTC).
+    pub const fn timezone(mut self, timezone: &'static str) -> Self {
+        self.timezone = Some(timezone);
         self
     }
 }

@@ -56,6 +56,7 @@ mod job;
 pub mod policy;
 mod registry;
 mod run;
+mod schedule;
 mod worker;
 
 #[doc(hidden)]
@@ -65,12 +66,13 @@ pub use context::{JobContext, State};
 pub use enqueue::Enqueue;
 pub use handle::{Kiribi, KiribiBuilder};
 pub use job::{BoxFuture, Job, JobConfig};
+pub use schedule::ScheduleBuilder;
 pub use worker::{WorkerBuilder, WorkerHandle};
 
 pub use kiribi_core::{
     AttemptRecord, Backoff, BoxError, EnqueueOptions, Error, JobError, JobFilter, JobId, JobRecord,
     JobStatus, ParseBackoffError, ParseJobIdError, ParseJobStatusError, Result, RetryPolicy,
-    Storage, chain_text,
+    ScheduleRecord, Storage, chain_text,
 };
 
 /// For backend authors: the values that cross the [`Storage`] trait, the listener
