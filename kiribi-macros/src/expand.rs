@@ -173,6 +173,8 @@ fn config(k: &syn::Path, config: &Config) -> TokenStream {
         retry_delay,
         timeout,
         priority,
+        cron,
+        timezone,
     } = config;
     let mut tokens = quote! { #k::__private::JobConfig::new(#name) };
     if let Some(queue) = queue {
@@ -199,6 +201,12 @@ fn config(k: &syn::Path, config: &Config) -> TokenStream {
     }
     if let Some(priority) = priority {
         tokens.extend(quote! { .priority(#priority) });
+    }
+    if let Some(cron) = cron {
+        tokens.extend(quote! { .cron(#cron) });
+    }
+    if let Some(timezone) = timezone {
+        tokens.extend(quote! { .timezone(#timezone) });
     }
     tokens
 }
@@ -412,6 +420,8 @@ mod tests {
                 retry_delay: Some(Duration::from_millis(2500)),
                 timeout: Some(Duration::from_secs(30)),
                 priority: Some(-3),
+                cron: Some("0 9 * * 1-5".into()),
+                timezone: Some("Asia/Tokyo".into()),
             },
         );
         assert_eq!(
@@ -424,6 +434,8 @@ mod tests {
                     .retry_delay(::kiribi::__private::Duration::from_millis(2500u64))
                     .timeout(::kiribi::__private::Duration::from_secs(30u64))
                     .priority(-3i32)
+                    .cron("0 9 * * 1-5")
+                    .timezone("Asia/Tokyo")
             }
             .to_string()
         );

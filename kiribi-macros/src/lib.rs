@@ -96,8 +96,8 @@ use quote::quote;
 /// | `timeout` | humantime duration, longer than zero | none | `.timeout(Duration::from_secs(30))` |
 /// | `priority` | `i32` literal, may be negative; higher runs first | `0` | `.priority(10)` |
 /// | `crate` | path of the kiribi crate, for a renamed or re-exported kiribi | `"::kiribi"` | the generated code names `my_facade::kiribi::Job` … instead of `::kiribi::Job` … |
-/// | `cron` | reserved: a cron schedule that enqueues the job | — | not supported yet |
-/// | `timezone` | reserved: the time zone of `cron` | — | not supported yet |
+/// | `cron` | cron expression: 5 fields (minute first), 6 fields (seconds first), or `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`; only on a job without payload parameters | none | `.cron("0 9 * * 1-5")`: every worker declares the schedule, named after the job |
+/// | `timezone` | IANA time zone of `cron`; ticks follow its daylight-saving changes | `"UTC"` | `.timezone("Asia/Tokyo")` |
 /// | `unique` | reserved: deduplication of equal jobs | — | not supported yet |
 /// | `concurrency` | reserved: a limit on the attempts running at once | — | not supported yet |
 /// | `concurrency_key` | reserved: the argument that `concurrency` counts per | — | not supported yet |

@@ -104,8 +104,8 @@ pub use kiribi_core::backend;
 /// | `timeout = "30s"` | none | `.timeout(Duration::from_secs(30))` |
 /// | `priority = 10` | `0` | `.priority(10)` |
 /// | `crate = "my_facade::kiribi"` | `"::kiribi"` | the generated code names `my_facade::kiribi::Job` … instead of `::kiribi::Job` … |
-/// | `cron` | — | not supported yet |
-/// | `timezone` | — | not supported yet |
+/// | `cron = "0 9 * * 1-5"` | none | `.cron("0 9 * * 1-5")`: every worker declares the schedule, named after the job |
+/// | `timezone = "Asia/Tokyo"` | `"UTC"` | `.timezone("Asia/Tokyo")` |
 /// | `unique` | — | not supported yet |
 /// | `concurrency` | — | not supported yet |
 /// | `concurrency_key` | — | not supported yet |

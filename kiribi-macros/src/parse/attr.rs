@@ -21,6 +21,10 @@ pub(super) struct Attr {
     pub(super) config: Config,
     /// `crate = "…"`: where the generated code finds kiribi.
     pub(super) crate_path: Option<syn::Path>,
+    /// `cron = "…"`, validated, as written (for the span of later checks).
+    pub(super) cron: Option<LitStr>,
+    /// `timezone = "…"`, validated, as written.
+    pub(super) timezone: Option<LitStr>,
 }
 
 /// One `key = value` being read: a [`Key`] of the table, where it was written and
@@ -42,6 +46,8 @@ pub(crate) struct Args {
     pub(crate) timeout: Once<Duration>,
     pub(crate) priority: Once<i32>,
     pub(crate) crate_path: Once<syn::Path>,
+    pub(crate) cron: Once<LitStr>,
+    pub(crate) timezone: Once<LitStr>,
 }
 
 /// An attribute value that may be given at most once: the one duplicate check.
@@ -133,8 +139,12 @@ pub(super) fn parse_args(attr: TokenStream) -> syn::Result<Attr> {
             retry_delay: args.retry_delay.value,
             timeout: args.timeout.value,
             priority: args.priority.value,
+            cron: args.cron.value.as_ref().map(LitStr::value),
+            timezone: args.timezone.value.as_ref().map(LitStr::value),
         },
         crate_path: args.crate_path.value,
+        cron: args.cron.value,
+        timezone: args.timezone.value,
     })
 }
 
@@ -303,6 +313,44 @@ pub(crate) fn crate_path(entry: &Entry<'_>) -> syn::Result<syn::Path> {
     })
 }
 
+/// `cron = "…"`, read by the parser kiribi reads schedules with at run time
+/// (kiribi's `schedule/cron.rs`): 5 or 6 fields or a nickname, no year.
+pub(crate) fn cron(entry: &Entry<'_>) -> syn::Result<LitStr> {
+    use croner::parser::{CronParser, Seconds, Year};
+    let lit = string_literal(entry)?;
+    let parser = CronParser::builder()
+        .seconds(Seconds::Optional)
+        .year(Year::Disallowed)
+        .build();
+    match parser.parse(&lit.value()) {
+        Ok(_) => Ok(lit),
+        Err(error) => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "invalid `cron`: {error}; write 5 fields (minute first, like \"0 9 * * 1-5\"), \
+                 6 fields (seconds first, like \"*/2 * * * * *\"), or one of `@hourly`, \
+                 `@daily`, `@weekly`, `@monthly`, `@yearly`"
+            ),
+        )),
+    }
+}
+
+/// `timezone = "…"`: an IANA name that chrono-tz knows.
+pub(crate) fn timezone(entry: &Entry<'_>) -> syn::Result<LitStr> {
+    let lit = string_literal(entry)?;
+    match lit.value().parse::<chrono_tz::Tz>() {
+        Ok(_) => Ok(lit),
+        Err(_) => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "unknown time zone `{}`; write an IANA name like \"UTC\", \"Europe/Berlin\" \
+                 or \"Asia/Tokyo\"",
+                lit.value()
+            ),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,6 +385,8 @@ mod tests {
                 retry_delay: Some(Duration::from_secs(2)),
                 timeout: Some(Duration::from_secs(90)),
                 priority: Some(-10),
+                cron: None,
+                timezone: None,
             }
         );
     }
@@ -348,7 +398,7 @@ mod tests {
             errs,
             [
                 "unknown key `retries`; expected one of `name`, `queue`, `max_attempts`, \
-                 `backoff`, `retry_delay`, `timeout`, `priority`, `crate`"
+                 `backoff`, `retry_delay`, `timeout`, `priority`, `crate`, `cron`, `timezone`"
             ]
         );
     }
@@ -363,8 +413,6 @@ mod tests {
     fn reserved_keys_are_not_supported_yet_whatever_their_shape() {
         let errs = parse_err(
             quote!(
-                cron = "0 * * * *",
-                timezone = "Asia/Tokyo",
                 unique,
                 unique(fields = [user_id]),
                 concurrency = 2,
@@ -376,8 +424,6 @@ mod tests {
         assert_eq!(
             errs,
             [
-                "`cron` is not supported yet",
-                "`timezone` is not supported yet",
                 "`unique` is not supported yet",
                 "`unique` is not supported yet",
                 "`concurrency` is not supported yet",
@@ -394,7 +440,7 @@ mod tests {
             errs,
             [
                 "unknown key `kiribi::queue`; expected one of `name`, `queue`, `max_attempts`, \
-              `backoff`, `retry_delay`, `timeout`, `priority`, `crate`"
+              `backoff`, `retry_delay`, `timeout`, `priority`, `crate`, `cron`, `timezone`"
             ]
         );
     }
@@ -491,6 +537,78 @@ mod tests {
         assert!(
             errs[0].starts_with("`max_attempts` must be at most"),
             "{errs:?}"
+        );
+    }
+
+    fn heartbeat() -> TokenStream {
+        quote! { async fn heartbeat(ctx: JobContext) -> Result<(), String> { Ok(()) } }
+    }
+
+    #[test]
+    fn cron_and_timezone_are_read_on_a_job_without_payload() {
+        for cron in [
+            "0 9 * * 1-5",
+            "*/2 * * * * *",
+            "@hourly",
+            "@daily",
+            "@yearly",
+        ] {
+            let def = parse_ok(quote!(cron = #cron, timezone = "Asia/Tokyo"), heartbeat());
+            assert_eq!(def.config.cron.as_deref(), Some(cron));
+            assert_eq!(def.config.timezone.as_deref(), Some("Asia/Tokyo"));
+        }
+    }
+
+    #[test]
+    fn bad_cron_and_timezone_are_each_reported() {
+        let errs = parse_err(
+            quote!(cron = "0 9 * *", timezone = "Mars/Olympus"),
+            heartbeat(),
+        );
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert!(errs[0].starts_with("invalid `cron`: "), "{}", errs[0]);
+        assert!(errs[0].contains("5 fields (minute first"), "{}", errs[0]);
+        assert!(
+            errs[1].starts_with("unknown time zone `Mars/Olympus`"),
+            "{}",
+            errs[1]
+        );
+        for bad in ["", "* * * * * * *", "61 * * * *", "@fortnightly"] {
+            let errs = parse_err(quote!(cron = #bad), heartbeat());
+            assert!(errs[0].starts_with("invalid `cron`"), "{bad:?}: {errs:?}");
+        }
+        let errs = parse_err(quote!(cron = 5), heartbeat());
+        assert_eq!(
+            errs,
+            ["expected a string literal for `cron`, like `cron = \"0 9 * * 1-5\"`"]
+        );
+    }
+
+    #[test]
+    fn cron_needs_a_job_without_payload_parameters() {
+        let errs = parse_err(quote!(cron = "0 3 * * *"), job_fn());
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert!(
+            errs[0].starts_with(
+                "`cron` is only for a job without payload parameters, and this one takes \
+                 `user_id`"
+            ),
+            "{}",
+            errs[0]
+        );
+        assert!(
+            errs[0].contains("`Kiribi::schedule(name, cron, job)`"),
+            "{}",
+            errs[0]
+        );
+    }
+
+    #[test]
+    fn timezone_needs_cron() {
+        let errs = parse_err(quote!(timezone = "Asia/Tokyo"), heartbeat());
+        assert_eq!(
+            errs,
+            ["`timezone` is the time zone of `cron`: add `cron = \"…\"`, or remove `timezone`"]
         );
     }
 

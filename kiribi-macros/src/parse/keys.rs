@@ -108,19 +108,22 @@ pub(crate) const KEYS: &[Key] = &[
     },
     Key {
         name: "cron",
-        example: "",
-        value: "reserved: a cron schedule that enqueues the job",
-        default: "—",
-        equivalent: "not supported yet",
-        parser: Parser::Reserved,
+        example: "\"0 9 * * 1-5\"",
+        value: "cron expression: 5 fields (minute first), 6 fields (seconds first), or \
+                `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`; only on a job \
+                without payload parameters",
+        default: "none",
+        equivalent: "`.cron(\"0 9 * * 1-5\")`: every worker declares the schedule, named \
+                     after the job",
+        parser: Parser::Value(|args, entry| args.cron.set(entry, attr::cron)),
     },
     Key {
         name: "timezone",
-        example: "",
-        value: "reserved: the time zone of `cron`",
-        default: "—",
-        equivalent: "not supported yet",
-        parser: Parser::Reserved,
+        example: "\"Asia/Tokyo\"",
+        value: "IANA time zone of `cron`; ticks follow its daylight-saving changes",
+        default: "`\"UTC\"`",
+        equivalent: "`.timezone(\"Asia/Tokyo\")`",
+        parser: Parser::Value(|args, entry| args.timezone.set(entry, attr::timezone)),
     },
     Key {
         name: "unique",

@@ -49,6 +49,10 @@ pub(crate) struct Config {
     pub(crate) retry_delay: Option<Duration>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) priority: Option<i32>,
+    /// The schedule's cron expression, validated.
+    pub(crate) cron: Option<String>,
+    /// The time zone of `cron`, validated.
+    pub(crate) timezone: Option<String>,
 }
 
 /// `backoff = "…"`.
@@ -92,6 +96,9 @@ pub(crate) fn parse(attr: TokenStream, item: &ItemFn) -> syn::Result<JobDef> {
             ),
         ));
     }
+    if let Some(args) = &args {
+        errors.extend(check_schedule(args, params.as_deref()));
+    }
     errors.finish()?;
 
     let (attr, params, ret) = match (args, params, ret) {
@@ -129,6 +136,37 @@ pub(crate) fn parse(attr: TokenStream, item: &ItemFn) -> syn::Result<JobDef> {
         ok_span,
         err_span,
     })
+}
+
+/// `cron` needs a job without payload parameters (its ticks enqueue no arguments),
+/// and `timezone` needs `cron`.
+fn check_schedule(args: &attr::Attr, params: Option<&[Param]>) -> syn::Result<()> {
+    if let (Some(timezone), None) = (&args.timezone, &args.cron) {
+        return Err(syn::Error::new(
+            timezone.span(),
+            "`timezone` is the time zone of `cron`: add `cron = \"…\"`, or remove `timezone`",
+        ));
+    }
+    let payload = params
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|param| match param {
+            Param::Payload { ident, .. } => Some(format!("`{ident}`")),
+            Param::Injected { .. } => None,
+        })
+        .collect::<Vec<_>>();
+    match &args.cron {
+        Some(cron) if !payload.is_empty() => Err(syn::Error::new(
+            cron.span(),
+            format!(
+                "`cron` is only for a job without payload parameters, and this one takes {}: \
+                 a tick has no arguments to give; schedule it with arguments at run time \
+                 with `Kiribi::schedule(name, cron, job)`",
+                payload.join(", ")
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Collects independent errors into one `syn::Error`.
