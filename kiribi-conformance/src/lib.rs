@@ -5,7 +5,7 @@
 //! Each check is a `pub async fn` over `&dyn Storage` on a fresh, empty database (or,
 //! for the checks between processes, over two independent handles on it), one file
 //! per concern: `enqueue.rs`, `claim.rs`, a lease's life in `lease.rs`, job control
-//! in `control.rs` and wake-ups in `listen.rs`.
+//! in `control.rs`, wake-ups in `listen.rs` and cron schedules in `schedule.rs`.
 //! [`conformance_tests!`] turns the whole list into one `#[test]` per check for a
 //! backend, given a [`TestDatabase`]; each test runs on a multi-threaded tokio
 //! runtime of its own, so the calling crate needs no tokio macros.
@@ -40,6 +40,7 @@ mod control;
 mod enqueue;
 mod lease;
 mod listen;
+mod schedule;
 pub mod wait;
 
 use std::future::Future;
@@ -75,6 +76,11 @@ pub use lease::{
     stale_leases_cannot_complete_or_release,
 };
 pub use listen::listener_announces_inserts_from_other_handles;
+pub use schedule::{
+    a_paused_schedule_enqueues_no_tick, a_tick_is_enqueued_once_by_concurrent_callers,
+    delete_schedule_removes_it_and_keeps_its_jobs, missed_ticks_collapse_to_the_latest,
+    upsert_schedule_inserts_then_updates_by_name,
+};
 
 /// A fresh, empty database of one backend, alive as long as the value.
 pub trait TestDatabase: Send + Sync {
@@ -208,10 +214,15 @@ macro_rules! conformance_tests {
             list_filters_and_orders_newest_first,
             list_finds_waiting_jobs_behind_a_long_history,
             renewals_and_completions_of_one_owner_do_not_deadlock,
+            upsert_schedule_inserts_then_updates_by_name,
+            delete_schedule_removes_it_and_keeps_its_jobs,
+            a_paused_schedule_enqueues_no_tick,
+            missed_ticks_collapse_to_the_latest,
         );
         $crate::conformance_tests!(@pair $database;
             claims_from_two_handles_never_hand_out_a_job_twice,
             listener_announces_inserts_from_other_handles,
+            a_tick_is_enqueued_once_by_concurrent_callers,
         );
     };
     (@single $database:expr; $($check:ident),* $(,)?) => {

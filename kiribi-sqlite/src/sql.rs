@@ -300,7 +300,7 @@ pub(crate) const UPSERT_SCHEDULE: &str = concat!(
          next_run_at = CASE \
              WHEN kiribi_schedules.cron = excluded.cron \
               AND kiribi_schedules.timezone = excluded.timezone \
-              AND NOT (kiribi_schedules.paused = 1 AND ?9 = 0) \
+              AND NOT (kiribi_schedules.paused = 1 AND ?9 IS 0) \
              THEN kiribi_schedules.next_run_at ELSE excluded.next_run_at END, \
          updated_at = excluded.updated_at \
      RETURNING ",
