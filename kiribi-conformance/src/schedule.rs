@@ -147,7 +147,8 @@ pub async fn delete_schedule_removes_it_and_keeps_its_jobs(storage: &dyn Storage
         .upsert_schedule(&hourly("eu", hour(1)))
         .await
         .expect("insert");
-    let tick = ScheduleTick::due("eu", report_job("eu"), hour(1), hour(1), hour(2));
+    let tick = ScheduleTick::due("eu", report_job("eu"), hour(1), hour(1), hour(2))
+        .expect("times in order");
     let id = storage
         .enqueue_tick(&tick)
         .await
@@ -164,7 +165,8 @@ pub async fn delete_schedule_removes_it_and_keeps_its_jobs(storage: &dyn Storage
     assert_eq!(schedule(storage, "eu").await, None);
     assert_eq!(get(storage, id).await.schedule.as_deref(), Some("eu"));
 
-    let next = ScheduleTick::due("eu", report_job("eu"), hour(2), hour(2), hour(3));
+    let next = ScheduleTick::due("eu", report_job("eu"), hour(2), hour(2), hour(3))
+        .expect("times in order");
     assert_eq!(storage.enqueue_tick(&next).await.expect("tick"), None);
     let by_hand = ScheduleTick::now("eu", report_job("eu"));
     assert_eq!(storage.enqueue_tick(&by_hand).await.expect("run now"), None);
@@ -185,7 +187,8 @@ pub async fn a_paused_schedule_enqueues_no_tick(storage: &dyn Storage) {
             .expect("pause")
     );
     assert!(schedule(storage, "eu").await.expect("stored").paused);
-    let tick = ScheduleTick::due("eu", report_job("eu"), hour(1), hour(1), hour(2));
+    let tick = ScheduleTick::due("eu", report_job("eu"), hour(1), hour(1), hour(2))
+        .expect("times in order");
     assert_eq!(storage.enqueue_tick(&tick).await.expect("tick"), None);
     assert_eq!(jobs_of(storage, "eu").await, 0);
 
@@ -213,7 +216,8 @@ pub async fn a_paused_schedule_enqueues_no_tick(storage: &dyn Storage) {
     assert_eq!((stored.paused, stored.next_run_at), (false, hour(4)));
     // The tick read before the pause is stale now.
     assert_eq!(storage.enqueue_tick(&tick).await.expect("stale tick"), None);
-    let tick = ScheduleTick::due("eu", report_job("eu"), hour(4), hour(4), hour(5));
+    let tick = ScheduleTick::due("eu", report_job("eu"), hour(4), hour(4), hour(5))
+        .expect("times in order");
     assert!(storage.enqueue_tick(&tick).await.expect("tick").is_some());
     assert!(
         !storage
@@ -232,7 +236,8 @@ pub async fn missed_ticks_collapse_to_the_latest(storage: &dyn Storage) {
         .await
         .expect("insert");
     // Down from before 01:00 to 04:10: only 04:00 is enqueued.
-    let latest = ScheduleTick::due("eu", report_job("eu"), hour(1), hour(4), hour(5));
+    let latest = ScheduleTick::due("eu", report_job("eu"), hour(1), hour(4), hour(5))
+        .expect("times in order");
     let id = storage
         .enqueue_tick(&latest)
         .await
@@ -245,7 +250,8 @@ pub async fn missed_ticks_collapse_to_the_latest(storage: &dyn Storage) {
             hour(expected),
             hour(tick),
             hour(next),
-        );
+        )
+        .expect("times in order");
         assert_eq!(
             storage.enqueue_tick(&older).await.expect("older tick"),
             None,
@@ -281,7 +287,8 @@ pub async fn a_tick_is_enqueued_once_by_concurrent_callers(
         .expect("declare again");
     let mut enqueued: Vec<JobId> = Vec::new();
     for n in 1..=TICKS {
-        let tick = ScheduleTick::due("eu", report_job("eu"), hour(n), hour(n), hour(n + 1));
+        let tick = ScheduleTick::due("eu", report_job("eu"), hour(n), hour(n), hour(n + 1))
+            .expect("times in order");
         let callers = (0..CALLERS)
             .map(|caller| {
                 let storage = if caller % 2 == 0 { first } else { second };

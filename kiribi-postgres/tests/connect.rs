@@ -8,11 +8,12 @@ use kiribi_core::{Error, JobFilter, Storage};
 use kiribi_postgres::{PgStorage, PgStorageOptions};
 
 /// Every migration this kiribi has, oldest first.
-const MIGRATIONS: [i64; 4] = [
+const MIGRATIONS: [i64; 5] = [
     20261129000000,
     20261129120000,
     20261129180000,
     20261201000000,
+    20261202100000,
 ];
 
 async fn applied_migrations(schema: &str) -> Vec<i64> {
@@ -43,7 +44,12 @@ async fn connect_creates_the_schema_and_migrates_it() {
     .unwrap();
     assert_eq!(
         tables,
-        ["kiribi_attempts", "kiribi_jobs", "kiribi_migrations"]
+        [
+            "kiribi_attempts",
+            "kiribi_jobs",
+            "kiribi_migrations",
+            "kiribi_schedules"
+        ]
     );
     assert_eq!(applied_migrations(&schema.name).await, MIGRATIONS);
 

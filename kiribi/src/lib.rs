@@ -163,6 +163,21 @@ pub use kiribi_core::backend;
 /// #[kiribi::job]
 /// async fn send_welcome(email: &str) -> Result<(), String> { Ok(()) } // use `String`
 /// ```
+///
+/// `cron` declares a schedule that every worker registers (named after the job) and
+/// whose ticks enqueue the job with no arguments, so it is only for a job without
+/// payload parameters; a schedule with arguments is made at run time with
+/// [`Kiribi::schedule`]:
+///
+/// ```compile_fail
+/// #[kiribi::job(cron = "0 3 * * *")] // `cron` is only for a job without payload parameters
+/// async fn cleanup(region: String) -> Result<(), String> { Ok(()) }
+/// ```
+///
+/// ```compile_fail
+/// #[kiribi::job(cron = "0 3 * *")] // invalid `cron`: 4 fields
+/// async fn cleanup() -> Result<(), String> { Ok(()) }
+/// ```
 pub use kiribi_macros::job;
 
 /// The SQLite backend (feature `sqlite`, on by default).

@@ -136,8 +136,10 @@ impl NewSchedule {
 /// let job = NewJob::new("cleanup", serde_json::json!({ "region": "eu" }));
 /// // The stored next tick is 01:00; it is 03:00 now: 02:00 was missed too, and only
 /// // the latest missed tick is enqueued.
-/// let tick = ScheduleTick::due("cleanup.eu", job, at(1), at(3), at(4));
+/// let tick = ScheduleTick::due("cleanup.eu", job.clone(), at(1), at(3), at(4)).unwrap();
 /// assert_eq!(tick.due.unwrap().tick, at(3));
+/// // Out of order: the tick after the next one.
+/// assert_eq!(ScheduleTick::due("cleanup.eu", job, at(1), at(4), at(3)), None);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -168,14 +170,20 @@ pub struct DueTick {
 impl ScheduleTick {
     /// Tick `tick` of schedule `schedule`, whose stored next tick the caller read as
     /// `expected`, followed by `next_run_at`. `job` runs at `tick`.
+    ///
+    /// The three times must be in that order (`expected` ≤ `tick` < `next_run_at`),
+    /// which catches arguments given in the wrong order: `None` otherwise.
     pub fn due(
         schedule: impl Into<String>,
         job: NewJob,
         expected: DateTime<Utc>,
         tick: DateTime<Utc>,
         next_run_at: DateTime<Utc>,
-    ) -> Self {
-        Self {
+    ) -> Option<Self> {
+        if !(expected <= tick && tick < next_run_at) {
+            return None;
+        }
+        Some(Self {
             schedule: schedule.into(),
             job: job.with_run_at(tick),
             due: Some(DueTick {
@@ -183,7 +191,7 @@ impl ScheduleTick {
                 tick,
                 next_run_at,
             }),
-        }
+        })
     }
 
     /// A run of schedule `schedule` asked for by hand, outside its ticks.

@@ -62,13 +62,23 @@ pub(crate) async fn enqueue_due(kiribi: &Kiribi) -> Result<Option<DateTime<Utc>>
         let next = match spec.due(record.next_run_at, now)? {
             None => record.next_run_at,
             Some((tick, next)) => {
+                // `CronSpec::due` gives a tick at or after the stored one and a next
+                // tick after it: the order `ScheduleTick::due` checks.
                 let due = ScheduleTick::due(
                     &record.name,
                     job_of(&record),
                     record.next_run_at,
                     tick,
                     next,
-                );
+                )
+                .ok_or_else(|| crate::Error::InvalidOption {
+                    option: "cron",
+                    reason: format!(
+                        "schedule `{}`: tick {tick} is not between its stored next tick {} \
+                         and the one after it, {next}",
+                        record.name, record.next_run_at
+                    ),
+                })?;
                 if let Some(id) = kiribi.storage().enqueue_tick(&due).await? {
                     tracing::debug!(schedule = %record.name, %tick, job = %id, "enqueued a cron tick");
                     enqueued = true;
