@@ -75,7 +75,10 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 ///   change nothing and get `None`. A tick enqueued later than its time (after the
 ///   caller chose the latest missed one) replaces every older missed tick. A
 ///   paused or deleted schedule enqueues no tick. The job records its schedule and
-///   tick ([`JobRecord::schedule`], [`JobRecord::schedule_tick`]).
+///   tick ([`JobRecord::schedule`], [`JobRecord::schedule_tick`]). Racing callers
+///   wait only for the schedule's row, never for a job row another statement holds
+///   (the job they write is their own new one), so ticks keep out of the lock order
+///   of job statements; and jobs enqueued by no schedule pay nothing for schedules.
 ///
 /// [`upsert_schedule`]: Storage::upsert_schedule
 /// [`enqueue_tick`]: Storage::enqueue_tick

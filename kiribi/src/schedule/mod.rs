@@ -32,7 +32,9 @@ impl Kiribi {
     /// says otherwise. Calling it again with the same name replaces the schedule's
     /// job, cron and options and keeps its next tick if the cron and time zone are
     /// the same, so an app can declare its schedules at every start. Every process
-    /// with a running worker enqueues the ticks, each tick exactly once.
+    /// with a running worker enqueues the ticks, each tick exactly once; running
+    /// workers see a new or changed schedule within a second, and then sleep until
+    /// its next tick.
     ///
     /// # Examples
     ///
