@@ -5,7 +5,7 @@
 //! Each check is a `pub async fn` over `&dyn Storage` on a fresh, empty database (or,
 //! for the checks between processes, over two independent handles on it), one file
 //! per concern: `enqueue.rs`, `claim.rs`, a lease's life in `lease.rs`, job control
-//! in `control.rs` and wake-ups in `listen.rs`.
+//! in `control.rs`, wake-ups in `listen.rs` and cron schedules in `schedule.rs`.
 //! [`conformance_tests!`] turns the whole list into one `#[test]` per check for a
 //! backend, given a [`TestDatabase`]; each test runs on a multi-threaded tokio
 //! runtime of its own, so the calling crate needs no tokio macros.
@@ -42,6 +42,7 @@ mod lease;
 mod limits;
 mod listen;
 mod queues;
+mod schedule;
 mod unique;
 pub mod wait;
 
@@ -85,6 +86,11 @@ pub use listen::listener_announces_inserts_from_other_handles;
 pub use queues::{
     a_pause_holds_for_every_handle, a_paused_queue_is_not_claimed_until_resumed,
     queues_count_waiting_and_running_jobs,
+};
+pub use schedule::{
+    a_paused_schedule_enqueues_no_tick, a_tick_is_enqueued_once_by_concurrent_callers,
+    delete_schedule_removes_it_and_keeps_its_jobs, missed_ticks_collapse_to_the_latest,
+    upsert_schedule_inserts_then_updates_by_name,
 };
 pub use unique::{
     a_key_held_in_any_state_outlives_its_job, a_unique_key_is_held_until_its_job_finishes,
@@ -233,6 +239,10 @@ macro_rules! conformance_tests {
             a_concurrency_limit_holds_per_group,
             a_reaped_lease_frees_its_slot,
             a_rate_limit_counts_claims_in_its_window,
+            upsert_schedule_inserts_then_updates_by_name,
+            delete_schedule_removes_it_and_keeps_its_jobs,
+            a_paused_schedule_enqueues_no_tick,
+            missed_ticks_collapse_to_the_latest,
         );
         $crate::conformance_tests!(@pair $database;
             claims_from_two_handles_never_hand_out_a_job_twice,
@@ -240,6 +250,7 @@ macro_rules! conformance_tests {
             concurrent_enqueues_of_one_key_insert_one_job,
             a_pause_holds_for_every_handle,
             limits_hold_for_concurrent_claims_from_two_handles,
+            a_tick_is_enqueued_once_by_concurrent_callers,
         );
     };
     (@single $database:expr; $($check:ident),* $(,)?) => {

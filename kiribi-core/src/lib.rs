@@ -26,6 +26,7 @@ mod id;
 mod options;
 mod record;
 mod retry;
+mod schedule;
 mod status;
 mod storage;
 
@@ -35,5 +36,6 @@ pub use id::{JobId, ParseJobIdError};
 pub use options::EnqueueOptions;
 pub use record::{AttemptRecord, JobRecord, QueueInfo};
 pub use retry::{Backoff, ParseBackoffError, RetryPolicy};
+pub use schedule::ScheduleRecord;
 pub use status::{JobStatus, ParseJobStatusError};
 pub use storage::Storage;

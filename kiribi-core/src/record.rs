@@ -51,6 +51,11 @@ pub struct JobRecord {
     /// (`#[job(unique)]`, `EnqueueOptions::unique_key`).
     #[serde(default)]
     pub unique_key: Option<String>,
+    /// The cron schedule that enqueued the job, if one did.
+    pub schedule: Option<String>,
+    /// The tick of that schedule the job belongs to (`None` for a job not enqueued
+    /// by a tick, such as a schedule's run asked for by hand).
+    pub schedule_tick: Option<DateTime<Utc>>,
 }
 
 /// One attempt of a job: when it ran, on which worker, and how it ended.
@@ -212,6 +217,8 @@ impl JobRecordBuilder {
                 lease_owner: None,
                 lease_expires_at: None,
                 unique_key: None,
+                schedule: None,
+                schedule_tick: None,
             },
         }
     }
@@ -255,6 +262,10 @@ setters!(JobRecordBuilder.record:
     lease_expires_at: Option<DateTime<Utc>>,
     /// Sets [`JobRecord::unique_key`].
     unique_key: Option<String>,
+    /// Sets [`JobRecord::schedule`].
+    schedule: Option<String>,
+    /// Sets [`JobRecord::schedule_tick`].
+    schedule_tick: Option<DateTime<Utc>>,
 );
 
 /// Builds an [`AttemptRecord`] field by field, for backends.

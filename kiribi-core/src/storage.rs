@@ -6,9 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::backend::{
-    ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, Lease, NewJob, Outcome, WorkerId,
+    ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, Lease, NewJob, NewSchedule, Outcome,
+    ScheduleTick, WorkerId,
 };
-use crate::{AttemptRecord, JobFilter, JobId, JobRecord, QueueInfo, Result};
+use crate::{AttemptRecord, JobFilter, JobId, JobRecord, QueueInfo, Result, ScheduleRecord};
 
 /// What becomes of a job whose lease expired: the worker's failure policy, handed
 /// to [`Storage::reap_expired`].
@@ -89,6 +90,23 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 /// - **History.** Every attempt keeps its number, worker, start, end and error.
 ///   A released attempt is removed from the history (it was not charged).
 /// - **Not found.** Operations on an unknown id return `None`/`false`, never an error.
+/// - **Schedules.** Schedules are rows keyed by name. [`upsert_schedule`]
+///   inserts or replaces one and keeps its next tick when its cron and time zone
+///   did not change, so a process that declares its schedules at every start loses
+///   no tick. [`enqueue_tick`] enqueues a tick **once**, however many handles,
+///   processes and machines call it at the same time: the schedule's next tick is
+///   compared and set in the transaction that inserts the job, so of all callers
+///   that read the same `next_run_at`, exactly one inserts a job and the others
+///   change nothing and get `None`. A tick enqueued later than its time (after the
+///   caller chose the latest missed one) replaces every older missed tick. A
+///   paused or deleted schedule enqueues no tick. The job records its schedule and
+///   tick ([`JobRecord::schedule`], [`JobRecord::schedule_tick`]). Racing callers
+///   wait only for the schedule's row, never for a job row another statement holds
+///   (the job they write is their own new one), so ticks keep out of the lock order
+///   of job statements; and jobs enqueued by no schedule pay nothing for schedules.
+///
+/// [`upsert_schedule`]: Storage::upsert_schedule
+/// [`enqueue_tick`]: Storage::enqueue_tick
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     /// The backend's name in errors and logs: `sqlite` or `postgres`.
@@ -179,6 +197,44 @@ pub trait Storage: Send + Sync + 'static {
     /// backend has no such channel: workers then rely on in-process wake-ups and
     /// polling.
     async fn listen(&self) -> Result<Option<Box<dyn Listener>>>;
+
+    /// Inserts schedule `schedule.name`, or updates the stored one of that name, and
+    /// returns it as stored.
+    ///
+    /// An update replaces the job name, payload, queue, priority, attempts, cron and
+    /// time zone, and the paused state when `schedule.paused` is `Some`. Its
+    /// `next_run_at` becomes `schedule.next_run_at` only if the cron or the time zone
+    /// changed, or the update resumes a paused schedule; otherwise the stored next
+    /// tick stays, so that a tick missed while no process ran is still found. Its
+    /// run history (`last_run_at`, `last_job_id`) stays.
+    async fn upsert_schedule(&self, schedule: &NewSchedule) -> Result<ScheduleRecord>;
+
+    /// Every schedule, by name.
+    async fn schedules(&self) -> Result<Vec<ScheduleRecord>>;
+
+    /// Deletes schedule `name`; `false` if there is none. Jobs it enqueued stay.
+    async fn delete_schedule(&self, name: &str) -> Result<bool>;
+
+    /// Pauses or resumes schedule `name`; resuming with `next_run_at` makes that its
+    /// next tick (so that ticks missed while paused are skipped). `false` if there
+    /// is no such schedule.
+    async fn set_schedule_paused(
+        &self,
+        name: &str,
+        paused: bool,
+        next_run_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<bool>;
+
+    /// Enqueues a job of schedule `tick.schedule` in one transaction with the
+    /// schedule's update, and returns its id; `None` when nothing was enqueued.
+    ///
+    /// For a due tick ([`ScheduleTick::due`]): only if the schedule exists, is not
+    /// paused and its `next_run_at` is still `due.expected`; it then sets
+    /// `next_run_at` to `due.next_run_at`, `last_run_at` to `due.tick` and
+    /// `last_job_id` to the new job, which records the schedule and the tick. For a
+    /// run by hand ([`ScheduleTick::now`]): if the schedule exists, whether paused or
+    /// not; the job records the schedule and no tick, and only `last_job_id` changes.
+    async fn enqueue_tick(&self, tick: &ScheduleTick) -> Result<Option<JobId>>;
 }
 
 /// A stream of wake-ups from the database; see [`Storage::listen`].

@@ -178,6 +178,8 @@ fn config(k: &syn::Path, config: &Config) -> TokenStream {
         concurrency,
         concurrency_key,
         rate_limit,
+        cron,
+        timezone,
     } = config;
     let mut tokens = quote! { #k::__private::JobConfig::new(#name) };
     if let Some(queue) = queue {
@@ -229,6 +231,12 @@ fn config(k: &syn::Path, config: &Config) -> TokenStream {
     if let Some((count, period)) = rate_limit {
         let period = duration(k, *period);
         tokens.extend(quote! { .rate_limit(#k::__private::RateLimit::new(#count, #period)) });
+    }
+    if let Some(cron) = cron {
+        tokens.extend(quote! { .cron(#cron) });
+    }
+    if let Some(timezone) = timezone {
+        tokens.extend(quote! { .timezone(#timezone) });
     }
     tokens
 }
@@ -469,6 +477,8 @@ mod tests {
                 concurrency: Some(2),
                 concurrency_key: Some(Ident::new("user_id", Span::call_site())),
                 rate_limit: Some((10, Duration::from_secs(1))),
+                cron: Some("0 9 * * 1-5".into()),
+                timezone: Some("Asia/Tokyo".into()),
             },
         );
         assert_eq!(
@@ -491,6 +501,8 @@ mod tests {
                         10u32,
                         ::kiribi::__private::Duration::from_secs(1u64)
                     ))
+                    .cron("0 9 * * 1-5")
+                    .timezone("Asia/Tokyo")
             }
             .to_string()
         );

@@ -96,15 +96,15 @@ use quote::quote;
 /// | `timeout` | humantime duration, longer than zero | none | `.timeout(Duration::from_secs(30))` |
 /// | `priority` | `i32` literal, may be negative; higher runs first | `0` | `.priority(10)` |
 /// | `crate` | path of the kiribi crate, for a renamed or re-exported kiribi | `"::kiribi"` | the generated code names `my_facade::kiribi::Job` … instead of `::kiribi::Job` … |
-/// | `cron` | reserved: a cron schedule that enqueues the job | — | not supported yet |
-/// | `timezone` | reserved: the time zone of `cron` | — | not supported yet |
+/// | `cron` | cron expression: 5 fields (minute first), 6 fields (seconds first), or `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`; only on a job without payload parameters | none | `.cron("0 9 * * 1-5")`: every worker declares the schedule, named after the job |
+/// | `timezone` | IANA time zone of `cron`; ticks follow its daylight-saving changes | `"UTC"` | `.timezone("Asia/Tokyo")` |
 /// | `unique` | `unique` (a key made of the whole payload) or `unique(fields = [a, b], period = "1h")`: the key is made of those payload fields; with a period it is held for that window (aligned to the Unix epoch) whatever becomes of the job, else while the job is unfinished | not unique | `.unique(Unique::fields(&["user_id"]).period(Duration::from_secs(3600)))` |
 /// | `concurrency` | integer ≥ 1: at most this many attempts run at once, across every worker (per `concurrency_key` value, when set) | no limit | `.concurrency(2)` |
 /// | `concurrency_key` | a payload field: `concurrency` and `rate_limit` hold per distinct value of it | one group for the job | `.concurrency_key("account_id")` |
 /// | `rate_limit` | `"N/duration"`: at most N attempts start in any window of that humantime duration, across every worker (per `concurrency_key` value, when set) | no limit | `.rate_limit(RateLimit::new(10, Duration::from_secs(1)))` |
 ///
 /// Durations are parsed at compile time: a typo is a compile error, not a failure at
-/// run time. The reserved keys belong to later versions and are rejected for now.
+/// run time.
 ///
 /// The generated code names kiribi as `::kiribi`. A crate that reaches kiribi under
 /// another name, through a facade that re-exports it, says where with `crate`, as with

@@ -56,6 +56,7 @@ mod migrate;
 mod nodelay;
 mod options;
 mod row;
+mod schedule;
 mod sql;
 mod storage;
 

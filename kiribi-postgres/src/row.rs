@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kiribi_core::backend::{
-    AttemptRecordBuilder, ClaimedJob, CorruptRow, ExpiredLease, JobRecordBuilder, Lease, WorkerId,
-    decode_count, decode_json, decode_status,
+    AttemptRecordBuilder, ClaimedJob, CorruptRow, ExpiredLease, JobRecordBuilder, Lease,
+    ScheduleRecordBuilder, WorkerId, decode_count, decode_json, decode_status,
 };
-use kiribi_core::{AttemptRecord, JobId, JobRecord, JobStatus};
+use kiribi_core::{AttemptRecord, JobId, JobRecord, JobStatus, ScheduleRecord};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
@@ -109,7 +109,32 @@ pub(crate) fn decode_job(row: &PgRow) -> Result<JobRecord, sqlx::Error> {
         .lease_owner(c.get("lease_owner")?)
         .lease_expires_at(c.get::<Option<DateTime<Utc>>>("lease_expires_at")?)
         .unique_key(c.get("unique_key")?)
+        .schedule(c.get("schedule")?)
+        .schedule_tick(c.get::<Option<DateTime<Utc>>>("schedule_tick")?)
         .build())
+}
+
+/// A `kiribi_schedules` row selected with `sql::schedule_columns!`.
+pub(crate) fn decode_schedule(row: &PgRow) -> Result<ScheduleRecord, sqlx::Error> {
+    // A schedule row has no job id to name in an error; the name comes first.
+    let c = Columns::new(row, "kiribi_schedules", "last_job_id");
+    Ok(ScheduleRecordBuilder::new(
+        c.get::<String>("name")?,
+        c.get::<String>("job_name")?,
+        c.get::<String>("cron")?,
+    )
+    .timezone(c.get("timezone")?)
+    .payload(c.json("payload")?)
+    .queue(c.get("queue")?)
+    .priority(c.get("priority")?)
+    .max_attempts(c.count("max_attempts")?)
+    .paused(c.get("paused")?)
+    .next_run_at(c.get::<DateTime<Utc>>("next_run_at")?)
+    .last_run_at(c.get::<Option<DateTime<Utc>>>("last_run_at")?)
+    .last_job_id(c.get::<Option<i64>>("last_job_id")?.map(JobId::from_i64))
+    .created_at(c.get::<DateTime<Utc>>("created_at")?)
+    .updated_at(c.get::<DateTime<Utc>>("updated_at")?)
+    .build())
 }
 
 /// A row returned by `sql::CLAIM_JOBS` for `owner`.

@@ -14,11 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kiribi_core::backend::{
-    ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, Migrated, NewJob, Outcome, OutcomeColumns,
-    ReapDecision, WorkerId,
+    ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, Migrated, NewJob, NewSchedule, Outcome,
+    OutcomeColumns, ReapDecision, ScheduleTick, WorkerId,
 };
 use kiribi_core::{
-    AttemptRecord, Error, JobFilter, JobId, JobRecord, JobStatus, QueueInfo, Storage,
+    AttemptRecord, Error, JobFilter, JobId, JobRecord, JobStatus, QueueInfo, ScheduleRecord,
+    Storage,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
@@ -30,7 +31,7 @@ use crate::listen::PgJobListener;
 use crate::options::{PgStorageOptions, channel, quote_identifier};
 use crate::row::{self, int_column, micros};
 use crate::sql;
-use crate::{migrate, nodelay};
+use crate::{migrate, nodelay, schedule};
 
 /// A pooled connection idle for this long is pinged before it is handed out. A
 /// busy pool hands each connection out again within milliseconds, so its
@@ -653,6 +654,66 @@ impl Storage for PgStorage {
         )
         .await?;
         Ok(Some(Box::new(listener)))
+    }
+
+    async fn upsert_schedule(&self, new: &NewSchedule) -> Result<ScheduleRecord, Error> {
+        async {
+            let mut session = self.session().await?;
+            let record = schedule::upsert(&mut session, new).await?;
+            session.finish().await?;
+            Ok(record)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn schedules(&self) -> Result<Vec<ScheduleRecord>, Error> {
+        async {
+            let mut session = self.session().await?;
+            let records = schedule::list(&mut session).await?;
+            session.finish().await?;
+            Ok(records)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn delete_schedule(&self, name: &str) -> Result<bool, Error> {
+        async {
+            let mut session = self.session().await?;
+            let deleted = schedule::delete(&mut session, name).await?;
+            session.finish().await?;
+            Ok(deleted)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn set_schedule_paused(
+        &self,
+        name: &str,
+        paused: bool,
+        next_run_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<bool, Error> {
+        async {
+            let mut session = self.session().await?;
+            let changed = schedule::set_paused(&mut session, name, paused, next_run_at).await?;
+            session.finish().await?;
+            Ok(changed)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn enqueue_tick(&self, tick: &ScheduleTick) -> Result<Option<JobId>, Error> {
+        async {
+            let mut session = self.session().await?;
+            let id = schedule::enqueue_tick(&mut session, tick).await?;
+            session.finish().await?;
+            Ok(id)
+        }
+        .await
+        .map_err(storage_error)
     }
 }
 

@@ -8,12 +8,13 @@ use kiribi_core::{Error, JobFilter, Storage};
 use kiribi_postgres::{PgStorage, PgStorageOptions};
 
 /// Every migration this kiribi has, oldest first.
-const MIGRATIONS: [i64; 7] = [
+const MIGRATIONS: [i64; 8] = [
     20261129000000,
     20261129120000,
     20261129180000,
     20261201000000,
     20261202000000,
+    20261202100000,
     20261202200000,
     20261202210000,
 ];
@@ -51,7 +52,8 @@ async fn connect_creates_the_schema_and_migrates_it() {
             "kiribi_jobs",
             "kiribi_migrations",
             "kiribi_queues",
-            "kiribi_rate_starts"
+            "kiribi_rate_starts",
+            "kiribi_schedules"
         ]
     );
     assert_eq!(applied_migrations(&schema.name).await, MIGRATIONS);

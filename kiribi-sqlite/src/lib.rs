@@ -50,6 +50,7 @@ mod listen;
 mod migrate;
 mod options;
 mod row;
+mod schedule;
 mod sql;
 mod storage;
 

@@ -41,6 +41,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         include_str!("../migrations/20261202000000_unique_keys.sql"),
     ),
     Migration::new(
+        20261202100000,
+        "schedules",
+        include_str!("../migrations/20261202100000_schedules.sql"),
+    ),
+    Migration::new(
         20261202200000,
         "paused queues",
         include_str!("../migrations/20261202200000_paused_queues.sql"),

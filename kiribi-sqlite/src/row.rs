@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kiribi_core::backend::{
-    AttemptRecordBuilder, ClaimedJob, CorruptRow, ExpiredLease, JobRecordBuilder, Lease, WorkerId,
-    decode_count, decode_json, decode_status,
+    AttemptRecordBuilder, ClaimedJob, CorruptRow, ExpiredLease, JobRecordBuilder, Lease,
+    ScheduleRecordBuilder, WorkerId, decode_count, decode_json, decode_status,
 };
-use kiribi_core::{AttemptRecord, JobId, JobRecord, JobStatus};
+use kiribi_core::{AttemptRecord, JobId, JobRecord, JobStatus, ScheduleRecord};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -144,6 +144,8 @@ pub(crate) fn decode_job(row: &SqliteRow) -> Result<JobRecord, sqlx::Error> {
         .lease_owner(c.get("lease_owner")?)
         .lease_expires_at(c.optional_time("lease_expires_at")?)
         .unique_key(c.get("unique_key")?)
+        .schedule(c.get("schedule")?)
+        .schedule_tick(c.optional_time("schedule_tick")?)
         .build())
 }
 
@@ -163,6 +165,30 @@ pub(crate) fn rate_start(
         c.get::<String>("limit_key")?,
         now.saturating_add(period)
     ])))
+}
+
+/// A `kiribi_schedules` row selected with `sql::schedule_columns!`.
+pub(crate) fn decode_schedule(row: &SqliteRow) -> Result<ScheduleRecord, sqlx::Error> {
+    // A schedule row has no job id to name in an error; the name comes first.
+    let c = Columns::new(row, "kiribi_schedules", "last_job_id");
+    let paused: i64 = c.get("paused")?;
+    Ok(ScheduleRecordBuilder::new(
+        c.get::<String>("name")?,
+        c.get::<String>("job_name")?,
+        c.get::<String>("cron")?,
+    )
+    .timezone(c.get("timezone")?)
+    .payload(c.json("payload")?)
+    .queue(c.get("queue")?)
+    .priority(c.priority("priority")?)
+    .max_attempts(c.count("max_attempts")?)
+    .paused(paused != 0)
+    .next_run_at(c.time("next_run_at")?)
+    .last_run_at(c.optional_time("last_run_at")?)
+    .last_job_id(c.get::<Option<i64>>("last_job_id")?.map(JobId::from_i64))
+    .created_at(c.time("created_at")?)
+    .updated_at(c.time("updated_at")?)
+    .build())
 }
 
 /// A job returned by a claim, with the keys that put claims back in claim order.

@@ -16,7 +16,7 @@ macro_rules! job_columns {
     () => {
         "id, name, queue, status, priority, attempts, max_attempts, interruptions, payload, \
          result, last_error, created_at, run_at, started_at, finished_at, lease_owner, \
-         lease_expires_at, unique_key"
+         lease_expires_at, unique_key, schedule, schedule_tick"
     };
 }
 
@@ -411,6 +411,78 @@ pub(crate) const RETRY_JOB: &str = "\
 /// Deletes job ?1 unless it runs; its attempts go with it (`ON DELETE CASCADE`).
 pub(crate) const DELETE_JOB: &str = "\
     DELETE FROM kiribi_jobs WHERE id = ?1 AND status <> 'running'";
+
+/// Every column of `kiribi_schedules`, in the order `row::decode_schedule` reads them.
+macro_rules! schedule_columns {
+    () => {
+        "name, job_name, cron, timezone, payload, queue, priority, max_attempts, paused, \
+         next_run_at, last_run_at, last_job_id, created_at, updated_at"
+    };
+}
+
+/// Inserts schedule ?1 or updates the one of that name (see
+/// `Storage::upsert_schedule`): the next tick stays unless the cron or the time zone
+/// changed or the update resumes the schedule.
+///
+/// ?1 name, ?2 job name, ?3 cron, ?4 time zone, ?5 payload (JSON text), ?6 queue,
+/// ?7 priority, ?8 max_attempts, ?9 paused (1, 0 or NULL: keep), ?10 next_run_at,
+/// ?11 now.
+pub(crate) const UPSERT_SCHEDULE: &str = concat!(
+    "INSERT INTO kiribi_schedules (name, job_name, cron, timezone, payload, queue, priority, \
+                                   max_attempts, paused, next_run_at, created_at, updated_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, COALESCE(?9, 0), ?10, ?11, ?11) \
+     ON CONFLICT (name) DO UPDATE SET \
+         job_name = excluded.job_name, cron = excluded.cron, timezone = excluded.timezone, \
+         payload = excluded.payload, queue = excluded.queue, priority = excluded.priority, \
+         max_attempts = excluded.max_attempts, \
+         paused = COALESCE(?9, kiribi_schedules.paused), \
+         next_run_at = CASE \
+             WHEN kiribi_schedules.cron = excluded.cron \
+              AND kiribi_schedules.timezone = excluded.timezone \
+              AND NOT (kiribi_schedules.paused = 1 AND ?9 IS 0) \
+             THEN kiribi_schedules.next_run_at ELSE excluded.next_run_at END, \
+         updated_at = excluded.updated_at \
+     RETURNING ",
+    schedule_columns!()
+);
+
+/// Every schedule, by name.
+pub(crate) const LIST_SCHEDULES: &str = concat!(
+    "SELECT ",
+    schedule_columns!(),
+    " FROM kiribi_schedules ORDER BY name"
+);
+
+/// Deletes schedule ?1.
+pub(crate) const DELETE_SCHEDULE: &str = "DELETE FROM kiribi_schedules WHERE name = ?1";
+
+/// Pauses (?2 = 1) or resumes (?2 = 0) schedule ?1; ?3 the next tick or NULL (keep);
+/// ?4 now.
+pub(crate) const SET_SCHEDULE_PAUSED: &str = "\
+    UPDATE kiribi_schedules \
+    SET paused = ?2, next_run_at = COALESCE(?3, next_run_at), updated_at = ?4 \
+    WHERE name = ?1";
+
+/// The compare-and-set of a due tick: moves schedule ?1's next tick from ?2 to ?4
+/// and records tick ?3, only if ?2 is still its next tick and it is not paused.
+/// One row changed: this caller enqueues the tick; none: another did, or the
+/// schedule changed.
+pub(crate) const ADVANCE_SCHEDULE: &str = "\
+    UPDATE kiribi_schedules SET next_run_at = ?4, last_run_at = ?3 \
+    WHERE name = ?1 AND next_run_at = ?2 AND paused = 0";
+
+/// Whether schedule ?1 exists, for a run by hand.
+pub(crate) const SCHEDULE_EXISTS: &str =
+    "SELECT EXISTS (SELECT 1 FROM kiribi_schedules WHERE name = ?1)";
+
+/// Marks job ?1 as enqueued by schedule ?2 for tick ?3 (NULL for a run by hand),
+/// and the job as the schedule's last.
+pub(crate) const MARK_SCHEDULED_JOB: &str = "\
+    UPDATE kiribi_jobs SET schedule = ?2, schedule_tick = ?3 WHERE id = ?1";
+
+/// Records job ?2 as schedule ?1's last.
+pub(crate) const RECORD_LAST_JOB: &str =
+    "UPDATE kiribi_schedules SET last_job_id = ?2 WHERE name = ?1";
 
 /// The table that records applied migrations.
 pub(crate) const CREATE_MIGRATIONS_TABLE: &str = "\

@@ -20,10 +20,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kiribi_core::backend::{
-    ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, NewJob, Outcome, OutcomeColumns,
-    ReapDecision, WorkerId,
+    ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, NewJob, NewSchedule, Outcome,
+    OutcomeColumns, ReapDecision, ScheduleTick, WorkerId,
 };
-use kiribi_core::{AttemptRecord, Error, JobFilter, JobId, JobRecord, QueueInfo, Storage};
+use kiribi_core::{
+    AttemptRecord, Error, JobFilter, JobId, JobRecord, QueueInfo, ScheduleRecord, Storage,
+};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Connection, Sqlite, SqlitePool};
@@ -34,7 +36,7 @@ use crate::listen::CommitWatcher;
 use crate::options::SqliteStorageOptions;
 use crate::row::{self, after, attempt_column, now_ms};
 use crate::sql;
-use crate::{list, migrate};
+use crate::{list, migrate, schedule};
 
 /// How long a caller waits for the single write connection before giving up.
 const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -545,6 +547,38 @@ impl Storage for SqliteStorage {
         };
         let watcher = CommitWatcher::open(path.clone(), connect.clone(), *interval).await?;
         Ok(Some(Box::new(watcher)))
+    }
+
+    async fn upsert_schedule(&self, new: &NewSchedule) -> Result<ScheduleRecord, Error> {
+        self.write(|mut conn| async move { schedule::upsert(&mut conn, new).await })
+            .await
+    }
+
+    async fn schedules(&self) -> Result<Vec<ScheduleRecord>, Error> {
+        self.read(|mut conn| async move { schedule::list(&mut conn).await })
+            .await
+    }
+
+    async fn delete_schedule(&self, name: &str) -> Result<bool, Error> {
+        self.write(|mut conn| async move { schedule::delete(&mut conn, name).await })
+            .await
+    }
+
+    async fn set_schedule_paused(
+        &self,
+        name: &str,
+        paused: bool,
+        next_run_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<bool, Error> {
+        self.write(|mut conn| async move {
+            schedule::set_paused(&mut conn, name, paused, next_run_at).await
+        })
+        .await
+    }
+
+    async fn enqueue_tick(&self, tick: &ScheduleTick) -> Result<Option<JobId>, Error> {
+        self.write(|mut conn| async move { schedule::enqueue_tick(&mut conn, tick).await })
+            .await
     }
 }
 

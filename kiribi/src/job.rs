@@ -93,6 +93,12 @@ pub struct JobConfig {
     /// At most this many attempts start per period, across every worker, per
     /// [`concurrency_key`](Self::concurrency_key) value (no limit).
     pub rate_limit: Option<RateLimit>,
+    /// The cron expression of the job's schedule, declared by every worker at start
+    /// (none). Only for a job without payload parameters: its schedule enqueues a
+    /// `null` payload.
+    pub cron: Option<&'static str>,
+    /// The IANA time zone `cron` is read in (none: UTC).
+    pub timezone: Option<&'static str>,
 }
 
 /// What makes a job unique, as `#[job(unique)]` declares it: the key is made of the
@@ -169,6 +175,8 @@ impl JobConfig {
             concurrency: None,
             concurrency_key: None,
             rate_limit: None,
+            cron: None,
+            timezone: None,
         }
     }
 
@@ -256,5 +264,31 @@ impl JobConfig {
     /// Whether jobs of this kind have limits that claims enforce.
     pub(crate) const fn is_limited(&self) -> bool {
         self.concurrency.is_some() || self.rate_limit.is_some()
+    }
+
+    /// Enqueues the job at each tick of `cron` (5 fields, minute first; 6 fields,
+    /// seconds first; or `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`):
+    /// every worker declares this schedule, named after the job, when it starts.
+    ///
+    /// `#[job(cron = …)]` checks the expression at compile time; a hand-written one
+    /// that does not parse is reported by the worker's cron service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// const CONFIG: kiribi::JobConfig = kiribi::JobConfig::new("heartbeat")
+    ///     .cron("*/2 * * * * *")
+    ///     .timezone("Asia/Tokyo");
+    /// assert_eq!(CONFIG.cron, Some("*/2 * * * * *"));
+    /// ```
+    pub const fn cron(mut self, cron: &'static str) -> Self {
+        self.cron = Some(cron);
+        self
+    }
+
+    /// Reads [`cron`](Self::cron) in `timezone`, an IANA name (default UTC).
+    pub const fn timezone(mut self, timezone: &'static str) -> Self {
+        self.timezone = Some(timezone);
+        self
     }
 }

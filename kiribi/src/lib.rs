@@ -4,7 +4,10 @@
 //! registers the job (no registration code), and stores every job in a real database
 //! — SQLite by default, embedded, with nothing to set up. Jobs survive crashes, are
 //! retried with backoff, can time out, be delayed, prioritised, routed to queues,
-//! searched, cancelled and retried by hand.
+//! searched, cancelled and retried by hand, and enqueued on cron schedules
+//! (`#[job(cron = "0 9 * * 1-5", timezone = "Asia/Tokyo")]`, or
+//! [`Kiribi::schedule`] for schedules with arguments), each tick exactly once
+//! however many processes run workers.
 //!
 //! ```standalone_crate
 //! use std::time::Duration;
@@ -57,6 +60,7 @@ mod limits;
 pub mod policy;
 mod registry;
 mod run;
+mod schedule;
 mod unique;
 mod worker;
 
@@ -67,12 +71,13 @@ pub use context::{JobContext, State};
 pub use enqueue::Enqueue;
 pub use handle::{Kiribi, KiribiBuilder};
 pub use job::{BoxFuture, Job, JobConfig, Unique};
+pub use schedule::ScheduleBuilder;
 pub use worker::{WorkerBuilder, WorkerHandle};
 
 pub use kiribi_core::{
     AttemptRecord, Backoff, BoxError, EnqueueOptions, Error, JobError, JobFilter, JobId, JobRecord,
     JobStatus, ParseBackoffError, ParseJobIdError, ParseJobStatusError, QueueInfo, Result,
-    RetryPolicy, Storage, chain_text,
+    RetryPolicy, ScheduleRecord, Storage, chain_text,
 };
 
 /// For backend authors: the values that cross the [`Storage`] trait, the listener
@@ -111,8 +116,8 @@ pub use kiribi_core::backend::Enqueued;
 /// | `timeout = "30s"` | none | `.timeout(Duration::from_secs(30))` |
 /// | `priority = 10` | `0` | `.priority(10)` |
 /// | `crate = "my_facade::kiribi"` | `"::kiribi"` | the generated code names `my_facade::kiribi::Job` … instead of `::kiribi::Job` … |
-/// | `cron` | — | not supported yet |
-/// | `timezone` | — | not supported yet |
+/// | `cron = "0 9 * * 1-5"` | none | `.cron("0 9 * * 1-5")`: every worker declares the schedule, named after the job |
+/// | `timezone = "Asia/Tokyo"` | `"UTC"` | `.timezone("Asia/Tokyo")` |
 /// | `unique(fields = [user_id], period = "1h")` | not unique | `.unique(Unique::fields(&["user_id"]).period(Duration::from_secs(3600)))` |
 /// | `concurrency = 2` | no limit | `.concurrency(2)` |
 /// | `concurrency_key = account_id` | one group for the job | `.concurrency_key("account_id")` |
@@ -121,8 +126,10 @@ pub use kiribi_core::backend::Enqueued;
 /// `backoff` is also `"fixed"` or `"linear"`; durations are
 /// [humantime](https://docs.rs/humantime) strings (`"250ms"`, `"5m"`, `"1h 30m"`) read
 /// at compile time; `priority` may be negative. `crate` is for code that reaches
-/// kiribi under another name, through a facade that re-exports it. The last keys are
-/// reserved for later versions and rejected for now.
+/// kiribi under another name, through a facade that re-exports it. `cron` and
+/// `timezone` schedule a job without payload parameters; `unique` makes equal jobs
+/// one; `concurrency`, `concurrency_key` and `rate_limit` limit how many run at once
+/// and start per period, across every worker (see the README).
 ///
 /// # Examples
 ///
@@ -169,6 +176,21 @@ pub use kiribi_core::backend::Enqueued;
 /// ```compile_fail
 /// #[kiribi::job]
 /// async fn send_welcome(email: &str) -> Result<(), String> { Ok(()) } // use `String`
+/// ```
+///
+/// `cron` declares a schedule that every worker registers (named after the job) and
+/// whose ticks enqueue the job with no arguments, so it is only for a job without
+/// payload parameters; a schedule with arguments is made at run time with
+/// [`Kiribi::schedule`]:
+///
+/// ```compile_fail
+/// #[kiribi::job(cron = "0 3 * * *")] // `cron` is only for a job without payload parameters
+/// async fn cleanup(region: String) -> Result<(), String> { Ok(()) }
+/// ```
+///
+/// ```compile_fail
+/// #[kiribi::job(cron = "0 3 * *")] // invalid `cron`: 4 fields
+/// async fn cleanup() -> Result<(), String> { Ok(()) }
 /// ```
 pub use kiribi_macros::job;
 

@@ -5,6 +5,10 @@
 //! Defaults: concurrency 8, lease 30 s, poll 50 ms, kiribi's prefetch. It prints
 //! `ready` once connected, and logs to stderr at `RUST_LOG`'s level (warnings when
 //! unset; see `kiribi_tests::log`).
+//!
+//! With `KIRIBI_TEST_CRON=<cron>` it first declares the schedule `test.ticks` of
+//! the job `test.tick` with that cron, as an app declares its schedules at every
+//! start.
 
 use std::time::Duration;
 
@@ -23,6 +27,12 @@ async fn main() -> Result<(), kiribi::Error> {
     let prefetch: Option<usize> = args.next().map(|a| a.parse().expect(USAGE));
 
     let kiribi = kiribi::Kiribi::connect(&url).await?;
+    if let Ok(cron) = std::env::var(kiribi_tests::jobs::CRON_ENV) {
+        let job = kiribi_tests::jobs::Tick {
+            label: "ticks".to_owned(),
+        };
+        kiribi.schedule("test.ticks", cron, job).await?;
+    }
     println!("ready");
     let mut worker = kiribi
         .worker()

@@ -8,6 +8,9 @@ use kiribi::{JobContext, job};
 /// The directory where `record_run` appends one line per run, one file per process.
 pub const RUN_LOG_DIR_ENV: &str = "KIRIBI_TEST_RUN_LOG";
 
+/// The cron of the schedule `test.ticks` that a test worker declares at start.
+pub const CRON_ENV: &str = "KIRIBI_TEST_CRON";
+
 /// Makes sure this module is linked into a binary (see the `inventory` caveat).
 pub fn link() {}
 
@@ -41,6 +44,14 @@ pub async fn hang_once(ctx: JobContext, marker: String) -> Result<u32, std::io::
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
     Ok(ctx.attempt())
+}
+
+/// The job of the cron schedule that test processes declare when started with
+/// `WorkerStart::cron`: logs each run.
+#[job(name = "test.tick")]
+pub async fn tick(ctx: JobContext, label: String) -> Result<String, std::io::Error> {
+    record_run(&ctx)?;
+    Ok(label)
 }
 
 /// A short job (`millis` long, 0 for none) with a single attempt: an attempt

@@ -25,6 +25,7 @@ pub struct WorkerStart {
     run_log: Option<PathBuf>,
     stderr: Option<PathBuf>,
     log_level: Option<String>,
+    cron: Option<String>,
 }
 
 impl WorkerStart {
@@ -65,6 +66,13 @@ impl WorkerStart {
         self
     }
 
+    /// Declares, before it starts its worker, the schedule `test.ticks` of the job
+    /// `test.tick` with `cron` (default: no schedule).
+    pub fn cron(mut self, cron: &str) -> Self {
+        self.cron = Some(cron.to_owned());
+        self
+    }
+
     /// Its `RUST_LOG` (default: the test's, else warnings; see [`crate::log`]).
     pub fn log_level(mut self, level: &str) -> Self {
         self.log_level = Some(level.to_owned());
@@ -85,6 +93,9 @@ impl WorkerStart {
         }
         if let Some(dir) = &self.run_log {
             command.env(crate::jobs::RUN_LOG_DIR_ENV, dir);
+        }
+        if let Some(cron) = &self.cron {
+            command.env(crate::jobs::CRON_ENV, cron);
         }
         if let Some(level) = &self.log_level {
             command.env("RUST_LOG", level);
@@ -149,6 +160,7 @@ impl WorkerProcess {
             run_log: None,
             stderr: None,
             log_level: None,
+            cron: None,
         }
     }
 

@@ -2,11 +2,12 @@
 //! behaviour.
 
 use std::collections::HashSet;
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use kiribi::{
     EnqueueOptions, Error, JobContext, JobFilter, JobId, JobRecord, JobStatus, Kiribi,
-    WorkerHandle, job,
+    ScheduleRecord, WorkerHandle, job,
 };
 use kiribi_tests::TestDb;
 
@@ -34,6 +35,7 @@ fn handles_and_errors_have_the_promised_bounds() {
     copy_eq_debug::<JobStatus>();
     fn clone_debug<T: Clone + std::fmt::Debug>() {}
     clone_debug::<JobRecord>();
+    clone_debug::<ScheduleRecord>();
 }
 
 #[tokio::test]
@@ -65,6 +67,18 @@ async fn every_future_kiribi_returns_is_send() {
     send(kiribi.cancel(id)).await.unwrap();
     send(kiribi.retry(id)).await.unwrap();
     send(kiribi.delete(id)).await.unwrap();
+    send(
+        kiribi
+            .schedule("probe", "0 3 * * *", BoundsProbe { n: 5 })
+            .into_future(),
+    )
+    .await
+    .unwrap();
+    send(kiribi.schedules()).await.unwrap();
+    send(kiribi.pause_schedule("probe")).await.unwrap();
+    send(kiribi.resume_schedule("probe")).await.unwrap();
+    send(kiribi.run_schedule_now("probe")).await.unwrap();
+    send(kiribi.unschedule("probe")).await.unwrap();
     let worker = kiribi
         .worker()
         .poll_interval(Duration::from_millis(20))

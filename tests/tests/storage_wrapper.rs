@@ -8,10 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kiribi::backend::{
-    ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, NewJob, Outcome, ReapDecision, WorkerId,
-    async_trait,
+    ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, NewJob, NewSchedule, Outcome,
+    ReapDecision, ScheduleTick, WorkerId, async_trait,
 };
-use kiribi::{AttemptRecord, JobFilter, JobId, JobRecord, JobStatus, Kiribi, Result, Storage, job};
+use kiribi::{
+    AttemptRecord, JobFilter, JobId, JobRecord, JobStatus, Kiribi, Result, ScheduleRecord, Storage,
+    job,
+};
 use kiribi_tests::{Backend, TestDb, wait_for_status};
 
 /// Forwards every call to `inner` and counts the calls by method.
@@ -124,6 +127,38 @@ impl Storage for Counted {
     async fn listen(&self) -> Result<Option<Box<dyn Listener>>> {
         self.count("listen");
         self.inner.listen().await
+    }
+
+    async fn upsert_schedule(&self, schedule: &NewSchedule) -> Result<ScheduleRecord> {
+        self.count("upsert_schedule");
+        self.inner.upsert_schedule(schedule).await
+    }
+
+    async fn schedules(&self) -> Result<Vec<ScheduleRecord>> {
+        self.count("schedules");
+        self.inner.schedules().await
+    }
+
+    async fn delete_schedule(&self, name: &str) -> Result<bool> {
+        self.count("delete_schedule");
+        self.inner.delete_schedule(name).await
+    }
+
+    async fn set_schedule_paused(
+        &self,
+        name: &str,
+        paused: bool,
+        next_run_at: Option<kiribi::chrono::DateTime<kiribi::chrono::Utc>>,
+    ) -> Result<bool> {
+        self.count("set_schedule_paused");
+        self.inner
+            .set_schedule_paused(name, paused, next_run_at)
+            .await
+    }
+
+    async fn enqueue_tick(&self, tick: &ScheduleTick) -> Result<Option<JobId>> {
+        self.count("enqueue_tick");
+        self.inner.enqueue_tick(tick).await
     }
 }
 

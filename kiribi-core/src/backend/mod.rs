@@ -17,8 +17,9 @@
 //!
 //! It is also where the values that cross the [`Storage`](crate::Storage) trait live:
 //! [`NewJob`], [`Enqueued`], [`ClaimRequest`], [`ClaimedJob`], [`Lease`],
-//! [`WorkerId`], [`Outcome`], [`ExpiredLease`], the [`Listener`] trait, the record
-//! builders [`JobRecordBuilder`] and [`AttemptRecordBuilder`], and the
+//! [`WorkerId`], [`Outcome`], [`ExpiredLease`], the cron values [`NewSchedule`],
+//! [`ScheduleTick`] and [`DueTick`], the [`Listener`] trait, the record builders
+//! [`JobRecordBuilder`], [`AttemptRecordBuilder`] and [`ScheduleRecordBuilder`], and the
 //! [`async_trait`](macro@async_trait) attribute that backends implement the traits with.
 //!
 //! Nothing here talks to a database, so none of it needs a runtime or a driver.
@@ -46,6 +47,7 @@ mod lease;
 mod migrate;
 mod outcome;
 mod row;
+mod schedule;
 
 pub use job::{
     ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, JobLimits, Lease, NewJob, Outcome, RateLimit,
@@ -58,8 +60,10 @@ pub use migrate::{
 };
 pub use outcome::OutcomeColumns;
 pub use row::{CorruptRow, decode_count, decode_json, decode_status, inserted_ids};
+pub use schedule::{DueTick, NewSchedule, ScheduleTick};
 
 pub use crate::record::{AttemptRecordBuilder, JobRecordBuilder, queue_infos};
+pub use crate::schedule::ScheduleRecordBuilder;
 pub use crate::storage::{Listener, ReapDecision};
 
 /// The attribute backends implement [`Storage`](crate::Storage) and [`Listener`] with,

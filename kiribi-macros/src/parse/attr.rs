@@ -21,6 +21,10 @@ pub(super) struct Attr {
     pub(super) config: Config,
     /// `crate = "…"`: where the generated code finds kiribi.
     pub(super) crate_path: Option<syn::Path>,
+    /// `cron = "…"`, validated, as written (for the span of later checks).
+    pub(super) cron: Option<LitStr>,
+    /// `timezone = "…"`, validated, as written.
+    pub(super) timezone: Option<LitStr>,
 }
 
 /// One `key = value` being read: a [`Key`] of the table, where it was written and
@@ -53,6 +57,8 @@ pub(crate) struct Args {
     pub(crate) concurrency: Once<u32>,
     pub(crate) concurrency_key: Once<Ident>,
     pub(crate) rate_limit: Once<(u32, Duration)>,
+    pub(crate) cron: Once<LitStr>,
+    pub(crate) timezone: Once<LitStr>,
 }
 
 /// An attribute value that may be given at most once: the one duplicate check.
@@ -138,13 +144,6 @@ pub(super) fn parse_args(attr: TokenStream) -> syn::Result<Attr> {
                 ));
                 continue;
             }
-            Parser::Reserved => {
-                errors.push(syn::Error::new(
-                    ident.span(),
-                    format!("`{ident}` is not supported yet"),
-                ));
-                continue;
-            }
         };
         let value = match &meta {
             Meta::NameValue(name_value) => &name_value.value,
@@ -180,8 +179,12 @@ pub(super) fn parse_args(attr: TokenStream) -> syn::Result<Attr> {
             concurrency: args.concurrency.value,
             concurrency_key: args.concurrency_key.value,
             rate_limit: args.rate_limit.value,
+            cron: args.cron.value.as_ref().map(LitStr::value),
+            timezone: args.timezone.value.as_ref().map(LitStr::value),
         },
         crate_path: args.crate_path.value,
+        cron: args.cron.value,
+        timezone: args.timezone.value,
     })
 }
 
@@ -522,6 +525,44 @@ pub(crate) fn crate_path(entry: &Entry<'_>) -> syn::Result<syn::Path> {
     })
 }
 
+/// `cron = "…"`, read by the parser kiribi reads schedules with at run time
+/// (kiribi's `schedule/cron.rs`): 5 or 6 fields or a nickname, no year.
+pub(crate) fn cron(entry: &Entry<'_>) -> syn::Result<LitStr> {
+    use croner::parser::{CronParser, Seconds, Year};
+    let lit = string_literal(entry)?;
+    let parser = CronParser::builder()
+        .seconds(Seconds::Optional)
+        .year(Year::Disallowed)
+        .build();
+    match parser.parse(&lit.value()) {
+        Ok(_) => Ok(lit),
+        Err(error) => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "invalid `cron`: {error}; write 5 fields (minute first, like \"0 9 * * 1-5\"), \
+                 6 fields (seconds first, like \"*/2 * * * * *\"), or one of `@hourly`, \
+                 `@daily`, `@weekly`, `@monthly`, `@yearly`"
+            ),
+        )),
+    }
+}
+
+/// `timezone = "…"`: an IANA name that chrono-tz knows.
+pub(crate) fn timezone(entry: &Entry<'_>) -> syn::Result<LitStr> {
+    let lit = string_literal(entry)?;
+    match lit.value().parse::<chrono_tz::Tz>() {
+        Ok(_) => Ok(lit),
+        Err(_) => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "unknown time zone `{}`; write an IANA name like \"UTC\", \"Europe/Berlin\" \
+                 or \"Asia/Tokyo\"",
+                lit.value()
+            ),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -567,6 +608,8 @@ mod tests {
                 concurrency: Some(2),
                 concurrency_key: Some(Ident::new("user_id", proc_macro2::Span::call_site())),
                 rate_limit: Some((10, Duration::from_secs(1))),
+                cron: None,
+                timezone: None,
             }
         );
     }
@@ -665,7 +708,7 @@ mod tests {
             errs,
             [
                 "unknown key `retries`; expected one of `name`, `queue`, `max_attempts`, \
-                 `backoff`, `retry_delay`, `timeout`, `priority`, `crate`, `unique`, `concurrency`, `concurrency_key`, `rate_limit`"
+                 `backoff`, `retry_delay`, `timeout`, `priority`, `crate`, `cron`, `timezone`, `unique`, `concurrency`, `concurrency_key`, `rate_limit`"
             ]
         );
     }
@@ -677,28 +720,13 @@ mod tests {
     }
 
     #[test]
-    fn reserved_keys_are_not_supported_yet_whatever_their_shape() {
-        let errs = parse_err(
-            quote!(cron = "0 * * * *", timezone = "Asia/Tokyo"),
-            job_fn(),
-        );
-        assert_eq!(
-            errs,
-            [
-                "`cron` is not supported yet",
-                "`timezone` is not supported yet",
-            ]
-        );
-    }
-
-    #[test]
     fn paths_are_not_keys() {
         let errs = parse_err(quote!(kiribi::queue = "a"), job_fn());
         assert_eq!(
             errs,
             [
                 "unknown key `kiribi::queue`; expected one of `name`, `queue`, `max_attempts`, \
-              `backoff`, `retry_delay`, `timeout`, `priority`, `crate`, `unique`, `concurrency`, `concurrency_key`, `rate_limit`"
+              `backoff`, `retry_delay`, `timeout`, `priority`, `crate`, `cron`, `timezone`, `unique`, `concurrency`, `concurrency_key`, `rate_limit`"
             ]
         );
     }
@@ -795,6 +823,78 @@ mod tests {
         assert!(
             errs[0].starts_with("`max_attempts` must be at most"),
             "{errs:?}"
+        );
+    }
+
+    fn heartbeat() -> TokenStream {
+        quote! { async fn heartbeat(ctx: JobContext) -> Result<(), String> { Ok(()) } }
+    }
+
+    #[test]
+    fn cron_and_timezone_are_read_on_a_job_without_payload() {
+        for cron in [
+            "0 9 * * 1-5",
+            "*/2 * * * * *",
+            "@hourly",
+            "@daily",
+            "@yearly",
+        ] {
+            let def = parse_ok(quote!(cron = #cron, timezone = "Asia/Tokyo"), heartbeat());
+            assert_eq!(def.config.cron.as_deref(), Some(cron));
+            assert_eq!(def.config.timezone.as_deref(), Some("Asia/Tokyo"));
+        }
+    }
+
+    #[test]
+    fn bad_cron_and_timezone_are_each_reported() {
+        let errs = parse_err(
+            quote!(cron = "0 9 * *", timezone = "Mars/Olympus"),
+            heartbeat(),
+        );
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert!(errs[0].starts_with("invalid `cron`: "), "{}", errs[0]);
+        assert!(errs[0].contains("5 fields (minute first"), "{}", errs[0]);
+        assert!(
+            errs[1].starts_with("unknown time zone `Mars/Olympus`"),
+            "{}",
+            errs[1]
+        );
+        for bad in ["", "* * * * * * *", "61 * * * *", "@fortnightly"] {
+            let errs = parse_err(quote!(cron = #bad), heartbeat());
+            assert!(errs[0].starts_with("invalid `cron`"), "{bad:?}: {errs:?}");
+        }
+        let errs = parse_err(quote!(cron = 5), heartbeat());
+        assert_eq!(
+            errs,
+            ["expected a string literal for `cron`, like `cron = \"0 9 * * 1-5\"`"]
+        );
+    }
+
+    #[test]
+    fn cron_needs_a_job_without_payload_parameters() {
+        let errs = parse_err(quote!(cron = "0 3 * * *"), job_fn());
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert!(
+            errs[0].starts_with(
+                "`cron` is only for a job without payload parameters, and this one takes \
+                 `user_id`"
+            ),
+            "{}",
+            errs[0]
+        );
+        assert!(
+            errs[0].contains("`Kiribi::schedule(name, cron, job)`"),
+            "{}",
+            errs[0]
+        );
+    }
+
+    #[test]
+    fn timezone_needs_cron() {
+        let errs = parse_err(quote!(timezone = "Asia/Tokyo"), heartbeat());
+        assert_eq!(
+            errs,
+            ["`timezone` is the time zone of `cron`: add `cron = \"…\"`, or remove `timezone`"]
         );
     }
 

@@ -7,7 +7,7 @@ use super::attr::{self, Args, Entry, MetaEntry, Zero};
 pub(crate) struct Key {
     /// The key as written in the attribute.
     pub(crate) name: &'static str,
-    /// A valid value, shown in error messages and in the docs (empty for a reserved key).
+    /// A valid value, shown in error messages and in the docs.
     pub(crate) example: &'static str,
     /// What the value may be (markdown, for the docs).
     #[cfg_attr(not(test), allow(dead_code, reason = "only the docs tables show it"))]
@@ -30,9 +30,6 @@ pub(crate) enum Parser {
     /// Reads the key in whichever form it takes (`key`, `key(…)` or `key = value`)
     /// into [`Args`], through its set-once field.
     Meta(fn(&mut Args, &MetaEntry<'_>) -> syn::Result<()>),
-    /// Promised for a later version: rejected with "not supported yet". Making it work
-    /// is replacing this with a `Value` parser.
-    Reserved,
 }
 
 /// Every key, in the order of the docs tables.
@@ -111,19 +108,22 @@ pub(crate) const KEYS: &[Key] = &[
     },
     Key {
         name: "cron",
-        example: "",
-        value: "reserved: a cron schedule that enqueues the job",
-        default: "—",
-        equivalent: "not supported yet",
-        parser: Parser::Reserved,
+        example: "\"0 9 * * 1-5\"",
+        value: "cron expression: 5 fields (minute first), 6 fields (seconds first), or \
+                `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`; only on a job \
+                without payload parameters",
+        default: "none",
+        equivalent: "`.cron(\"0 9 * * 1-5\")`: every worker declares the schedule, named \
+                     after the job",
+        parser: Parser::Value(|args, entry| args.cron.set(entry, attr::cron)),
     },
     Key {
         name: "timezone",
-        example: "",
-        value: "reserved: the time zone of `cron`",
-        default: "—",
-        equivalent: "not supported yet",
-        parser: Parser::Reserved,
+        example: "\"Asia/Tokyo\"",
+        value: "IANA time zone of `cron`; ticks follow its daylight-saving changes",
+        default: "`\"UTC\"`",
+        equivalent: "`.timezone(\"Asia/Tokyo\")`",
+        parser: Parser::Value(|args, entry| args.timezone.set(entry, attr::timezone)),
     },
     Key {
         name: "unique",
@@ -171,10 +171,9 @@ pub(crate) fn find(name: &str) -> Option<&'static Key> {
     KEYS.iter().find(|key| key.name == name)
 }
 
-/// The keys that work today, as listed in the unknown-key message.
+/// The keys, as listed in the unknown-key message.
 pub(crate) fn supported() -> impl Iterator<Item = &'static Key> {
     KEYS.iter()
-        .filter(|key| !matches!(key.parser, Parser::Reserved))
 }
 
 #[cfg(test)]
@@ -196,12 +195,11 @@ mod tests {
             .collect()
     }
 
-    /// A key as the facade's table shows it: `queue = "media"`, or `cron` when reserved.
+    /// A key as the facade's table shows it: `queue = "media"`, or the whole example.
     fn usage(key: &Key) -> String {
         match key.parser {
             Parser::Value(_) => format!("`{} = {}`", key.name, key.example),
             Parser::Meta(_) => format!("`{}`", key.example),
-            Parser::Reserved => format!("`{}`", key.name),
         }
     }
 
@@ -252,12 +250,7 @@ mod tests {
                 "`{}` is in the table twice",
                 key.name
             );
-            match key.parser {
-                Parser::Value(_) | Parser::Meta(_) => {
-                    assert!(!key.example.is_empty(), "`{}`", key.name);
-                }
-                Parser::Reserved => assert!(key.example.is_empty(), "`{}`", key.name),
-            }
+            assert!(!key.example.is_empty(), "`{}`", key.name);
         }
     }
 }

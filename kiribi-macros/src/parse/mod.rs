@@ -55,6 +55,10 @@ pub(crate) struct Config {
     pub(crate) concurrency_key: Option<Ident>,
     /// `rate_limit = "N/duration"`.
     pub(crate) rate_limit: Option<(u32, Duration)>,
+    /// The schedule's cron expression, validated.
+    pub(crate) cron: Option<String>,
+    /// The time zone of `cron`, validated.
+    pub(crate) timezone: Option<String>,
 }
 
 /// `unique` or `unique(fields = [a, b], period = "1h")`.
@@ -106,6 +110,9 @@ pub(crate) fn parse(attr: TokenStream, item: &ItemFn) -> syn::Result<JobDef> {
                  the struct gets the UpperCamelCase name"
             ),
         ));
+    }
+    if let Some(args) = &args {
+        errors.extend(check_schedule(args, params.as_deref()));
     }
     errors.finish()?;
 
@@ -190,6 +197,37 @@ fn check_fields(fields: &[Ident], params: &[Param], key: &str) -> syn::Result<()
         }
     }
     errors.finish()
+}
+
+/// `cron` needs a job without payload parameters (its ticks enqueue no arguments),
+/// and `timezone` needs `cron`.
+fn check_schedule(args: &attr::Attr, params: Option<&[Param]>) -> syn::Result<()> {
+    if let (Some(timezone), None) = (&args.timezone, &args.cron) {
+        return Err(syn::Error::new(
+            timezone.span(),
+            "`timezone` is the time zone of `cron`: add `cron = \"…\"`, or remove `timezone`",
+        ));
+    }
+    let payload = params
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|param| match param {
+            Param::Payload { ident, .. } => Some(format!("`{ident}`")),
+            Param::Injected { .. } => None,
+        })
+        .collect::<Vec<_>>();
+    match &args.cron {
+        Some(cron) if !payload.is_empty() => Err(syn::Error::new(
+            cron.span(),
+            format!(
+                "`cron` is only for a job without payload parameters, and this one takes {}: \
+                 a tick has no arguments to give; schedule it with arguments at run time \
+                 with `Kiribi::schedule(name, cron, job)`",
+                payload.join(", ")
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Collects independent errors into one `syn::Error`.

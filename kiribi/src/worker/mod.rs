@@ -11,6 +11,7 @@
 //! | `recorder.rs` | writing outcomes in batches, and giving up when that keeps failing |
 //! | `service.rs` | the interface of periodic services started with the worker |
 //! | `leases.rs`, `reaper.rs` | the lease heartbeat, and taking back expired leases |
+//! | `cron.rs` | declaring `#[job(cron = …)]` schedules and enqueueing due cron ticks |
 //! | `wake.rs` | wake-ups: in-process, from the database, and at known due times |
 //! | `shutdown.rs` | giving back what was not started, the grace period, the rest |
 //! | `identity.rs` | collision-free ids for workers and inline runs |
@@ -19,6 +20,7 @@
 
 mod ahead;
 mod builder;
+mod cron;
 mod dispatch;
 mod execute;
 mod handle;
@@ -51,7 +53,11 @@ use service::Service;
 
 /// The periodic services every worker runs beside dispatch.
 fn services() -> Vec<Box<dyn Service>> {
-    vec![Box::new(leases::Heartbeat), Box::new(reaper::Reaper)]
+    vec![
+        Box::new(leases::Heartbeat),
+        Box::new(reaper::Reaper),
+        Box::new(cron::CronTicks::default()),
+    ]
 }
 
 /// What a worker's parts share: its identity, its settings, its log and its health.

@@ -1,0 +1,8 @@
+use kiribi::job;
+
+#[job(timezone = "Asia/Tokyo")]
+async fn morning_report() -> Result<(), String> {
+    Ok(())
+}
+
+fn main() {}
