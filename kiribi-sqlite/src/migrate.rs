@@ -40,6 +40,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "unique keys",
         include_str!("../migrations/20261202000000_unique_keys.sql"),
     ),
+    Migration::new(
+        20261202300000,
+        "cancel requests",
+        include_str!("../migrations/20261202300000_cancel_requests.sql"),
+    ),
 ];
 const _: () = assert!(versions_increase(MIGRATIONS));
 

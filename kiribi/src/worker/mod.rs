@@ -12,6 +12,7 @@
 //! | `service.rs` | the interface of periodic services started with the worker |
 //! | `leases.rs`, `reaper.rs` | the lease heartbeat, and taking back expired leases |
 //! | `wake.rs` | wake-ups: in-process, from the database, and at known due times |
+//! | `cancel.rs` | running jobs' cancel signals, and learning which were asked to stop |
 //! | `shutdown.rs` | giving back what was not started, the grace period, the rest |
 //! | `identity.rs` | collision-free ids for workers and inline runs |
 //!
@@ -19,6 +20,7 @@
 
 mod ahead;
 mod builder;
+mod cancel;
 mod dispatch;
 mod execute;
 mod handle;
@@ -149,9 +151,15 @@ async fn run_worker(
     let mut background = JoinSet::new();
     service::spawn_all(services(), &kiribi, &shared, &mut background);
     background.spawn(wake::forward_wakeups(kiribi.clone(), shared.log.clone()));
+    let running = cancel::Running::default();
+    background.spawn(cancel::watch_cancels(
+        kiribi.clone(),
+        shared.clone(),
+        running.clone(),
+    ));
 
     let mut recorder = Recorder::start(&kiribi, &shared);
-    let mut dispatcher = Dispatcher::new(kiribi, registry, shared, &recorder);
+    let mut dispatcher = Dispatcher::new(kiribi, registry, shared, &recorder, running);
     let stopped = dispatcher.run(stop, &mut recorder).await;
     let result = shutdown::shutdown(dispatcher, recorder, stopped).await;
     background.abort_all();

@@ -1,0 +1,150 @@
+//! Cancelling running jobs: the signal each running job's context watches, and the
+//! task that learns from the database which of the worker's jobs were asked to stop.
+//!
+//! `kiribi.cancel(id)` of a running job only records the request (see the `Storage`
+//! contract). The worker that runs the job learns of it from
+//! [`Storage::listen_cancels`](kiribi_core::Storage::listen_cancels) (PostgreSQL's
+//! `NOTIFY`, SQLite's commit watcher), at once when the request came through its
+//! own handle, and, in case a wake-up was missed or the backend has none, at every
+//! lease renewal period. Either way it asks
+//! [`Storage::cancel_requests`](kiribi_core::Storage::cancel_requests), one small
+//! query, and only while it runs jobs; it then raises the signal of each job named.
+//! What a cancelled attempt means is decided in [`crate::policy::after_cancel`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use kiribi_core::JobId;
+use kiribi_core::backend::Listener;
+use tokio::sync::watch;
+
+use crate::Kiribi;
+use crate::worker::WorkerShared;
+
+/// The cancel signals of the jobs a worker runs now, by job id.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Running {
+    jobs: Arc<Mutex<HashMap<JobId, watch::Sender<bool>>>>,
+}
+
+/// A running job's entry in [`Running`]: removed when the attempt ends.
+pub(crate) struct Registered {
+    running: Running,
+    id: JobId,
+    /// The job's signal, as its context sees it.
+    pub(crate) signal: watch::Receiver<bool>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.running.lock().remove(&self.id);
+    }
+}
+
+impl Running {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, watch::Sender<bool>>> {
+        self.jobs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers job `id` as running, until the returned entry is dropped.
+    pub(crate) fn register(&self, id: JobId) -> Registered {
+        let (sender, signal) = watch::channel(false);
+        self.lock().insert(id, sender);
+        Registered {
+            running: self.clone(),
+            id,
+            signal,
+        }
+    }
+
+    /// Whether no job runs: then there is nothing to ask the database about.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// Raises the signal of each of `ids` that runs here; returns how many it
+    /// raised for the first time.
+    pub(crate) fn cancel(&self, ids: &[JobId]) -> usize {
+        let jobs = self.lock();
+        ids.iter()
+            .filter_map(|id| jobs.get(id))
+            .filter(|signal| signal.send_if_modified(|raised| !std::mem::replace(raised, true)))
+            .count()
+    }
+}
+
+/// Waits for the next wake-up of `listener`, or forever without one.
+async fn woken(listener: &mut Option<Box<dyn Listener>>) -> kiribi_core::Result<()> {
+    match listener {
+        Some(listener) => listener.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Raises the signals of this worker's jobs that were asked to stop, until the
+/// task is aborted with the worker.
+pub(crate) async fn watch_cancels(kiribi: Kiribi, worker: WorkerShared, running: Running) {
+    const RETRY: Duration = Duration::from_secs(1);
+    let storage = kiribi.storage();
+    let period = worker.config.lease / 3;
+    let mut asked_here = kiribi.subscribe_cancel_asked();
+    let mut listener: Option<Box<dyn Listener>> = None;
+    let mut subscribed = false;
+    loop {
+        if !subscribed {
+            match storage.listen_cancels().await {
+                Ok(found) => {
+                    listener = found;
+                    subscribed = true;
+                }
+                Err(err) => worker.log.warn(
+                    "could not listen for cancel requests; looking at each lease renewal",
+                    &err,
+                ),
+            }
+        }
+        tokio::select! {
+            woke = woken(&mut listener) => {
+                if let Err(err) = woke {
+                    worker.log.warn("listening for cancel requests failed; looking again", &err);
+                    tokio::time::sleep(RETRY).await;
+                }
+            }
+            Ok(()) = asked_here.changed() => {}
+            () = tokio::time::sleep(period) => {}
+        }
+        if running.is_empty() {
+            continue;
+        }
+        match storage.cancel_requests(&worker.id).await {
+            Ok(ids) => {
+                let raised = running.cancel(&ids);
+                if raised > 0 {
+                    tracing::info!(worker = %worker.id, jobs = raised, "running jobs asked to stop");
+                }
+            }
+            Err(err) => worker
+                .log
+                .warn("could not read the cancel requests of running jobs", &err),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signal_is_raised_once_and_only_for_jobs_that_run_here() {
+        let running = Running::default();
+        let job = running.register(JobId::from_i64(7));
+        assert!(!*job.signal.borrow());
+        assert_eq!(running.cancel(&[JobId::from_i64(8)]), 0);
+        assert_eq!(running.cancel(&[JobId::from_i64(7)]), 1);
+        assert!(*job.signal.borrow());
+        assert_eq!(running.cancel(&[JobId::from_i64(7)]), 0, "raised already");
+        drop(job);
+        assert!(running.is_empty());
+    }
+}
