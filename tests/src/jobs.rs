@@ -8,6 +8,9 @@ use kiribi::{JobContext, job};
 /// The directory where `record_run` appends one line per run, one file per process.
 pub const RUN_LOG_DIR_ENV: &str = "KIRIBI_TEST_RUN_LOG";
 
+/// The worker process's `cancel_grace` in milliseconds, when set.
+pub const CANCEL_GRACE_ENV: &str = "KIRIBI_TEST_CANCEL_GRACE_MS";
+
 /// Makes sure this module is linked into a binary (see the `inventory` caveat).
 pub fn link() {}
 
@@ -77,5 +80,37 @@ pub async fn sync_user(user_id: i64, full: bool) -> Result<(), String> {
 #[job(name = "test.digest", unique(fields = [user_id], period = "1h"))]
 pub async fn digest(user_id: i64, note: String) -> Result<(), String> {
     let _ = (user_id, note);
+    Ok(())
+}
+
+/// Creates `<marker>.started`, waits until it is asked to stop, then creates
+/// `<marker>.saw_cancel` (holding what `is_cancelled` said) and returns a value.
+#[job(name = "test.until_cancelled")]
+pub async fn until_cancelled(ctx: JobContext, marker: String) -> Result<u32, std::io::Error> {
+    record_run(&ctx)?;
+    std::fs::write(format!("{marker}.started"), b"started")?;
+    ctx.cancelled().await;
+    std::fs::write(
+        format!("{marker}.saw_cancel"),
+        ctx.is_cancelled().to_string(),
+    )?;
+    Ok(ctx.attempt())
+}
+
+/// Creates `<marker>.started` and hangs, ignoring any request to stop; creates
+/// `<marker>.dropped` when its future is dropped.
+#[job(name = "test.ignore_cancel")]
+pub async fn ignore_cancel(ctx: JobContext, marker: String) -> Result<(), std::io::Error> {
+    /// Creates its file when dropped, with the future that holds it.
+    struct OnDrop(String);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            let _ = std::fs::write(&self.0, b"dropped");
+        }
+    }
+    record_run(&ctx)?;
+    let _dropped = OnDrop(format!("{marker}.dropped"));
+    std::fs::write(format!("{marker}.started"), b"started")?;
+    tokio::time::sleep(Duration::from_secs(3600)).await;
     Ok(())
 }

@@ -25,6 +25,7 @@ pub struct WorkerStart {
     run_log: Option<PathBuf>,
     stderr: Option<PathBuf>,
     log_level: Option<String>,
+    cancel_grace: Option<Duration>,
 }
 
 impl WorkerStart {
@@ -65,6 +66,13 @@ impl WorkerStart {
         self
     }
 
+    /// Its `cancel_grace` (default: kiribi's), passed in
+    /// [`CANCEL_GRACE_ENV`](crate::jobs::CANCEL_GRACE_ENV).
+    pub fn cancel_grace(mut self, grace: Duration) -> Self {
+        self.cancel_grace = Some(grace);
+        self
+    }
+
     /// Its `RUST_LOG` (default: the test's, else warnings; see [`crate::log`]).
     pub fn log_level(mut self, level: &str) -> Self {
         self.log_level = Some(level.to_owned());
@@ -85,6 +93,9 @@ impl WorkerStart {
         }
         if let Some(dir) = &self.run_log {
             command.env(crate::jobs::RUN_LOG_DIR_ENV, dir);
+        }
+        if let Some(grace) = self.cancel_grace {
+            command.env(crate::jobs::CANCEL_GRACE_ENV, grace.as_millis().to_string());
         }
         if let Some(level) = &self.log_level {
             command.env("RUST_LOG", level);
@@ -149,6 +160,7 @@ impl WorkerProcess {
             run_log: None,
             stderr: None,
             log_level: None,
+            cancel_grace: None,
         }
     }
 
