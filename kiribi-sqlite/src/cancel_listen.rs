@@ -4,20 +4,31 @@
 //! cancel requests (`kiribi_cancel_signal`, bumped by a trigger when a running
 //! job's `cancel_requested` is set) and wakes only when the count changed. So a
 //! commit that requested no cancel costs one primary-key read, and a worker reads
-//! its running jobs' flags only after a request.
+//! its running jobs' flags only after a request. Reads are at least [`READ_GAP`]
+//! apart, the commits in between coalesced: a busy database commits every few
+//! milliseconds, and a cancel request may wait that long (it is promised within a
+//! second).
+
+use std::time::Duration;
 
 use kiribi_core::Error;
 use kiribi_core::backend::Listener;
 use sqlx::SqlitePool;
+use tokio::time::Instant;
 
 use crate::error::{retry_on_contention, storage_error};
 use crate::listen::CommitWatcher;
 use crate::sql;
 
+/// The least time between two reads of the count.
+const READ_GAP: Duration = Duration::from_millis(100);
+
 /// Watches the count of cancel requests.
 pub(crate) struct CancelListener {
     commits: CommitWatcher,
     reader: SqlitePool,
+    /// When the count was last read.
+    read_at: Instant,
     /// The count last seen; `None` after a failed read, so that the next read
     /// wakes (requests made meanwhile may have been missed).
     seen: Option<i64>,
@@ -30,6 +41,7 @@ impl CancelListener {
         let mut listener = Self {
             commits,
             reader,
+            read_at: Instant::now(),
             seen: None,
         };
         listener.seen = Some(listener.requests().await?);
@@ -55,6 +67,8 @@ impl Listener for CancelListener {
     async fn recv(&mut self) -> Result<(), Error> {
         loop {
             self.commits.recv().await?;
+            tokio::time::sleep_until(self.read_at + READ_GAP).await;
+            self.read_at = Instant::now();
             let now = match self.requests().await {
                 Ok(now) => now,
                 Err(error) => {

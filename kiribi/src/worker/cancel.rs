@@ -18,6 +18,7 @@ use std::time::Duration;
 use kiribi_core::JobId;
 use kiribi_core::backend::Listener;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::Kiribi;
 use crate::worker::WorkerShared;
@@ -74,43 +75,62 @@ impl Running {
     }
 }
 
-/// Waits for the next wake-up of `listener`, or forever without one.
-async fn woken(listener: &mut Option<Box<dyn Listener>>) -> kiribi_core::Result<()> {
-    match listener {
-        Some(listener) => listener.recv().await,
-        None => std::future::pending().await,
+/// Forwards the backend's cancel wake-ups into `woken`, subscribing again after a
+/// failure, until the task is aborted. Runs as a task of its own so that a
+/// listener's `recv` is never dropped halfway (PostgreSQL's may be reconnecting).
+async fn forward_cancel_wakeups(kiribi: Kiribi, worker: WorkerShared, woken: watch::Sender<u64>) {
+    const RETRY: Duration = Duration::from_secs(1);
+    let wake = || woken.send_modify(|n| *n = n.wrapping_add(1));
+    loop {
+        let mut listener: Box<dyn Listener> = match kiribi.storage().listen_cancels().await {
+            // No channel: the lease renewal period's look is all there is.
+            Ok(None) => return,
+            Ok(Some(listener)) => listener,
+            Err(err) => {
+                worker.log.warn(
+                    "could not listen for cancel requests; looking at each lease renewal \
+                     until it works",
+                    &err,
+                );
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+        };
+        // Requests made before the listener was up were not announced.
+        wake();
+        loop {
+            match listener.recv().await {
+                Ok(()) => wake(),
+                Err(err) => {
+                    worker.log.warn(
+                        "listening for cancel requests failed; looking at each lease \
+                         renewal until it is back",
+                        &err,
+                    );
+                    tokio::time::sleep(RETRY).await;
+                }
+            }
+        }
     }
 }
 
 /// Raises the signals of this worker's jobs that were asked to stop, until the
 /// task is aborted with the worker.
 pub(crate) async fn watch_cancels(kiribi: Kiribi, worker: WorkerShared, running: Running) {
-    const RETRY: Duration = Duration::from_secs(1);
     let storage = kiribi.storage();
     let period = worker.config.lease / 3;
     let mut asked_here = kiribi.subscribe_cancel_asked();
-    let mut listener: Option<Box<dyn Listener>> = None;
-    let mut subscribed = false;
+    let (woken, mut from_database) = watch::channel(0);
+    // Dropped, and so aborted, with this task.
+    let mut forwarder = JoinSet::new();
+    forwarder.spawn(forward_cancel_wakeups(
+        kiribi.clone(),
+        worker.clone(),
+        woken,
+    ));
     loop {
-        if !subscribed {
-            match storage.listen_cancels().await {
-                Ok(found) => {
-                    listener = found;
-                    subscribed = true;
-                }
-                Err(err) => worker.log.warn(
-                    "could not listen for cancel requests; looking at each lease renewal",
-                    &err,
-                ),
-            }
-        }
         tokio::select! {
-            woke = woken(&mut listener) => {
-                if let Err(err) = woke {
-                    worker.log.warn("listening for cancel requests failed; looking again", &err);
-                    tokio::time::sleep(RETRY).await;
-                }
-            }
+            Ok(()) = from_database.changed() => {}
             Ok(()) = asked_here.changed() => {}
             () = tokio::time::sleep(period) => {}
         }
