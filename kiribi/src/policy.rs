@@ -8,7 +8,11 @@
 //! A snooze (`JobError::snooze`) is not a failure: the attempt is given back
 //! uncharged ([`Outcome::Snoozed`]), so a job may snooze any number of times
 //! whatever its `max_attempts`. A job asked to stop while it runs
-//! ([`after_cancel`]) ends cancelled whatever it returned, and is never retried.
+//! ([`Kiribi::cancel`](crate::Kiribi::cancel)) ends cancelled
+//! ([`Outcome::Cancelled`]) whatever it returned, and is never retried; one that
+//! does not return within its worker's
+//! [`cancel_grace`](crate::WorkerBuilder::cancel_grace) is stopped and ends
+//! cancelled too.
 //!
 //! What a crash costs. A worker that dies (killed, out of memory, its host gone)
 //! stops renewing its leases; once they expire, the reaper of any other worker takes
