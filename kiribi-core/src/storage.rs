@@ -80,7 +80,7 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 ///   requested is never made to wait again: an outcome that would (a retry, an
 ///   interruption, a snooze: the attempt ended, or its lease was reaped, before its
 ///   owner learnt of the request) is stored as `Cancelled`, finished, with the
-///   attempt's error if it had one; a success is stored as a success.
+///   attempt's error if it had one; a success or a failure is stored as it is.
 ///   [`retry`](Storage::retry) clears the request.
 /// - **Snoozes.** [`Outcome::Snoozed`] gives the attempt back uncharged, as
 ///   [`release`](Storage::release) does, and makes the job ready after its delay.
