@@ -11,7 +11,7 @@
 //! query, and only while it runs jobs; it then raises the signal of each job named.
 //! What a cancelled attempt means is decided in [`crate::policy::after_cancel`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -26,7 +26,16 @@ use crate::worker::WorkerShared;
 /// The cancel signals of the jobs a worker runs now, by job id.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Running {
-    jobs: Arc<Mutex<HashMap<JobId, watch::Sender<bool>>>>,
+    jobs: Arc<Mutex<Jobs>>,
+}
+
+#[derive(Debug, Default)]
+struct Jobs {
+    /// The signal of each job that runs.
+    running: HashMap<JobId, watch::Sender<bool>>,
+    /// The ids the database last reported as asked to stop: a job claimed ahead
+    /// that was asked before it started starts with its signal raised.
+    requested: HashSet<JobId>,
 }
 
 /// A running job's entry in [`Running`]: removed when the attempt ends.
@@ -39,19 +48,22 @@ pub(crate) struct Registered {
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        self.running.lock().remove(&self.id);
+        self.running.lock().running.remove(&self.id);
     }
 }
 
 impl Running {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, watch::Sender<bool>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Jobs> {
         self.jobs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers job `id` as running, until the returned entry is dropped.
+    /// Registers job `id` as running, until the returned entry is dropped; its
+    /// signal is raised already if it was asked to stop before it started.
     pub(crate) fn register(&self, id: JobId) -> Registered {
-        let (sender, signal) = watch::channel(false);
-        self.lock().insert(id, sender);
+        let mut jobs = self.lock();
+        let (sender, signal) = watch::channel(jobs.requested.contains(&id));
+        jobs.running.insert(id, sender);
+        drop(jobs);
         Registered {
             running: self.clone(),
             id,
@@ -61,15 +73,18 @@ impl Running {
 
     /// Whether no job runs: then there is nothing to ask the database about.
     pub(crate) fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.lock().running.is_empty()
     }
 
-    /// Raises the signal of each of `ids` that runs here; returns how many it
+    /// Raises the signal of each of `ids`, the jobs of this worker that the
+    /// database reports as asked to stop, that runs here, and remembers the rest
+    /// (claimed ahead, not started yet) until the next report; returns how many it
     /// raised for the first time.
     pub(crate) fn cancel(&self, ids: &[JobId]) -> usize {
-        let jobs = self.lock();
+        let mut jobs = self.lock();
+        jobs.requested = ids.iter().copied().collect();
         ids.iter()
-            .filter_map(|id| jobs.get(id))
+            .filter_map(|id| jobs.running.get(id))
             .filter(|signal| signal.send_if_modified(|raised| !std::mem::replace(raised, true)))
             .count()
     }
@@ -166,5 +181,17 @@ mod tests {
         assert_eq!(running.cancel(&[JobId::from_i64(7)]), 0, "raised already");
         drop(job);
         assert!(running.is_empty());
+    }
+
+    #[test]
+    fn a_job_asked_before_it_started_starts_with_its_signal_raised() {
+        let running = Running::default();
+        let other = running.register(JobId::from_i64(1));
+        assert_eq!(running.cancel(&[JobId::from_i64(2)]), 0, "not started yet");
+        let job = running.register(JobId::from_i64(2));
+        assert!(*job.signal.borrow());
+        assert!(!*other.signal.borrow());
+        running.cancel(&[]);
+        assert!(!*running.register(JobId::from_i64(3)).signal.borrow());
     }
 }
