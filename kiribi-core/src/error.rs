@@ -325,7 +325,8 @@ impl JobError {
     /// `last_error` stays as it was.
     ///
     /// Return it as `Err(JobError::snooze(..))`, or with `?` from a function that
-    /// returns `Result<_, JobError>`.
+    /// returns `Result<_, JobError>`. A job run inline (`run_now`) has its one
+    /// attempt only: there a snooze fails it, and its caller gets this error.
     ///
     /// # Examples
     ///

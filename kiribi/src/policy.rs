@@ -95,6 +95,19 @@ pub(crate) fn after_attempt(
     }
 }
 
+/// What the failure of an inline (`run_now`) attempt means: its one attempt is
+/// over, so it fails; a snooze too, since no worker is to run it again (the caller
+/// gets the error).
+pub(crate) fn after_inline_failure(failure: Failure, retry: &RetryPolicy) -> Outcome {
+    match after_attempt(Err(failure), 1, 1, retry) {
+        Outcome::Snoozed { delay, .. } => Outcome::failed(format!(
+            "snoozed for {}, but a job run inline (`run_now`) is not run again",
+            humanize(delay)
+        )),
+        outcome => outcome,
+    }
+}
+
 /// What an attempt means when its job was asked to stop while it ran: the job is
 /// cancelled, whatever the attempt returned, and the reason stored as the attempt's
 /// error says how it ended. `ended` is `None` when the job did not return within
@@ -241,6 +254,16 @@ mod tests {
             Outcome::snoozed(Duration::from_secs(5)),
             "a snooze after the last attempt still waits"
         );
+    }
+
+    #[test]
+    fn an_inline_attempt_fails_even_when_it_snoozes() {
+        let snoozed = Failure::Error(JobError::snooze(Duration::from_secs(5)));
+        let outcome = after_inline_failure(snoozed, &policy());
+        assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
+        assert!(outcome.error().unwrap().contains("run_now"));
+        let failed = after_inline_failure(Failure::Error(JobError::new("x")), &policy());
+        assert_eq!(failed, Outcome::failed("x"));
     }
 
     #[test]

@@ -78,7 +78,24 @@ async fn a_snoozed_job_waits_its_delay_uncharged(db: TestDb) {
     assert!(kiribi.attempts(id).await.unwrap().is_empty());
 }
 
+/// `run_now` runs one attempt for its caller: a snooze fails it rather than leave a
+/// job behind for workers to run again.
+async fn a_snooze_in_run_now_fails_the_inline_job(db: TestDb) {
+    let kiribi = db.connect().await;
+    let err = SnoozeForAnHour::run_now(&kiribi, SnoozeForAnHour)
+        .await
+        .unwrap_err();
+    let kiribi::Error::JobFailed { id, error, .. } = err else {
+        panic!("expected JobFailed, got {err:?}");
+    };
+    assert_eq!(error.snoozed(), Some(Duration::from_secs(3600)));
+    let record = kiribi.job(id).await.unwrap().unwrap();
+    assert_eq!(record.status, JobStatus::Failed);
+    assert!(record.last_error.unwrap_or_default().contains("run_now"));
+}
+
 kiribi_tests::backend_tests!(
     a_job_snoozing_more_often_than_its_max_attempts_still_runs,
     a_snoozed_job_waits_its_delay_uncharged,
+    a_snooze_in_run_now_fails_the_inline_job,
 );
