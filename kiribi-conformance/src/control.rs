@@ -6,8 +6,9 @@ use kiribi_core::{JobFilter, JobId, JobStatus, Storage};
 
 use super::{HOUR, LONG_LEASE, claim, claim_one, complete, enqueue, get, job, request};
 
-/// Cancel applies to `Pending` and `Retrying` jobs only.
-pub async fn cancel_applies_to_waiting_jobs_only(storage: &dyn Storage) {
+/// Cancel finishes `Pending` and `Retrying` jobs only; a `Running` one is asked to
+/// stop and stays running (see `cancel.rs`), a finished one is refused.
+pub async fn cancel_finishes_waiting_jobs_only(storage: &dyn Storage) {
     let ids = enqueue(
         storage,
         vec![job("a", 0), job("b", 1), job("c", 2), job("d", 3)],
@@ -31,7 +32,10 @@ pub async fn cancel_applies_to_waiting_jobs_only(storage: &dyn Storage) {
 
     assert!(storage.cancel(ids[0]).await.expect("cancel"));
     assert!(storage.cancel(ids[1]).await.expect("cancel"));
-    assert!(!storage.cancel(ids[2]).await.expect("cancel"), "running");
+    assert!(
+        storage.cancel(ids[2]).await.expect("cancel"),
+        "a running job is asked to stop"
+    );
     assert!(!storage.cancel(ids[3]).await.expect("cancel"), "succeeded");
     assert!(
         !storage.cancel(ids[0]).await.expect("cancel"),

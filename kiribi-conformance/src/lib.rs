@@ -5,7 +5,8 @@
 //! Each check is a `pub async fn` over `&dyn Storage` on a fresh, empty database (or,
 //! for the checks between processes, over two independent handles on it), one file
 //! per concern: `enqueue.rs`, `claim.rs`, a lease's life in `lease.rs`, job control
-//! in `control.rs`, wake-ups in `listen.rs` and cron schedules in `schedule.rs`.
+//! in `control.rs`, cancelling running jobs and snoozes in `cancel.rs`, wake-ups in
+//! `listen.rs` and cron schedules in `schedule.rs`.
 //! [`conformance_tests!`] turns the whole list into one `#[test]` per check for a
 //! backend, given a [`TestDatabase`]; each test runs on a multi-threaded tokio
 //! runtime of its own, so the calling crate needs no tokio macros.
@@ -35,6 +36,7 @@
 //! took. Times are compared only with other times the backend stored, never with the
 //! test's own clock.
 
+mod cancel;
 mod claim;
 mod control;
 mod enqueue;
@@ -52,6 +54,10 @@ use std::time::Duration;
 use kiribi_core::backend::{ClaimRequest, ClaimedJob, Enqueued, Lease, NewJob, Outcome, WorkerId};
 use kiribi_core::{JobId, JobRecord, Storage};
 
+pub use cancel::{
+    a_cancel_of_a_running_job_is_seen_by_its_owner, a_cancelled_outcome_is_final,
+    a_snooze_does_not_charge_an_attempt, cancel_listener_announces_requests_from_other_handles,
+};
 pub use claim::{
     claim_only_takes_requested_names_and_queues, claim_orders_by_priority_then_run_at_then_id,
     claim_records_the_lease_and_opens_an_attempt,
@@ -59,7 +65,7 @@ pub use claim::{
     concurrent_claims_never_hand_out_a_job_twice, delayed_jobs_are_not_claimed_before_run_at,
 };
 pub use control::{
-    cancel_applies_to_waiting_jobs_only, delete_removes_the_job_and_its_history_unless_running,
+    cancel_finishes_waiting_jobs_only, delete_removes_the_job_and_its_history_unless_running,
     list_filters_and_orders_newest_first, list_finds_waiting_jobs_behind_a_long_history,
     retry_makes_finished_jobs_ready_again, unknown_ids_are_not_errors,
 };
@@ -223,7 +229,7 @@ macro_rules! conformance_tests {
             renew_leases_keeps_a_job_from_being_reaped,
             release_does_not_charge_an_attempt,
             enqueue_running_records_an_inline_attempt,
-            cancel_applies_to_waiting_jobs_only,
+            cancel_finishes_waiting_jobs_only,
             retry_makes_finished_jobs_ready_again,
             delete_removes_the_job_and_its_history_unless_running,
             unknown_ids_are_not_errors,
@@ -243,6 +249,9 @@ macro_rules! conformance_tests {
             delete_schedule_removes_it_and_keeps_its_jobs,
             a_paused_schedule_enqueues_no_tick,
             missed_ticks_collapse_to_the_latest,
+            a_cancel_of_a_running_job_is_seen_by_its_owner,
+            a_cancelled_outcome_is_final,
+            a_snooze_does_not_charge_an_attempt,
         );
         $crate::conformance_tests!(@pair $database;
             claims_from_two_handles_never_hand_out_a_job_twice,
@@ -251,6 +260,7 @@ macro_rules! conformance_tests {
             a_pause_holds_for_every_handle,
             limits_hold_for_concurrent_claims_from_two_handles,
             a_tick_is_enqueued_once_by_concurrent_callers,
+            cancel_listener_announces_requests_from_other_handles,
         );
     };
     (@single $database:expr; $($check:ident),* $(,)?) => {

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::JobId;
 
@@ -267,6 +268,8 @@ pub struct JobError {
     message: String,
     permanent: bool,
     error: Option<Arc<dyn Kept>>,
+    /// Set by [`JobError::snooze`]: not a failure, a request to wait.
+    snooze: Option<Duration>,
 }
 
 /// The job's own error, however it was held: a box, or a pointer such as
@@ -301,6 +304,7 @@ impl JobError {
             message: message.to_string(),
             permanent: false,
             error: None,
+            snooze: None,
         }
     }
 
@@ -310,7 +314,50 @@ impl JobError {
             message: message.to_string(),
             permanent: true,
             error: None,
+            snooze: None,
         }
+    }
+
+    /// Not a failure: the job asks to run again after `delay`, without being
+    /// charged the attempt (its attempt count goes back, as if this attempt had
+    /// not started, so a job may snooze any number of times whatever its
+    /// `max_attempts`). The attempt leaves no record in the history, and the job's
+    /// `last_error` stays as it was.
+    ///
+    /// Return it as `Err(JobError::snooze(..))`, or with `?` from a function that
+    /// returns `Result<_, JobError>`. A job run inline (`run_now`) has its one
+    /// attempt only: there a snooze fails it, and its caller gets this error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kiribi_core::JobError;
+    ///
+    /// fn not_yet(ready: bool) -> Result<(), JobError> {
+    ///     if !ready {
+    ///         Err(JobError::snooze(Duration::from_secs(30)))?;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// let err = not_yet(false).unwrap_err();
+    /// assert_eq!(err.snoozed(), Some(Duration::from_secs(30)));
+    /// assert_eq!(err.message(), "snoozed for 30s");
+    /// assert!(!err.is_permanent());
+    /// assert_eq!(JobError::new("flaky").snoozed(), None);
+    /// ```
+    pub fn snooze(delay: Duration) -> Self {
+        Self {
+            message: format!("snoozed for {delay:?}"),
+            permanent: false,
+            error: None,
+            snooze: Some(delay),
+        }
+    }
+
+    /// How long the job asked to wait, if this is a [`snooze`](Self::snooze).
+    pub fn snoozed(&self) -> Option<Duration> {
+        self.snooze
     }
 
     /// The job's own error, kept: retried while attempts remain, unless a
@@ -351,6 +398,7 @@ impl JobError {
             message: chain_text(error),
             permanent,
             error: Some(kept),
+            snooze: None,
         }
     }
 
@@ -386,7 +434,9 @@ impl JobError {
 impl PartialEq for JobError {
     /// Compares what is stored: the message and whether it is permanent.
     fn eq(&self, other: &Self) -> bool {
-        self.message == other.message && self.permanent == other.permanent
+        self.message == other.message
+            && self.permanent == other.permanent
+            && self.snooze == other.snooze
     }
 }
 
@@ -398,6 +448,9 @@ impl fmt::Debug for JobError {
         debug
             .field("message", &self.message)
             .field("permanent", &self.permanent);
+        if let Some(delay) = self.snooze {
+            debug.field("snooze", &delay);
+        }
         if let Some(error) = self.get_ref() {
             debug.field("error", &error);
         }

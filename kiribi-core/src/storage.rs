@@ -87,6 +87,19 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 ///   holds (claims, lease renewals, the reaper's pick), or locks them in ascending id
 ///   order; at most one kind of statement per worker waits for such rows (its
 ///   batched completions), so no two waiters can form a cycle.
+/// - **Cancelling a running job.** [`cancel`](Storage::cancel) of a `Running` job
+///   changes neither its status nor its lease: it records the request, which
+///   [`cancel_requests`](Storage::cancel_requests) then reports to the job's owner,
+///   and announces it to every listener of
+///   [`listen_cancels`](Storage::listen_cancels). The owner ends the attempt with
+///   [`Outcome::Cancelled`], fenced as any completion. A job whose cancel was
+///   requested is never made to wait again: an outcome that would (a retry, an
+///   interruption, a snooze: the attempt ended, or its lease was reaped, before its
+///   owner learnt of the request) is stored as `Cancelled`, finished, with the
+///   attempt's error if it had one; a success or a failure is stored as it is.
+///   [`retry`](Storage::retry) clears the request.
+/// - **Snoozes.** [`Outcome::Snoozed`] gives the attempt back uncharged, as
+///   [`release`](Storage::release) does, and makes the job ready after its delay.
 /// - **History.** Every attempt keeps its number, worker, start, end and error.
 ///   A released attempt is removed from the history (it was not charged).
 /// - **Not found.** Operations on an unknown id return `None`/`false`, never an error.
@@ -167,8 +180,24 @@ pub trait Storage: Send + Sync + 'static {
     /// Reads a job's attempts, oldest first.
     async fn attempts(&self, id: JobId) -> Result<Vec<AttemptRecord>>;
 
-    /// `Pending` or `Retrying` → `Cancelled`. `false` for any other state.
+    /// `Pending` or `Retrying` → `Cancelled`; for a `Running` job, records that it
+    /// is asked to stop (see the contract's *Cancelling a running job*). `false`
+    /// for any other state.
     async fn cancel(&self, id: JobId) -> Result<bool>;
+
+    /// The `Running` jobs of `owner` whose cancel was requested, by id. Cheap: it
+    /// reads only the owner's running jobs, and workers ask only when they run
+    /// jobs and were woken by [`listen_cancels`](Storage::listen_cancels) or their
+    /// lease heartbeat came around.
+    async fn cancel_requests(&self, owner: &WorkerId) -> Result<Vec<JobId>>;
+
+    /// Subscribes to wake-ups when a `Running` job is asked to stop, by any
+    /// process or connection: PostgreSQL's `NOTIFY` on a channel of its own, a
+    /// SQLite commit that changed the count of requests. Wake-ups may be spurious
+    /// and coalesced, as [`Listener`]'s contract says. `Ok(None)` when the backend
+    /// has no such channel: workers then ask
+    /// [`cancel_requests`](Storage::cancel_requests) at each lease renewal only.
+    async fn listen_cancels(&self) -> Result<Option<Box<dyn Listener>>>;
 
     /// `Failed`, `Cancelled` or `Retrying` → ready now (`Pending` if it never ran,
     /// else `Retrying`), granting one more attempt when none are left.

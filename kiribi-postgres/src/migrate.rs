@@ -58,6 +58,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "limits",
         include_str!("../migrations/20261202210000_limits.sql"),
     ),
+    Migration::new(
+        20261202300000,
+        "cancel requests",
+        include_str!("../migrations/20261202300000_cancel_requests.sql"),
+    ),
 ];
 const _: () = assert!(versions_increase(MIGRATIONS));
 

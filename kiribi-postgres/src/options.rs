@@ -310,6 +310,17 @@ pub(crate) fn channel(schema: &str) -> String {
     format!("{CHANNEL_PREFIX}{schema}")
 }
 
+/// The prefix of every channel that announces cancel requests of running jobs; as
+/// long as [`CHANNEL_PREFIX`], so that every accepted schema fits it too.
+pub(crate) const CANCEL_CHANNEL_PREFIX: &str = "kiribi_stop.";
+const _: () = assert!(CANCEL_CHANNEL_PREFIX.len() == CHANNEL_PREFIX.len());
+
+/// The channel on which `cancel` announces that a running job of a schema is asked
+/// to stop: `kiribi_stop.<schema>`.
+pub(crate) fn cancel_channel(schema: &str) -> String {
+    format!("{CANCEL_CHANNEL_PREFIX}{schema}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

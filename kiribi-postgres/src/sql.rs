@@ -240,33 +240,54 @@ pub(crate) const RENEW_LEASES: &str = "\
 /// Arrays, one element per completion: $1 ids, $2 attempts, $3 lease owners, $4
 /// new statuses, $5 results (JSON text), $6 errors (NULL keeps the job's previous
 /// one), $7 next run in µs from now (NULL keeps `run_at`), $8 whether the job is
-/// finished, $9 whether the attempt was interrupted. The input is sorted by id. It
-/// cannot deadlock: every other statement that locks several jobs skips the rows
+/// finished, $9 whether the attempt was interrupted, $10 whether it is given back
+/// uncharged (a snooze: the attempt count goes down and no record is written). The
+/// input is sorted by id. It cannot deadlock: every other statement that locks several jobs skips the rows
 /// others hold (claims, renewals, the reaper's pick) or runs after this worker's
 /// last completion (its release at shutdown), so none of them waits for a row this
 /// statement holds while holding one it waits for.
+///
+/// A job whose cancel was requested (`cancel_requested`) is not made to wait again:
+/// an unfinished outcome is stored as `cancelled`, finished now, charged (see the
+/// `Storage` contract). A released attempt puts `started_at` and `attempted_by` back
+/// as [`RELEASE_JOBS`] does.
 pub(crate) const COMPLETE_JOBS: &str = "\
     WITH input AS ( \
         SELECT * FROM UNNEST($1::int8[], $2::int4[], $3::text[], $4::text[], $5::text[], \
-                             $6::text[], $7::int8[], $8::bool[], $9::bool[]) \
-            AS c(id, attempt, owner, status, result, error, delay_us, finished, interrupted) \
+                             $6::text[], $7::int8[], $8::bool[], $9::bool[], $10::bool[]) \
+            AS c(id, attempt, owner, status, result, error, delay_us, finished, interrupted, \
+                 released) \
         ORDER BY id \
     ), done AS ( \
         UPDATE kiribi_jobs AS j \
-        SET status = c.status, result = c.result::jsonb, \
+        SET status = CASE \
+                WHEN j.cancel_requested AND NOT c.finished THEN 'cancelled' \
+                WHEN c.released AND j.attempts = 1 THEN 'pending' \
+                ELSE c.status END, \
+            attempts = j.attempts - (c.released AND NOT j.cancel_requested)::int, \
+            started_at = CASE WHEN c.released AND NOT j.cancel_requested \
+                THEN (SELECT a.started_at FROM kiribi_attempts AS a \
+                      WHERE a.job_id = j.id AND a.attempt = j.attempts - 1) \
+                ELSE j.started_at END, \
+            attempted_by = CASE WHEN c.released AND NOT j.cancel_requested \
+                THEN (SELECT a.worker FROM kiribi_attempts AS a \
+                      WHERE a.job_id = j.id AND a.attempt = j.attempts - 1) \
+                ELSE j.attempted_by END, \
+            result = c.result::jsonb, \
             last_error = COALESCE(c.error, j.last_error), \
             run_at = COALESCE(now() + c.delay_us * interval '1 microsecond', j.run_at), \
-            finished_at = CASE WHEN c.finished THEN now() END, \
+            finished_at = CASE WHEN c.finished OR j.cancel_requested THEN now() END, \
             interruptions = j.interruptions + c.interrupted::int, \
             lease_owner = NULL, lease_expires_at = NULL \
         FROM input AS c \
         WHERE j.id = c.id AND j.status = 'running' AND j.attempts = c.attempt \
           AND j.lease_owner IS NOT DISTINCT FROM c.owner \
-        RETURNING j.id, j.attempts, j.status, j.attempted_by, j.started_at, c.error \
+        RETURNING j.id, j.attempts, j.status, j.attempted_by, j.started_at, j.last_error, \
+                  c.attempt \
     ), failed AS ( \
         INSERT INTO kiribi_attempts (job_id, attempt, worker, started_at, finished_at, error) \
-        SELECT id, attempts, attempted_by, started_at, now(), error FROM done \
-        WHERE status <> 'succeeded' \
+        SELECT id, attempts, attempted_by, started_at, now(), last_error FROM done \
+        WHERE status <> 'succeeded' AND attempts = attempt \
         ON CONFLICT (job_id, attempt) DO UPDATE \
         SET finished_at = excluded.finished_at, error = excluded.error \
     ) \
@@ -292,7 +313,8 @@ pub(crate) const COMPLETE_SUCCESSES: &str = "\
     RETURNING j.id";
 
 /// Gives claimed jobs back uncharged, fenced by ($1 ids, $2 attempts, $3 lease
-/// owners): the attempt count, `started_at` and `attempted_by` go back to what they
+/// owners); one asked to stop ends `cancelled` instead of waiting again. The attempt
+/// count, `started_at` and `attempted_by` go back to what they
 /// were before the claim (the previous attempt ended in an error, so it has a
 /// record). Removes a record of the released attempt, which only an older kiribi
 /// (that opened records at the claim) may have left. Locks in id order. Returns one
@@ -308,7 +330,9 @@ pub(crate) const RELEASE_JOBS: &str = "\
     ), released AS ( \
         UPDATE kiribi_jobs AS j \
         SET attempts = j.attempts - 1, \
-            status = CASE WHEN j.attempts - 1 = 0 THEN 'pending' ELSE 'retrying' END, \
+            status = CASE WHEN j.cancel_requested THEN 'cancelled' \
+                          WHEN j.attempts - 1 = 0 THEN 'pending' ELSE 'retrying' END, \
+            finished_at = CASE WHEN j.cancel_requested THEN now() ELSE j.finished_at END, \
             started_at = (SELECT a.started_at FROM kiribi_attempts AS a \
                           WHERE a.job_id = j.id AND a.attempt = j.attempts - 1), \
             attempted_by = (SELECT a.worker FROM kiribi_attempts AS a \
@@ -357,10 +381,31 @@ pub(crate) const LIST_ATTEMPTS: &str = "\
     WHERE j.id = $1 AND j.status IN ('running', 'succeeded') AND j.attempts > 0 \
     ORDER BY 2";
 
-/// Cancels job $1 if it waits.
+/// Cancels job $1 if it waits, or asks it to stop if it runs: a running job keeps
+/// its status and lease, `cancel_requested` is set and its owner is announced on
+/// channel $2 (on commit). One statement, so a job that starts or ends meanwhile is
+/// seen in one state or the other. Returns one row if the job was cancelled or
+/// asked to stop.
 pub(crate) const CANCEL_JOB: &str = "\
-    UPDATE kiribi_jobs SET status = 'cancelled', finished_at = now() \
-    WHERE id = $1 AND status IN ('pending', 'retrying')";
+    WITH changed AS ( \
+        UPDATE kiribi_jobs AS j \
+        SET status = CASE WHEN j.status = 'running' THEN j.status ELSE 'cancelled' END, \
+            finished_at = CASE WHEN j.status = 'running' THEN j.finished_at ELSE now() END, \
+            cancel_requested = j.cancel_requested OR j.status = 'running' \
+        WHERE j.id = $1 AND j.status IN ('pending', 'retrying', 'running') \
+        RETURNING j.status, j.lease_owner \
+    ) \
+    SELECT status, \
+           CASE WHEN status = 'running' \
+                THEN pg_notify($2, COALESCE(lease_owner, ''))::text END AS notified \
+    FROM changed";
+
+/// The running jobs of lease owner $1 whose cancel was requested, by id: through
+/// the status index, over running jobs only.
+pub(crate) const CANCEL_REQUESTS: &str = "\
+    SELECT id FROM kiribi_jobs \
+    WHERE status = 'running' AND lease_owner = $1 AND cancel_requested \
+    ORDER BY id";
 
 /// Makes job $1 ready now, with at least one attempt left, and announces it on
 /// channel $2 (a job made ready by hand is news to idle workers), unless another job
@@ -371,7 +416,7 @@ pub(crate) const RETRY_JOB: &str = "\
         UPDATE kiribi_jobs \
         SET status = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
             max_attempts = GREATEST(max_attempts, attempts + 1), \
-            run_at = now(), finished_at = NULL \
+            run_at = now(), finished_at = NULL, cancel_requested = false \
         WHERE id = $1 AND status IN ('failed', 'cancelled', 'retrying') \
           AND NOT EXISTS ( \
               SELECT 1 FROM kiribi_jobs AS other \

@@ -28,7 +28,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Postgres, Transactio
 use crate::enqueue::insert_jobs;
 use crate::error::{BACKEND, connect_error, storage_error};
 use crate::listen::PgJobListener;
-use crate::options::{PgStorageOptions, channel, quote_identifier};
+use crate::options::{PgStorageOptions, cancel_channel, channel, quote_identifier};
 use crate::row::{self, int_column, micros};
 use crate::sql;
 use crate::{migrate, nodelay, schedule};
@@ -552,8 +552,53 @@ impl Storage for PgStorage {
         .map_err(storage_error)
     }
 
+    /// Also announces a running job's cancel on `NOTIFY kiribi_stop.<schema>`.
     async fn cancel(&self, id: JobId) -> Result<bool, Error> {
-        self.execute_one(sql::CANCEL_JOB, id).await
+        let channel = cancel_channel(&self.schema);
+        async {
+            let mut session = self.session().await?;
+            let changed = sqlx::query(sql::CANCEL_JOB)
+                .bind(id.as_i64())
+                .bind(&channel)
+                .fetch_optional(&mut *session)
+                .await?
+                .is_some();
+            session.finish().await?;
+            Ok(changed)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn cancel_requests(&self, owner: &WorkerId) -> Result<Vec<JobId>, Error> {
+        async {
+            let mut session = self.session().await?;
+            let ids: Vec<i64> = sqlx::query_scalar(sql::CANCEL_REQUESTS)
+                .bind(owner.as_str())
+                .fetch_all(&mut *session)
+                .await?;
+            session.finish().await?;
+            Ok(ids.into_iter().map(JobId::from_i64).collect())
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    /// Subscribes to `NOTIFY kiribi_stop.<schema>` on a connection of its own;
+    /// `Ok(None)` when [`PgStorageOptions::listen`] turned listening off (workers
+    /// then look for cancel requests at each lease renewal).
+    async fn listen_cancels(&self) -> Result<Option<Box<dyn Listener>>, Error> {
+        if !self.listen {
+            return Ok(None);
+        }
+        let listener = PgJobListener::connect(
+            &self.pool.connect_options(),
+            &cancel_channel(&self.schema),
+            &self.schema,
+            self.acquire_timeout,
+        )
+        .await?;
+        Ok(Some(Box::new(listener)))
     }
 
     async fn retry(&self, id: JobId) -> Result<bool, Error> {
@@ -805,7 +850,8 @@ async fn complete(
             .bind(&batch.errors)
             .bind(&batch.delays)
             .bind(&batch.finished)
-            .bind(&batch.interrupted),
+            .bind(&batch.interrupted)
+            .bind(&batch.released),
     };
     let held: HashSet<i64> = query.fetch_all(&mut *conn).await?.into_iter().collect();
     Ok(completions
@@ -826,6 +872,7 @@ struct Completions<'a> {
     delays: Vec<Option<i64>>,
     finished: Vec<bool>,
     interrupted: Vec<bool>,
+    released: Vec<bool>,
 }
 
 impl<'a> Completions<'a> {
@@ -851,5 +898,6 @@ impl<'a> Completions<'a> {
         self.delays.push(columns.retry_in.map(micros));
         self.finished.push(columns.finished);
         self.interrupted.push(columns.interrupted);
+        self.released.push(columns.released);
     }
 }

@@ -8,7 +8,7 @@ use kiribi_core::{Error, JobFilter, Storage};
 use kiribi_postgres::{PgStorage, PgStorageOptions};
 
 /// Every migration this kiribi has, oldest first.
-const MIGRATIONS: [i64; 8] = [
+const MIGRATIONS: [i64; 9] = [
     20261129000000,
     20261129120000,
     20261129180000,
@@ -17,6 +17,7 @@ const MIGRATIONS: [i64; 8] = [
     20261202100000,
     20261202200000,
     20261202210000,
+    20261202300000,
 ];
 
 async fn applied_migrations(schema: &str) -> Vec<i64> {
@@ -165,6 +166,14 @@ async fn a_schema_of_an_older_kiribi_is_migrated_and_keeps_its_jobs() {
         claimed.len(),
         1,
         "the job from before the upgrade is claimed"
+    );
+    // A job running on the upgraded schema can be asked to stop.
+    let running = claimed[0].id();
+    assert!(storage.cancel(running).await.unwrap());
+    let owner = kiribi_core::backend::WorkerId::new("w");
+    assert_eq!(
+        storage.cancel_requests(&owner).await.unwrap(),
+        vec![running]
     );
 }
 

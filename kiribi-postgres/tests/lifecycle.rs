@@ -372,12 +372,17 @@ async fn cancel_retry_and_delete_apply_only_where_they_should() {
         .await
         .unwrap()
         .remove(0);
-    assert!(!storage.cancel(failed).await.unwrap(), "running");
+    assert!(
+        storage.cancel(failed).await.unwrap(),
+        "running: asked to stop"
+    );
     assert!(!storage.delete(failed).await.unwrap(), "running");
     assert!(!storage.retry(failed).await.unwrap(), "running");
     kiribi_conformance::complete(&storage, claimed.lease.clone(), Outcome::failed("x"))
         .await
         .unwrap();
+    // A finished outcome is stored as it is; only one that would wait is not.
+    assert_eq!(status(&storage, failed).await, JobStatus::Failed);
     assert!(storage.retry(failed).await.unwrap());
     let record = storage.get(failed).await.unwrap().unwrap();
     assert_eq!(record.status, JobStatus::Retrying);

@@ -43,6 +43,7 @@
 //! other instead of failing with "database is locked". Within one process, all writes
 //! of a [`SqliteStorage`] go through a single connection, [`SqliteStorage::pool`].
 
+mod cancel_listen;
 mod enqueue;
 mod error;
 mod list;

@@ -269,20 +269,46 @@ pub(crate) const RENEW_LEASES: &str = concat!(
 /// ?1 a JSON array with one array per completion: `[id, attempt, owner, status,
 /// result (JSON text) or null, error or null (keeps the previous one), next run_at
 /// or null (keeps it), finished_at or null, 1 if the attempt was interrupted else
-/// 0]`.
+/// 0, 1 if the attempt is given back uncharged (a snooze) else 0]`.
+///
+/// A job whose cancel was requested (`cancel_requested`) is not made to wait again:
+/// an unfinished outcome is stored as `cancelled`, finished now, charged (see the
+/// `Storage` contract). A released attempt puts `started_at` and `attempted_by` back
+/// as [`RELEASE_JOB`] does.
 macro_rules! complete_jobs {
     ($each:literal) => {
         concat!(
             "UPDATE kiribi_jobs \
-             SET status = c.status, result = c.result, \
+             SET status = CASE \
+                     WHEN kiribi_jobs.cancel_requested = 1 AND c.finished_at IS NULL \
+                         THEN 'cancelled' \
+                     WHEN c.released = 1 AND kiribi_jobs.attempts = 1 THEN 'pending' \
+                     ELSE c.status END, \
+                 attempts = kiribi_jobs.attempts \
+                     - (c.released = 1 AND kiribi_jobs.cancel_requested = 0), \
+                 started_at = CASE WHEN c.released = 1 AND kiribi_jobs.cancel_requested = 0 \
+                     THEN (SELECT a.started_at FROM kiribi_attempts AS a \
+                           WHERE a.job_id = kiribi_jobs.id \
+                             AND a.attempt = kiribi_jobs.attempts - 1) \
+                     ELSE kiribi_jobs.started_at END, \
+                 attempted_by = CASE WHEN c.released = 1 AND kiribi_jobs.cancel_requested = 0 \
+                     THEN (SELECT a.worker FROM kiribi_attempts AS a \
+                           WHERE a.job_id = kiribi_jobs.id \
+                             AND a.attempt = kiribi_jobs.attempts - 1) \
+                     ELSE kiribi_jobs.attempted_by END, \
+                 result = c.result, \
                  last_error = COALESCE(c.error, kiribi_jobs.last_error), \
-                 run_at = COALESCE(c.run_at, kiribi_jobs.run_at), finished_at = c.finished_at, \
+                 run_at = COALESCE(c.run_at, kiribi_jobs.run_at), \
+                 finished_at = CASE \
+                     WHEN kiribi_jobs.cancel_requested = 1 AND c.finished_at IS NULL \
+                         THEN CAST(unixepoch('subsec') * 1000 AS INTEGER) \
+                     ELSE c.finished_at END, \
                  interruptions = kiribi_jobs.interruptions + c.interrupted, \
                  lease_owner = NULL, lease_expires_at = NULL \
              FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS attempt, value ->> 2 AS owner, \
                           value ->> 3 AS status, value ->> 4 AS result, value ->> 5 AS error, \
                           value ->> 6 AS run_at, value ->> 7 AS finished_at, \
-                          value ->> 8 AS interrupted \
+                          value ->> 8 AS interrupted, value ->> 9 AS released \
                    FROM ",
             $each,
             "(?1)) AS c \
@@ -335,14 +361,17 @@ pub(crate) const COMPLETE_SUCCESSES_JSONB: &str = complete_successes!("jsonb_eac
 /// The first SQLite with `jsonb_each`.
 pub(crate) const JSONB_EACH_SINCE: (u32, u32, u32) = (3, 51, 0);
 
-/// Gives a claimed job back uncharged, fenced by (?1 id, ?2 attempt, ?3 lease owner):
-/// the attempt
+/// Gives a claimed job back uncharged, fenced by (?1 id, ?2 attempt, ?3 lease owner);
+/// one asked to stop ends `cancelled` at ?4 (now) instead of waiting again. The
+/// attempt
 /// count, `started_at` and `attempted_by` go back to what they were before the claim
 /// (the previous attempt ended in an error, so it has a record).
 pub(crate) const RELEASE_JOB: &str = "\
     UPDATE kiribi_jobs \
     SET attempts = attempts - 1, \
-        status = CASE WHEN attempts - 1 = 0 THEN 'pending' ELSE 'retrying' END, \
+        status = CASE WHEN cancel_requested = 1 THEN 'cancelled' \
+                      WHEN attempts - 1 = 0 THEN 'pending' ELSE 'retrying' END, \
+        finished_at = CASE WHEN cancel_requested = 1 THEN ?4 ELSE finished_at END, \
         started_at = (SELECT a.started_at FROM kiribi_attempts AS a \
                       WHERE a.job_id = kiribi_jobs.id AND a.attempt = kiribi_jobs.attempts - 1), \
         attempted_by = (SELECT a.worker FROM kiribi_attempts AS a \
@@ -388,10 +417,27 @@ pub(crate) const LIST_ATTEMPTS: &str = "\
     WHERE j.id = ?1 AND j.status IN ('running', 'succeeded') AND j.attempts > 0 \
     ORDER BY 2";
 
-/// Cancels job ?2 if it waits. ?1 now.
+/// Cancels job ?2 if it waits (?1 now), or asks it to stop if it runs: a running
+/// job keeps its status and lease, and `cancel_requested` is set, which bumps
+/// `kiribi_cancel_signal` (see the `cancel_requests` migration). One statement, so
+/// a job that starts or ends meanwhile is seen in one state or the other.
 pub(crate) const CANCEL_JOB: &str = "\
-    UPDATE kiribi_jobs SET status = 'cancelled', finished_at = ?1 \
-    WHERE id = ?2 AND status IN ('pending', 'retrying')";
+    UPDATE kiribi_jobs \
+    SET status = CASE WHEN status = 'running' THEN status ELSE 'cancelled' END, \
+        finished_at = CASE WHEN status = 'running' THEN finished_at ELSE ?1 END, \
+        cancel_requested = CASE WHEN status = 'running' THEN 1 ELSE cancel_requested END \
+    WHERE id = ?2 AND status IN ('pending', 'retrying', 'running')";
+
+/// The running jobs of lease owner ?1 whose cancel was requested, by id: through
+/// the status index, over running jobs only.
+pub(crate) const CANCEL_REQUESTS: &str = concat!(
+    "SELECT id FROM kiribi_jobs WHERE status = 'running' AND ",
+    by_status_predicate!(),
+    " AND lease_owner = ?1 AND cancel_requested = 1 ORDER BY id"
+);
+
+/// How many cancels of running jobs were ever requested: one primary-key read.
+pub(crate) const CANCEL_SIGNAL: &str = "SELECT requests FROM kiribi_cancel_signal WHERE id = 1";
 
 /// Makes job ?2 ready at ?1 again, with at least one attempt left, unless another
 /// job of its name took its unique key meanwhile (which would make two holders).
@@ -399,7 +445,7 @@ pub(crate) const RETRY_JOB: &str = "\
     UPDATE kiribi_jobs \
     SET status = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
         max_attempts = MAX(max_attempts, attempts + 1), \
-        run_at = ?1, finished_at = NULL \
+        run_at = ?1, finished_at = NULL, cancel_requested = 0 \
     WHERE id = ?2 AND status IN ('failed', 'cancelled', 'retrying') \
       AND NOT EXISTS ( \
           SELECT 1 FROM kiribi_jobs AS other \

@@ -30,6 +30,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Connection, Sqlite, SqlitePool};
 
+use crate::cancel_listen::CancelListener;
 use crate::enqueue::insert_jobs;
 use crate::error::{BACKEND, retry_on_contention, storage_error};
 use crate::listen::CommitWatcher;
@@ -376,6 +377,7 @@ impl Storage for SqliteStorage {
                     .bind(lease.id.as_i64())
                     .bind(attempt_column(lease.attempt))
                     .bind(lease.owner.as_str())
+                    .bind(now_ms())
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -465,6 +467,31 @@ impl Storage for SqliteStorage {
             Ok(result.rows_affected() == 1)
         })
         .await
+    }
+
+    async fn cancel_requests(&self, owner: &WorkerId) -> Result<Vec<JobId>, Error> {
+        let owner = owner.as_str();
+        let ids: Vec<i64> = self
+            .read(|mut conn| async move {
+                sqlx::query_scalar(sql::CANCEL_REQUESTS)
+                    .bind(owner)
+                    .fetch_all(&mut *conn)
+                    .await
+            })
+            .await?;
+        Ok(ids.into_iter().map(JobId::from_i64).collect())
+    }
+
+    /// The commit watcher of [`listen`](Storage::listen), which on each commit
+    /// reads the one-row count of cancel requests and wakes only when it changed.
+    /// `Ok(None)` for an in-memory database.
+    async fn listen_cancels(&self) -> Result<Option<Box<dyn Listener>>, Error> {
+        let Some((path, connect, interval)) = &self.watch else {
+            return Ok(None);
+        };
+        let commits = CommitWatcher::open(path.clone(), connect.clone(), *interval).await?;
+        let listener = CancelListener::open(commits, self.reader.clone()).await?;
+        Ok(Some(Box::new(listener)))
     }
 
     async fn retry(&self, id: JobId) -> Result<bool, Error> {
@@ -695,7 +722,7 @@ fn successes_of_one_owner(completions: &[(Lease, Outcome)]) -> Option<(&str, Str
 }
 
 /// One completion as `sql::complete_jobs!` reads it: `[id, attempt, owner, status,
-/// result, error, next run_at, finished_at, interrupted]`.
+/// result, error, next run_at, finished_at, interrupted, released]`.
 fn completion_row(now: i64, lease: &Lease, outcome: &Outcome) -> serde_json::Value {
     let columns = OutcomeColumns::of(outcome);
     serde_json::json!([
@@ -708,7 +735,8 @@ fn completion_row(now: i64, lease: &Lease, outcome: &Outcome) -> serde_json::Val
         columns.error,
         columns.retry_in.map(|delay| after(now, delay)),
         columns.finished.then_some(now),
-        i64::from(columns.interrupted)
+        i64::from(columns.interrupted),
+        i64::from(columns.released)
     ])
 }
 

@@ -5,7 +5,7 @@ use kiribi_core::{Error, JobId, JobStatus, Storage};
 use kiribi_sqlite::{SqliteStorage, SqliteStorageOptions};
 
 /// How many migrations this kiribi has.
-const MIGRATIONS: i64 = 8;
+const MIGRATIONS: i64 = 9;
 
 fn url(dir: &tempfile::TempDir, file: &str) -> String {
     format!("sqlite://{}/{file}", dir.path().display())
@@ -246,6 +246,14 @@ async fn a_database_of_an_older_kiribi_is_migrated_and_keeps_its_jobs() {
         claimed.len(),
         1,
         "the job from before the upgrade is claimed"
+    );
+    // A job running on the upgraded schema can be asked to stop.
+    let running = claimed[0].id();
+    assert!(storage.cancel(running).await.unwrap());
+    let owner = kiribi_core::backend::WorkerId::new("w");
+    assert_eq!(
+        storage.cancel_requests(&owner).await.unwrap(),
+        vec![running]
     );
 
     // The failed job kept its attempt record, and still loses it with the job.

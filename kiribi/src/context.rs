@@ -4,6 +4,8 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use tokio::sync::watch;
+
 use crate::{Error, JobError, JobId, Kiribi};
 
 /// The running attempt's identity, and a way to enqueue follow-up jobs.
@@ -36,6 +38,8 @@ struct ContextInner {
     attempt: u32,
     max_attempts: u32,
     kiribi: Kiribi,
+    /// Turns true when the job is asked to stop (a cancel of the running job).
+    cancel: watch::Receiver<bool>,
 }
 
 impl JobContext {
@@ -46,6 +50,26 @@ impl JobContext {
         max_attempts: u32,
         kiribi: Kiribi,
     ) -> Self {
+        // A context nobody cancels: the sender is gone, the value stays false.
+        Self::cancellable(
+            id,
+            name,
+            attempt,
+            max_attempts,
+            kiribi,
+            watch::channel(false).1,
+        )
+    }
+
+    /// A context that turns cancelled when `cancel` turns true.
+    pub(crate) fn cancellable(
+        id: JobId,
+        name: String,
+        attempt: u32,
+        max_attempts: u32,
+        kiribi: Kiribi,
+        cancel: watch::Receiver<bool>,
+    ) -> Self {
         Self {
             inner: Arc::new(ContextInner {
                 id,
@@ -53,6 +77,7 @@ impl JobContext {
                 attempt,
                 max_attempts,
                 kiribi,
+                cancel,
             }),
         }
     }
@@ -80,6 +105,60 @@ impl JobContext {
     /// The handle the job runs under: read jobs, cancel, enqueue.
     pub fn kiribi(&self) -> &Kiribi {
         &self.inner.kiribi
+    }
+
+    /// Whether the job was asked to stop: [`Kiribi::cancel`] of this running job,
+    /// from any process. The worker that runs it learns of it within about a second
+    /// (sooner on PostgreSQL and on a SQLite file, through the database's
+    /// notifications), and from then on this is true.
+    ///
+    /// A job asked to stop ends `Cancelled` when it returns, whatever it returns,
+    /// and is never retried; one that does not return within the worker's
+    /// [`cancel_grace`](crate::WorkerBuilder::cancel_grace) is stopped (its future
+    /// dropped). A job run inline (`run_now`) is never asked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kiribi::{job, JobContext};
+    ///
+    /// #[job]
+    /// async fn export(ctx: JobContext, rows: u32) -> Result<u32, String> {
+    ///     let mut done = 0;
+    ///     while done < rows && !ctx.is_cancelled() {
+    ///         done += 1; // one row
+    ///     }
+    ///     Ok(done)
+    /// }
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        *self.inner.cancel.borrow()
+    }
+
+    /// Resolves once the job was asked to stop (see
+    /// [`is_cancelled`](Self::is_cancelled)); never, if it is not. Cancel-safe, and
+    /// may be awaited from several tasks at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kiribi::{job, JobContext};
+    ///
+    /// #[job]
+    /// async fn long_poll(ctx: JobContext, topic: String) -> Result<(), String> {
+    ///     tokio::select! {
+    ///         () = ctx.cancelled() => Ok(()), // clean up, then return: the job ends cancelled
+    ///         () = tokio::time::sleep(Duration::from_secs(60)) => Ok(()),
+    ///     }
+    /// }
+    /// ```
+    pub async fn cancelled(&self) {
+        let mut cancel = self.inner.cancel.clone();
+        if cancel.wait_for(|&cancelled| cancelled).await.is_err() {
+            // The attempt ended without a request: nothing will ever come.
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -51,6 +51,9 @@ struct Inner {
     due: DueTimes,
     /// Told when `due` gained a time, so that idle workers sleep until it.
     due_changed: Arc<Notify>,
+    /// Told when this handle asked a running job to stop, so that this process's
+    /// workers look for cancel requests at once, whatever the backend's channel.
+    cancel_asked: watch::Sender<u64>,
 }
 
 impl Kiribi {
@@ -163,14 +166,57 @@ impl Kiribi {
         self.inner.storage.attempts(id).await
     }
 
-    /// Cancels a `Pending` or `Retrying` job; `false` if there is no such job or it
-    /// is in another state.
+    /// Cancels a `Pending` or `Retrying` job, or asks a `Running` one to stop;
+    /// `false` if there is no such job or it is in another state (finished).
+    ///
+    /// A running job is asked to stop in whichever process runs it:
+    /// [`JobContext::is_cancelled`](crate::JobContext::is_cancelled) turns true and
+    /// [`JobContext::cancelled`](crate::JobContext::cancelled) resolves there within
+    /// about a second. It stays `Running` until its attempt ends; it then ends
+    /// `Cancelled`, whatever it returned, and is never retried. A job that does not
+    /// return within its worker's
+    /// [`cancel_grace`](crate::WorkerBuilder::cancel_grace) is stopped (its future
+    /// dropped) and ends `Cancelled` too. A job that finished its attempt before its
+    /// worker learnt of the request keeps a success, and ends `Cancelled` instead of
+    /// waiting for a retry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kiribi::{job, JobStatus};
+    ///
+    /// #[job]
+    /// async fn report(month: u32) -> Result<(), String> { Ok(()) }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), kiribi::Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+    /// let kiribi = kiribi::Kiribi::connect(&url).await?;
+    /// let id = Report::enqueue(&kiribi, Report { month: 11 }).await?;
+    /// assert!(kiribi.cancel(id).await?);
+    /// assert_eq!(kiribi.job(id).await?.unwrap().status, JobStatus::Cancelled);
+    /// assert!(!kiribi.cancel(id).await?, "a finished job is not cancelled again");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
     /// [`Error::Storage`] when the database fails.
     pub async fn cancel(&self, id: JobId) -> Result<bool> {
-        self.inner.storage.cancel(id).await
+        let changed = self.inner.storage.cancel(id).await?;
+        if changed {
+            // Most cancels are of waiting jobs; a look by this process's workers
+            // that finds nothing costs them one small query.
+            self.inner
+                .cancel_asked
+                .send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(changed)
+    }
+
+    /// Bumped when this handle cancelled a job or asked one to stop.
+    pub(crate) fn subscribe_cancel_asked(&self) -> watch::Receiver<u64> {
+        self.inner.cancel_asked.subscribe()
     }
 
     /// Makes a `Failed`, `Cancelled` or `Retrying` job ready to run now, granting one
@@ -408,6 +454,7 @@ impl KiribiBuilder {
                 wake,
                 due: DueTimes::default(),
                 due_changed: Arc::new(Notify::new()),
+                cancel_asked: watch::channel(0).0,
             }),
         }
     }

@@ -4,7 +4,8 @@
 //! registers the job (no registration code), and stores every job in a real database
 //! — SQLite by default, embedded, with nothing to set up. Jobs survive crashes, are
 //! retried with backoff, can time out, be delayed, prioritised, routed to queues,
-//! searched, cancelled and retried by hand, and enqueued on cron schedules
+//! searched, cancelled (running ones too: [`JobContext::cancelled`]), snoozed
+//! ([`JobError::snooze`]) and retried by hand, and enqueued on cron schedules
 //! (`#[job(cron = "0 9 * * 1-5", timezone = "Asia/Tokyo")]`, or
 //! [`Kiribi::schedule`] for schedules with arguments), each tick exactly once
 //! however many processes run workers.

@@ -1,9 +1,18 @@
 //! The failure policy: what every way an attempt can end means for its job.
 //!
 //! One place decides, for workers and for inline runs alike, and for every ending:
-//! a value, an error (permanent or not), a panic, a timeout, a lost lease. Backends
-//! store the [`Outcome`] it returns; they do not decide again in SQL. Later endings
-//! (a cancel, a snooze) are new cases here.
+//! a value, an error (permanent or not), a snooze, a panic, a timeout, a lost
+//! lease, a cancel of the running job. Backends store the [`Outcome`] it returns;
+//! they do not decide again in SQL.
+//!
+//! A snooze (`JobError::snooze`) is not a failure: the attempt is given back
+//! uncharged ([`Outcome::Snoozed`]), so a job may snooze any number of times
+//! whatever its `max_attempts`. A job asked to stop while it runs
+//! ([`Kiribi::cancel`](crate::Kiribi::cancel)) ends cancelled
+//! ([`Outcome::Cancelled`]) whatever it returned, and is never retried; one that
+//! does not return within its worker's
+//! [`cancel_grace`](crate::WorkerBuilder::cancel_grace) is stopped and ends
+//! cancelled too.
 //!
 //! What a crash costs. A worker that dies (killed, out of memory, its host gone)
 //! stops renewing its leases; once they expire, the reaper of any other worker takes
@@ -73,12 +82,50 @@ pub(crate) fn after_attempt(
         Ok(result) => return Outcome::succeeded(result),
         Err(failure) => failure,
     };
+    if let Failure::Error(error) = &failure
+        && let Some(delay) = error.snoozed()
+    {
+        return Outcome::snoozed(delay);
+    }
     let permanent = matches!(&failure, Failure::Error(error) if error.is_permanent());
     if permanent || charged >= max_attempts {
         Outcome::failed(failure.message())
     } else {
         Outcome::retry(failure.message(), retry.delay_after(charged))
     }
+}
+
+/// What the failure of an inline (`run_now`) attempt means: its one attempt is
+/// over, so it fails; a snooze too, since no worker is to run it again (the caller
+/// gets the error).
+pub(crate) fn after_inline_failure(failure: Failure, retry: &RetryPolicy) -> Outcome {
+    match after_attempt(Err(failure), 1, 1, retry) {
+        Outcome::Snoozed { delay, .. } => Outcome::failed(format!(
+            "snoozed for {}, but a job run inline (`run_now`) is not run again",
+            humanize(delay)
+        )),
+        outcome => outcome,
+    }
+}
+
+/// What an attempt means when its job was asked to stop while it ran: the job is
+/// cancelled, whatever the attempt returned, and the reason stored as the attempt's
+/// error says how it ended. `ended` is `None` when the job did not return within
+/// `grace` of the request and was stopped.
+pub(crate) fn after_cancel(
+    ended: Option<&Result<Option<serde_json::Value>, Failure>>,
+    grace: Duration,
+) -> Outcome {
+    const CANCELLED: &str = "cancelled while running";
+    Outcome::cancelled(match ended {
+        Some(Ok(_)) => format!("{CANCELLED}; the job returned a value after the request"),
+        Some(Err(failure)) => format!("{CANCELLED}; the job ended with: {}", failure.message()),
+        None => format!(
+            "{CANCELLED}; the job did not return within the grace period of {}, so it was \
+             stopped",
+            humanize(grace)
+        ),
+    })
 }
 
 /// What becomes of a job whose lease expired under its owner.
@@ -193,6 +240,49 @@ mod tests {
         let outcome = after_lost_lease(&expired("inline:host:1:00ff", 0));
         assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
         assert!(outcome.error().unwrap().contains("run_now"));
+    }
+
+    #[test]
+    fn a_snooze_is_not_charged_whatever_the_attempts() {
+        let snooze = || Err(Failure::Error(JobError::snooze(Duration::from_secs(5))));
+        assert_eq!(
+            after_attempt(snooze(), 1, 1, &policy()),
+            Outcome::snoozed(Duration::from_secs(5))
+        );
+        assert_eq!(
+            after_attempt(snooze(), 9, 2, &policy()),
+            Outcome::snoozed(Duration::from_secs(5)),
+            "a snooze after the last attempt still waits"
+        );
+    }
+
+    #[test]
+    fn an_inline_attempt_fails_even_when_it_snoozes() {
+        let snoozed = Failure::Error(JobError::snooze(Duration::from_secs(5)));
+        let outcome = after_inline_failure(snoozed, &policy());
+        assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
+        assert!(outcome.error().unwrap().contains("run_now"));
+        let failed = after_inline_failure(Failure::Error(JobError::new("x")), &policy());
+        assert_eq!(failed, Outcome::failed("x"));
+    }
+
+    #[test]
+    fn a_cancelled_attempt_ends_cancelled_whatever_it_returned() {
+        let grace = Duration::from_secs(3);
+        let returned = after_cancel(Some(&Ok(Some(serde_json::json!(1)))), grace);
+        assert!(
+            matches!(returned, Outcome::Cancelled { .. }),
+            "{returned:?}"
+        );
+        let failed = after_cancel(Some(&Err(Failure::Error(JobError::new("oops")))), grace);
+        assert!(failed.error().unwrap().contains("oops"), "{failed:?}");
+        let snoozed = after_cancel(Some(&Err(Failure::Error(JobError::snooze(grace)))), grace);
+        assert!(matches!(snoozed, Outcome::Cancelled { .. }), "{snoozed:?}");
+        let stopped = after_cancel(None, grace);
+        assert!(
+            stopped.error().unwrap().contains("grace period of 3s"),
+            "{stopped:?}"
+        );
     }
 
     #[test]

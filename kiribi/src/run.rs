@@ -11,7 +11,7 @@ use kiribi_core::JobError;
 use kiribi_core::backend::Outcome;
 
 use crate::enqueue::new_job;
-use crate::policy::{Failure, after_attempt};
+use crate::policy::{Failure, after_inline_failure};
 use crate::registry::encode_result;
 use crate::worker::identity;
 use crate::{Error, Job, JobContext, Kiribi, Result};
@@ -78,7 +78,7 @@ pub(crate) async fn run_now<J: Job>(kiribi: &Kiribi, job: J) -> Result<J::Output
         },
         Err(failure) => {
             let error = failure.to_job_error();
-            let outcome = after_attempt(Err(failure), 1, 1, &J::CONFIG.retry);
+            let outcome = after_inline_failure(failure, &J::CONFIG.retry);
             (outcome, Err(failed(error)))
         }
     };

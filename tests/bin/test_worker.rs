@@ -4,7 +4,8 @@
 //! runs the jobs of `kiribi_tests::jobs` until SIGTERM, then shuts down gracefully.
 //! Defaults: concurrency 8, lease 30 s, poll 50 ms, kiribi's prefetch. It prints
 //! `ready` once connected, and logs to stderr at `RUST_LOG`'s level (warnings when
-//! unset; see `kiribi_tests::log`).
+//! unset; see `kiribi_tests::log`). `KIRIBI_TEST_CANCEL_GRACE_MS` sets its
+//! `cancel_grace`.
 //!
 //! With `KIRIBI_TEST_CRON=<cron>` it first declares the schedule `test.ticks` of
 //! the job `test.tick` with that cron, as an app declares its schedules at every
@@ -42,6 +43,12 @@ async fn main() -> Result<(), kiribi::Error> {
         .shutdown_timeout(Duration::from_secs(5));
     if let Some(prefetch) = prefetch {
         worker = worker.prefetch(prefetch);
+    }
+    if let Ok(grace) = std::env::var(kiribi_tests::jobs::CANCEL_GRACE_ENV) {
+        let grace: u64 = grace
+            .parse()
+            .expect("KIRIBI_TEST_CANCEL_GRACE_MS is a number of milliseconds");
+        worker = worker.cancel_grace(Duration::from_millis(grace));
     }
     worker.run().await
 }

@@ -10,6 +10,8 @@ pub const RUN_LOG_DIR_ENV: &str = "KIRIBI_TEST_RUN_LOG";
 
 /// The cron of the schedule `test.ticks` that a test worker declares at start.
 pub const CRON_ENV: &str = "KIRIBI_TEST_CRON";
+/// The worker process's `cancel_grace` in milliseconds, when set.
+pub const CANCEL_GRACE_ENV: &str = "KIRIBI_TEST_CANCEL_GRACE_MS";
 
 /// Makes sure this module is linked into a binary (see the `inventory` caveat).
 pub fn link() {}
@@ -149,4 +151,36 @@ pub async fn exclusive(
 #[job(name = "test.rate_limited", rate_limit = "10/1s")]
 pub async fn rate_limited(n: u64) -> Result<u64, String> {
     Ok(n)
+}
+
+/// Creates `<marker>.started`, waits until it is asked to stop, then creates
+/// `<marker>.saw_cancel` (holding what `is_cancelled` said) and returns a value.
+#[job(name = "test.until_cancelled")]
+pub async fn until_cancelled(ctx: JobContext, marker: String) -> Result<u32, std::io::Error> {
+    record_run(&ctx)?;
+    std::fs::write(format!("{marker}.started"), b"started")?;
+    ctx.cancelled().await;
+    std::fs::write(
+        format!("{marker}.saw_cancel"),
+        ctx.is_cancelled().to_string(),
+    )?;
+    Ok(ctx.attempt())
+}
+
+/// Creates `<marker>.started` and hangs, ignoring any request to stop; creates
+/// `<marker>.dropped` when its future is dropped.
+#[job(name = "test.ignore_cancel")]
+pub async fn ignore_cancel(ctx: JobContext, marker: String) -> Result<(), std::io::Error> {
+    /// Creates its file when dropped, with the future that holds it.
+    struct OnDrop(String);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            let _ = std::fs::write(&self.0, b"dropped");
+        }
+    }
+    record_run(&ctx)?;
+    let _dropped = OnDrop(format!("{marker}.dropped"));
+    std::fs::write(format!("{marker}.started"), b"started")?;
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    Ok(())
 }

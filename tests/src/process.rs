@@ -26,6 +26,7 @@ pub struct WorkerStart {
     stderr: Option<PathBuf>,
     log_level: Option<String>,
     cron: Option<String>,
+    cancel_grace: Option<Duration>,
 }
 
 impl WorkerStart {
@@ -73,6 +74,13 @@ impl WorkerStart {
         self
     }
 
+    /// Its `cancel_grace` (default: kiribi's), passed in
+    /// [`CANCEL_GRACE_ENV`](crate::jobs::CANCEL_GRACE_ENV).
+    pub fn cancel_grace(mut self, grace: Duration) -> Self {
+        self.cancel_grace = Some(grace);
+        self
+    }
+
     /// Its `RUST_LOG` (default: the test's, else warnings; see [`crate::log`]).
     pub fn log_level(mut self, level: &str) -> Self {
         self.log_level = Some(level.to_owned());
@@ -96,6 +104,9 @@ impl WorkerStart {
         }
         if let Some(cron) = &self.cron {
             command.env(crate::jobs::CRON_ENV, cron);
+        }
+        if let Some(grace) = self.cancel_grace {
+            command.env(crate::jobs::CANCEL_GRACE_ENV, grace.as_millis().to_string());
         }
         if let Some(level) = &self.log_level {
             command.env("RUST_LOG", level);
@@ -161,6 +172,7 @@ impl WorkerProcess {
             stderr: None,
             log_level: None,
             cron: None,
+            cancel_grace: None,
         }
     }
 

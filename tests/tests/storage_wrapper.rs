@@ -99,6 +99,16 @@ impl Storage for Counted {
         self.inner.cancel(id).await
     }
 
+    async fn cancel_requests(&self, owner: &WorkerId) -> Result<Vec<JobId>> {
+        self.count("cancel_requests");
+        self.inner.cancel_requests(owner).await
+    }
+
+    async fn listen_cancels(&self) -> Result<Option<Box<dyn Listener>>> {
+        self.count("listen_cancels");
+        self.inner.listen_cancels().await
+    }
+
     async fn retry(&self, id: JobId) -> Result<bool> {
         self.count("retry");
         self.inner.retry(id).await

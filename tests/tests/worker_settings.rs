@@ -53,13 +53,16 @@ async fn out_of_range_worker_settings_stop_the_worker_naming_the_setting(db: Tes
     let kiribi = db.connect_with_state(Seen::default()).await;
     let waiting = Brief::enqueue(&kiribi, Brief).await.unwrap();
     type Set = fn(WorkerBuilder) -> WorkerBuilder;
-    let cases: [(&str, Set); 4] = [
+    let cases: [(&str, Set); 5] = [
         ("concurrency", |w| w.concurrency(0)),
         ("lease", |w| w.lease(Duration::from_millis(50))),
         ("poll_interval", |w| {
             w.poll_interval(Duration::from_millis(1))
         }),
         ("queues", |w| w.queues(Vec::<String>::new())),
+        ("cancel_grace", |w| {
+            w.cancel_grace(WorkerBuilder::MAX_CANCEL_GRACE + Duration::from_secs(1))
+        }),
     ];
     for (option, set) in cases {
         // Valid settings before and after the bad one do not hide it.

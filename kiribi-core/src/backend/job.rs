@@ -605,6 +605,22 @@ pub enum Outcome {
         /// What happened.
         error: String,
     },
+    /// The job was asked to stop while it ran (see
+    /// [`Storage::cancel`](crate::Storage::cancel)): it is `Cancelled`, finished,
+    /// and never retried, whatever the attempt returned.
+    #[non_exhaustive]
+    Cancelled {
+        /// How the attempt ended, stored as its error.
+        reason: String,
+    },
+    /// The job asked to wait `delay` before its next attempt (`JobError::snooze`):
+    /// the attempt is given back uncharged, as by
+    /// [`Storage::release`](crate::Storage::release), and the job waits.
+    #[non_exhaustive]
+    Snoozed {
+        /// How long to wait, by the database's clock.
+        delay: Duration,
+    },
 }
 
 impl Outcome {
@@ -635,13 +651,45 @@ impl Outcome {
         }
     }
 
-    /// The attempt's error, if it ended in one.
+    /// The job was cancelled while it ran; `reason` says how the attempt ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kiribi_core::backend::Outcome;
+    ///
+    /// let cancelled = Outcome::cancelled("cancelled while running");
+    /// assert_eq!(cancelled.error(), Some("cancelled while running"));
+    /// ```
+    pub fn cancelled(reason: impl Into<String>) -> Self {
+        Outcome::Cancelled {
+            reason: reason.into(),
+        }
+    }
+
+    /// The job waits `delay` without being charged the attempt.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kiribi_core::backend::Outcome;
+    ///
+    /// let snoozed = Outcome::snoozed(Duration::from_secs(5));
+    /// assert_eq!(snoozed.error(), None);
+    /// ```
+    pub fn snoozed(delay: Duration) -> Self {
+        Outcome::Snoozed { delay }
+    }
+
+    /// The attempt's error, if it ended in one (a snooze is not an error).
     pub fn error(&self) -> Option<&str> {
         match self {
-            Outcome::Succeeded { .. } => None,
+            Outcome::Succeeded { .. } | Outcome::Snoozed { .. } => None,
             Outcome::Retry { error, .. }
             | Outcome::Failed { error }
-            | Outcome::Interrupted { error } => Some(error),
+            | Outcome::Interrupted { error }
+            | Outcome::Cancelled { reason: error } => Some(error),
         }
     }
 }

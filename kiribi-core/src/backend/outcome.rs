@@ -9,7 +9,8 @@ use crate::backend::Outcome;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OutcomeColumns<'a> {
-    /// The job's new status: `Succeeded`, `Retrying` or `Failed`.
+    /// The job's new status: `Succeeded`, `Retrying`, `Failed` or `Cancelled`
+    /// (for a released attempt, see `released`).
     pub status: JobStatus,
     /// The job's output as JSON text (`None` when it has none, or failed).
     pub result: Option<String>,
@@ -24,6 +25,11 @@ pub struct OutcomeColumns<'a> {
     /// Whether the attempt was interrupted, so the job's `interruptions` count
     /// goes up by one.
     pub interrupted: bool,
+    /// Whether the attempt is given back uncharged (a snooze), as
+    /// [`Storage::release`](crate::Storage::release) gives one back: `attempts`
+    /// goes down by one, the attempt leaves the history, and the job is `Pending`
+    /// when no attempt is left (`attempts` back at 0), else `status` (`Retrying`).
+    pub released: bool,
 }
 
 impl<'a> OutcomeColumns<'a> {
@@ -50,6 +56,7 @@ impl<'a> OutcomeColumns<'a> {
             retry_in: Some(retry_in),
             finished: false,
             interrupted,
+            released: false,
         };
         match outcome {
             Outcome::Succeeded { result } => Self {
@@ -59,8 +66,27 @@ impl<'a> OutcomeColumns<'a> {
                 retry_in: None,
                 finished: true,
                 interrupted: false,
+                released: false,
             },
             Outcome::Retry { error, delay } => waiting(error, *delay, false),
+            Outcome::Cancelled { reason } => Self {
+                status: JobStatus::Cancelled,
+                result: None,
+                error: Some(reason),
+                retry_in: None,
+                finished: true,
+                interrupted: false,
+                released: false,
+            },
+            Outcome::Snoozed { delay } => Self {
+                status: JobStatus::Retrying,
+                result: None,
+                error: None,
+                retry_in: Some(*delay),
+                finished: false,
+                interrupted: false,
+                released: true,
+            },
             Outcome::Interrupted { error } => waiting(error, Duration::ZERO, true),
             Outcome::Failed { error } => Self {
                 status: JobStatus::Failed,
@@ -69,6 +95,7 @@ impl<'a> OutcomeColumns<'a> {
                 retry_in: None,
                 finished: true,
                 interrupted: false,
+                released: false,
             },
         }
     }
@@ -106,5 +133,23 @@ mod tests {
         assert_eq!(columns.retry_in, Some(Duration::ZERO));
         assert_eq!(columns.error, Some("worker lost"));
         assert!(columns.interrupted && !columns.finished);
+    }
+
+    #[test]
+    fn a_cancel_finishes_the_job_with_its_reason() {
+        let cancelled = Outcome::cancelled("cancelled while running");
+        let columns = OutcomeColumns::of(&cancelled);
+        assert_eq!(columns.status, JobStatus::Cancelled);
+        assert_eq!(columns.error, Some("cancelled while running"));
+        assert!(columns.finished && !columns.released && !columns.interrupted);
+    }
+
+    #[test]
+    fn a_snooze_gives_the_attempt_back_and_waits() {
+        let snoozed = Outcome::snoozed(Duration::from_secs(3));
+        let columns = OutcomeColumns::of(&snoozed);
+        assert_eq!(columns.retry_in, Some(Duration::from_secs(3)));
+        assert_eq!(columns.error, None);
+        assert!(columns.released && !columns.finished && !columns.interrupted);
     }
 }

@@ -50,6 +50,7 @@ struct Settings {
     lease: Duration,
     poll_interval: Duration,
     shutdown_timeout: Duration,
+    cancel_grace: Duration,
 }
 
 /// A worker's settings, checked.
@@ -61,6 +62,7 @@ pub(crate) struct WorkerConfig {
     pub(crate) lease: Duration,
     pub(crate) poll_interval: Duration,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) cancel_grace: Duration,
 }
 
 impl WorkerBuilder {
@@ -76,6 +78,12 @@ impl WorkerBuilder {
     /// The shortest [`poll_interval`](Self::poll_interval) a worker accepts.
     pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
+    /// The default [`cancel_grace`](Self::cancel_grace).
+    pub const DEFAULT_CANCEL_GRACE: Duration = Duration::from_secs(10);
+
+    /// The longest [`cancel_grace`](Self::cancel_grace) a worker accepts.
+    pub const MAX_CANCEL_GRACE: Duration = Duration::from_secs(3600);
+
     pub(crate) fn new(kiribi: Kiribi) -> Self {
         Self {
             kiribi,
@@ -86,6 +94,7 @@ impl WorkerBuilder {
                 lease: Duration::from_secs(30),
                 poll_interval: Duration::from_secs(1),
                 shutdown_timeout: Duration::from_secs(30),
+                cancel_grace: Self::DEFAULT_CANCEL_GRACE,
             },
         }
     }
@@ -158,6 +167,34 @@ impl WorkerBuilder {
         self
     }
 
+    /// How long a running job asked to stop ([`Kiribi::cancel`]) may run on before
+    /// the worker stops it, dropping its future (default
+    /// [`DEFAULT_CANCEL_GRACE`](Self::DEFAULT_CANCEL_GRACE), 10 s; at most
+    /// [`MAX_CANCEL_GRACE`](Self::MAX_CANCEL_GRACE); zero stops it as soon as the
+    /// worker learns of the request). Either way the job ends `Cancelled`.
+    ///
+    /// A job that watches [`JobContext::cancelled`](crate::JobContext::cancelled)
+    /// can clean up and return within it; one that ignores it keeps its slot until
+    /// then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), kiribi::Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+    /// let kiribi = kiribi::Kiribi::connect(&url).await?;
+    /// let worker = kiribi.worker().cancel_grace(Duration::from_secs(2)).start();
+    /// worker.shutdown().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn cancel_grace(mut self, grace: Duration) -> Self {
+        self.settings.cancel_grace = grace;
+        self
+    }
+
     /// Spawns the worker on the current tokio runtime.
     ///
     /// Never fails: a start-up error (a setting out of range, two jobs with one
@@ -222,6 +259,18 @@ impl Settings {
                 ),
             );
         }
+        if self.cancel_grace > WorkerBuilder::MAX_CANCEL_GRACE {
+            return invalid(
+                "cancel_grace",
+                format!(
+                    "{:?} is longer than {:?}: a job asked to stop would hold its slot \
+                     that long; cancelled jobs that need longer should watch \
+                     `JobContext::cancelled` and return",
+                    self.cancel_grace,
+                    WorkerBuilder::MAX_CANCEL_GRACE
+                ),
+            );
+        }
         if self.queues.as_ref().is_some_and(Vec::is_empty) {
             return invalid(
                 "queues",
@@ -239,6 +288,7 @@ impl Settings {
             lease: self.lease,
             poll_interval: self.poll_interval,
             shutdown_timeout: self.shutdown_timeout,
+            cancel_grace: self.cancel_grace,
         })
     }
 }
@@ -255,6 +305,7 @@ mod tests {
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(30),
+            cancel_grace: WorkerBuilder::DEFAULT_CANCEL_GRACE,
         }
     }
 
@@ -310,6 +361,13 @@ mod tests {
                 ..settings()
             }),
             "queues"
+        );
+        assert_eq!(
+            refused(Settings {
+                cancel_grace: Duration::from_secs(3601),
+                ..settings()
+            }),
+            "cancel_grace"
         );
     }
 }

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use crate::registry::Registry;
 use crate::worker::WorkerShared;
 use crate::worker::ahead::ClaimAhead;
+use crate::worker::cancel::Running;
 use crate::worker::execute::{Handover, execute};
 use crate::worker::recorder::Recorder;
 use crate::{Error, Kiribi};
@@ -73,6 +74,7 @@ impl Dispatcher {
         registry: Arc<Registry>,
         worker: WorkerShared,
         recorder: &Recorder,
+        running_jobs: Running,
     ) -> Self {
         let names = registry.names();
         let limited_names = registry.limited_names();
@@ -81,6 +83,8 @@ impl Dispatcher {
             handover: Handover {
                 outcomes: recorder.outcomes.clone(),
                 finished: Arc::new(AtomicUsize::new(0)),
+                running: running_jobs,
+                cancel_grace: worker.config.cancel_grace,
             },
             ahead: ClaimAhead::new(worker.config.prefetch),
             next_poll: now + worker.config.poll_interval,

@@ -4,14 +4,16 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use kiribi_core::backend::{ClaimedJob, Outcome};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use crate::policy::after_attempt;
+use crate::policy::{after_attempt, after_cancel};
 use crate::registry::Registry;
 use crate::run::attempt;
+use crate::worker::cancel::Running;
 use crate::worker::recorder::Completion;
 use crate::{JobContext, Kiribi};
 
@@ -22,6 +24,10 @@ pub(crate) struct Handover {
     pub(crate) outcomes: mpsc::Sender<Completion>,
     /// The worker's count of finished jobs, which sizes its claims ahead.
     pub(crate) finished: Arc<AtomicUsize>,
+    /// The cancel signals of the worker's running jobs.
+    pub(crate) running: Running,
+    /// How long a job asked to stop may run on before it is stopped.
+    pub(crate) cancel_grace: Duration,
 }
 
 /// Runs one claimed job and hands its outcome to the recorder.
@@ -38,22 +44,43 @@ pub(crate) async fn execute(
         return;
     };
     let config = registration.config();
-    let ctx = JobContext::new(
+    let registered = handover.running.register(job.id());
+    let ctx = JobContext::cancellable(
         job.id(),
         job.name.clone(),
         job.attempt(),
         job.max_attempts,
         kiribi,
+        registered.signal.clone(),
     );
     let span = tracing::info_span!("job", id = %job.id(), job = %job.name, queue = %job.queue, attempt = job.attempt());
     let charged = job.charged_attempts();
+    let grace = handover.cancel_grace;
+    let mut signal = registered.signal.clone();
+    // Once the job is asked to stop, it has `grace` to return; then it is dropped.
+    let stopped = async move {
+        if signal.wait_for(|&cancelled| cancelled).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tracing::info!("job asked to stop");
+        tokio::time::sleep(grace).await;
+    };
     let ended = async {
         tracing::debug!("job started");
-        attempt(registration.run(ctx, job.payload), config.timeout).await
+        tokio::select! {
+            biased;
+            ended = attempt(registration.run(ctx, job.payload), config.timeout) => Some(ended),
+            () = stopped => None,
+        }
     }
     .instrument(span.clone())
     .await;
-    let outcome: Outcome = after_attempt(ended, charged, job.max_attempts, &config.retry);
+    let cancelled = *registered.signal.borrow();
+    drop(registered);
+    let outcome: Outcome = match ended {
+        Some(ended) if !cancelled => after_attempt(ended, charged, job.max_attempts, &config.retry),
+        ended => after_cancel(ended.as_ref(), grace),
+    };
     if let Some(error) = outcome.error() {
         span.in_scope(|| tracing::info!(%error, "job attempt failed"));
     }

@@ -13,6 +13,7 @@
 //! | `leases.rs`, `reaper.rs` | the lease heartbeat, and taking back expired leases |
 //! | `cron.rs` | declaring `#[job(cron = …)]` schedules and enqueueing due cron ticks |
 //! | `wake.rs` | wake-ups: in-process, from the database, and at known due times |
+//! | `cancel.rs` | running jobs' cancel signals, and learning which were asked to stop |
 //! | `shutdown.rs` | giving back what was not started, the grace period, the rest |
 //! | `identity.rs` | collision-free ids for workers and inline runs |
 //!
@@ -20,6 +21,7 @@
 
 mod ahead;
 mod builder;
+mod cancel;
 mod cron;
 mod dispatch;
 mod execute;
@@ -155,9 +157,15 @@ async fn run_worker(
     let mut background = JoinSet::new();
     service::spawn_all(services(), &kiribi, &shared, &mut background);
     background.spawn(wake::forward_wakeups(kiribi.clone(), shared.log.clone()));
+    let running = cancel::Running::default();
+    background.spawn(cancel::watch_cancels(
+        kiribi.clone(),
+        shared.clone(),
+        running.clone(),
+    ));
 
     let mut recorder = Recorder::start(&kiribi, &shared);
-    let mut dispatcher = Dispatcher::new(kiribi, registry, shared, &recorder);
+    let mut dispatcher = Dispatcher::new(kiribi, registry, shared, &recorder, running);
     let stopped = dispatcher.run(stop, &mut recorder).await;
     let result = shutdown::shutdown(dispatcher, recorder, stopped).await;
     background.abort_all();

@@ -129,7 +129,7 @@ fn after_write(kiribi: &Kiribi, worker: &WorkerShared, completions: &[Completion
     for ((lease, outcome), &held) in completions.iter().zip(held) {
         if !held {
             tracing::warn!(worker = %worker.id, id = %lease.id, attempt = lease.attempt, "lease lost before the outcome was recorded; another worker owns the job now");
-        } else if let Outcome::Retry { delay, .. } = outcome {
+        } else if let Outcome::Retry { delay, .. } | Outcome::Snoozed { delay, .. } = outcome {
             // Written just now, so due `delay` from now by the database's clock.
             kiribi.note_due(*delay);
         }
