@@ -64,7 +64,7 @@ pub(crate) async fn insert_jobs(
     conn: &mut PgConnection,
     jobs: &[NewJob],
 ) -> Result<Vec<Enqueued>, sqlx::Error> {
-    if jobs.iter().all(is_plain) {
+    if jobs.iter().all(NewJob::is_plain) {
         return insert_plain(conn, jobs).await;
     }
     // Several statements: all or none, in the caller's transaction if there is one.
@@ -77,7 +77,7 @@ pub(crate) async fn insert_jobs(
         // input order.
         let plain = rest
             .iter()
-            .position(|job| !is_plain(job))
+            .position(|job| !job.is_plain())
             .unwrap_or(rest.len());
         let (run, after) = rest.split_at(plain);
         enqueued.extend(insert_plain(&mut tx, run).await?);
@@ -96,11 +96,6 @@ pub(crate) async fn insert_jobs(
 /// How many times a unique insert is tried when the key's holder finishes between
 /// the refused insert and the look-up of the holder.
 const UNIQUE_TRIES: usize = 5;
-
-/// Whether `job` has neither a unique key nor limits: the multi-row insert's job.
-fn is_plain(job: &NewJob) -> bool {
-    job.unique.is_none() && job.limits.is_none()
-}
 
 /// Inserts a job that has a unique key or limits, or reports the job of its name
 /// that holds its unique key.

@@ -57,7 +57,7 @@ pub(crate) async fn insert_jobs(
     jobs: &[NewJob],
 ) -> Result<Vec<Enqueued>, sqlx::Error> {
     let now = now_ms();
-    if jobs.len() <= JOBS_PER_INSERT && jobs.iter().all(is_plain) {
+    if jobs.len() <= JOBS_PER_INSERT && jobs.iter().all(NewJob::is_plain) {
         return insert_chunk(conn, jobs, now).await;
     }
     // Several statements: all or none, in the caller's transaction if there is one.
@@ -73,7 +73,7 @@ pub(crate) async fn insert_jobs(
         // on its own, after the jobs before it, so that ids still follow input order.
         let plain = rest
             .iter()
-            .position(|job| !is_plain(job))
+            .position(|job| !job.is_plain())
             .unwrap_or(rest.len());
         let (run, after) = rest.split_at(plain);
         for chunk in run.chunks(JOBS_PER_INSERT) {
@@ -88,11 +88,6 @@ pub(crate) async fn insert_jobs(
     }
     tx.commit().await?;
     Ok(ids)
-}
-
-/// Whether `job` has neither a unique key nor limits: the multi-row insert's job.
-fn is_plain(job: &NewJob) -> bool {
-    job.unique.is_none() && job.limits.is_none()
 }
 
 /// Inserts a job that has a unique key or limits, or reports the job of its name

@@ -320,11 +320,12 @@ impl Storage for SqliteStorage {
                         starts.push(start);
                     }
                 }
-                sqlx::query(sql::PRUNE_RATE_STARTS)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                // Expired claims only matter beside new ones: the count skips them.
                 if !starts.is_empty() {
+                    sqlx::query(sql::PRUNE_RATE_STARTS)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
                     sqlx::query(sql::RECORD_RATE_STARTS)
                         .bind(serde_json::Value::from(starts).to_string())
                         .execute(&mut *tx)

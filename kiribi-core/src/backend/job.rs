@@ -184,6 +184,13 @@ impl NewJob {
         }
     }
 
+    /// Whether the job has neither a unique key nor limits: a backend may insert
+    /// such jobs many to a statement, where the others need a statement each (a
+    /// unique key may be refused; their columns differ).
+    pub fn is_plain(&self) -> bool {
+        self.unique.is_none() && self.limits.is_none()
+    }
+
     /// Limits the job's group (see [`JobLimits`]).
     #[must_use]
     pub fn with_limits(mut self, limits: JobLimits) -> Self {
