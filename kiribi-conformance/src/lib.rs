@@ -85,8 +85,9 @@ pub use lease::{
     stale_leases_cannot_complete_or_release,
 };
 pub use limits::{
-    a_concurrency_limit_holds_per_group, a_rate_limit_counts_claims_in_its_window,
-    a_reaped_lease_frees_its_slot, limits_hold_for_concurrent_claims_from_two_handles,
+    a_concurrency_limit_holds_per_group, a_limited_hint_never_hides_waiting_limited_jobs,
+    a_rate_limit_counts_claims_in_its_window, a_reaped_lease_frees_its_slot,
+    limits_hold_for_concurrent_claims_from_two_handles,
 };
 pub use listen::listener_announces_inserts_from_other_handles;
 pub use queues::{
@@ -245,6 +246,7 @@ macro_rules! conformance_tests {
             a_concurrency_limit_holds_per_group,
             a_reaped_lease_frees_its_slot,
             a_rate_limit_counts_claims_in_its_window,
+            a_limited_hint_never_hides_waiting_limited_jobs,
             upsert_schedule_inserts_then_updates_by_name,
             delete_schedule_removes_it_and_keeps_its_jobs,
             a_paused_schedule_enqueues_no_tick,

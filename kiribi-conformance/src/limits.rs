@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use kiribi_core::backend::{ClaimRequest, JobLimits, NewJob, Outcome, RateLimit};
+use kiribi_core::backend::{ClaimRequest, JobLimits, LimitedHint, NewJob, Outcome, RateLimit};
 use kiribi_core::{JobStatus, Storage};
 
 use super::{HOUR, LONG_LEASE, PATIENCE, SHORT_LEASE, claim, complete, enqueue, get, job, request};
@@ -116,6 +116,57 @@ pub async fn a_rate_limit_counts_claims_in_its_window(storage: &dyn Storage) {
         (more.len() == 1).then_some(())
     })
     .await;
+}
+
+/// A claim whose [`LimitedHint`] says no limited job waits still claims the ones
+/// its probe sees, into what plain jobs left of its limit; when plain jobs took
+/// all of it, it sets the hint, and the next claim takes the limited jobs first; a
+/// claim that finds none waiting clears it.
+pub async fn a_limited_hint_never_hides_waiting_limited_jobs(storage: &dyn Storage) {
+    let hint = LimitedHint::default();
+    let hinted = |limit| limited_request("w", limit, LONG_LEASE).with_limited_hint(hint.clone());
+    let ids = enqueue(storage, vec![job("a", 0), job("a", 1)]).await;
+    let plain = claim(storage, &hinted(10)).await;
+    assert_eq!(plain.iter().map(|job| job.id()).collect::<Vec<_>>(), ids);
+    assert!(
+        !hint.may_be_waiting(),
+        "a claim that found no limited job waiting says so"
+    );
+
+    let ids = enqueue(storage, vec![job("a", 2), limited(3, "k", 5)]).await;
+    let both = claim(storage, &hinted(10)).await;
+    let mut both_ids: Vec<_> = both.iter().map(|job| job.id()).collect();
+    both_ids.sort();
+    assert_eq!(both_ids, ids, "the probe saw the limited job: claimed too");
+
+    hint.set(false);
+    let ids = enqueue(storage, vec![job("a", 4), job("a", 5), limited(6, "k", 5)]).await;
+    let full = claim(storage, &hinted(2)).await;
+    assert_eq!(
+        full.iter().map(|job| job.id()).collect::<Vec<_>>(),
+        ids[..2],
+        "plain jobs first while the hint says none wait"
+    );
+    assert!(
+        hint.may_be_waiting(),
+        "plain jobs took the whole limit: the hint says limited ones wait"
+    );
+    let next = claim(storage, &hinted(10)).await;
+    assert_eq!(
+        next.iter().map(|job| job.id()).collect::<Vec<_>>(),
+        [ids[2]]
+    );
+
+    hint.set(false);
+    let ids = enqueue(storage, vec![limited(7, "j", 5)]).await;
+    let only = claim(storage, &hinted(10)).await;
+    assert_eq!(
+        only.iter().map(|job| job.id()).collect::<Vec<_>>(),
+        ids,
+        "no plain job waits: the probe still sees the limited one"
+    );
+    assert!(claim(storage, &hinted(10)).await.is_empty());
+    assert!(!hint.may_be_waiting());
 }
 
 /// Concurrent claimers through two handles (two processes) never run more jobs of a

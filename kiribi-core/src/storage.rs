@@ -62,8 +62,14 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 ///   `concurrency` once it is no longer `Running` (a reaped lease frees its slot); a
 ///   claim counts against `rate` for the whole window, whatever becomes of the job.
 ///   Limited jobs are claimed only for names in
-///   [`ClaimRequest::limited_names`](crate::backend::ClaimRequest::limited_names);
-///   a claim returns them first, in claim order among themselves.
+///   [`ClaimRequest::limited_names`](crate::backend::ClaimRequest::limited_names),
+///   before plain jobs while the request's
+///   [`limited_hint`](crate::backend::ClaimRequest::limited_hint) says they may be
+///   waiting. A claim that finds none sets the hint to say so; later claims with it
+///   take plain jobs first and look for limited ones only after (cheaply), claiming
+///   those they find into what is left of the limit, or, when plain jobs took all of
+///   it, setting the hint again so that the next claim takes them first. So a
+///   waiting limited job is passed over by at most one claim that saw it.
 /// - **Paused queues.** No claim takes a job of a paused queue, from the first claim
 ///   that starts after [`pause_queue`](Storage::pause_queue) returned, in any process;
 ///   the jobs stay as they are (a running job runs on). After

@@ -91,27 +91,58 @@ pub(crate) const INSERT_RUNNING_JOB: &str = "\
             now() + $7 * interval '1 microsecond', $6) \
     RETURNING id";
 
-/// Moves up to $3 ready jobs to `running`, which opens their next attempt; returns
-/// them in claim order.
+/// The CTEs `picked` and `claimed` that move up to $3 ready jobs to `running`,
+/// which opens their next attempt.
 ///
 /// $1 names, $2 queues (NULL for every queue), $3 limit, $4 lease owner, $5 lease
 /// (µs). `kiribi_pick_jobs` (see its migration) walks the ready index in claim
 /// order with `FOR UPDATE SKIP LOCKED`, which lets concurrent claims pass each
 /// other's rows instead of waiting for them or handing them out twice.
-pub(crate) const CLAIM_JOBS: &str = "\
-    WITH picked AS ( \
-        SELECT id FROM kiribi_pick_jobs($1::text[], $2::text[], $3) AS id \
-    ), claimed AS ( \
-        UPDATE kiribi_jobs AS j \
-        SET status = 'running', attempts = j.attempts + 1, started_at = now(), \
-            lease_owner = $4, lease_expires_at = now() + $5 * interval '1 microsecond', \
-            attempted_by = $4 \
-        FROM picked WHERE j.id = picked.id \
-        RETURNING j.id, j.name, j.queue, j.payload, j.attempts, j.max_attempts, \
-                  j.interruptions, j.priority, j.run_at \
+macro_rules! claim_ctes {
+    () => {
+        "WITH picked AS ( \
+            SELECT id FROM kiribi_pick_jobs($1::text[], $2::text[], $3) AS id \
+        ), claimed AS ( \
+            UPDATE kiribi_jobs AS j \
+            SET status = 'running', attempts = j.attempts + 1, started_at = now(), \
+                lease_owner = $4, lease_expires_at = now() + $5 * interval '1 microsecond', \
+                attempted_by = $4 \
+            FROM picked WHERE j.id = picked.id \
+            RETURNING j.id, j.name, j.queue, j.payload, j.attempts, j.max_attempts, \
+                      j.interruptions, j.priority, j.run_at \
+        ) "
+    };
+}
+
+/// Claims up to $3 ready jobs (see [`claim_ctes!`]) and returns them in claim order.
+pub(crate) const CLAIM_JOBS: &str = concat!(
+    claim_ctes!(),
+    "SELECT id, name, queue, payload::text AS payload, attempts, max_attempts, interruptions \
+     FROM claimed ORDER BY priority DESC, run_at, id"
+);
+
+/// [`CLAIM_JOBS`], and whether ready limited jobs of the names $6 wait in queues of
+/// $2 that are not paused (column `limited_waiting`): the probe of a claim whose
+/// `LimitedHint` says none do. Always one row at least: when nothing was claimed,
+/// one whose job columns are NULL. The predicate is the partial index
+/// `kiribi_jobs_ready_limited`'s, which holds only limited jobs.
+pub(crate) const CLAIM_JOBS_PROBING: &str = concat!(
+    claim_ctes!(),
+    ", probe AS ( \
+        SELECT EXISTS ( \
+            SELECT 1 FROM kiribi_jobs \
+            WHERE status IN ('pending', 'retrying') \
+              AND (concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL) \
+              AND run_at <= now() AND name = ANY($6::text[]) \
+              AND ($2::text[] IS NULL OR queue = ANY($2::text[])) \
+              AND queue NOT IN (SELECT name FROM kiribi_queues) \
+        ) AS limited_waiting \
     ) \
-    SELECT id, name, queue, payload::text AS payload, attempts, max_attempts, interruptions \
-    FROM claimed ORDER BY priority DESC, run_at, id";
+    SELECT c.id, c.name, c.queue, c.payload::text AS payload, c.attempts, c.max_attempts, \
+           c.interruptions, p.limited_waiting \
+    FROM probe AS p LEFT JOIN claimed AS c ON true \
+    ORDER BY c.priority DESC, c.run_at, c.id"
+);
 
 /// Pauses queue $1; changes nothing if it is paused already.
 pub(crate) const PAUSE_QUEUE: &str = "\

@@ -23,7 +23,7 @@ use kiribi_core::{
 };
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 
 use crate::enqueue::insert_jobs;
 use crate::error::{BACKEND, connect_error, storage_error};
@@ -331,25 +331,11 @@ impl Storage for PgStorage {
         let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
         async {
             let mut session = self.session().await?;
-            let mut claimed = if request.limited_names.is_empty() {
-                Vec::new()
+            let claimed = if request.limited_names.is_empty() {
+                claim_ready(&mut session, request, limit).await?.0
             } else {
-                claim_limited(&mut session, request, limit).await?
+                claim_with_limited(&mut session, request, limit).await?
             };
-            let rest = limit - i64::try_from(claimed.len()).unwrap_or(limit);
-            if rest > 0 {
-                let ready = sqlx::query(sql::CLAIM_JOBS)
-                    .bind(&request.names)
-                    .bind(request.queues.as_ref())
-                    .bind(rest)
-                    .bind(request.worker.as_str())
-                    .bind(micros(request.lease))
-                    .fetch_all(&mut *session)
-                    .await?;
-                for row in &ready {
-                    claimed.push(row::decode_claimed(row, &request.worker)?);
-                }
-            }
             session.finish().await?;
             Ok(claimed)
         }
@@ -780,6 +766,75 @@ impl PgStorage {
         .await
         .map_err(storage_error)
     }
+}
+
+/// Claims up to `limit` jobs, limited ones of the request's limited names among
+/// them: first while its [`LimitedHint`](kiribi_core::backend::LimitedHint) says
+/// they may be waiting, else after the plain ones, when the plain claim's probe saw
+/// them (see the `Storage` contract).
+async fn claim_with_limited(
+    conn: &mut PgConnection,
+    request: &ClaimRequest,
+    limit: i64,
+) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+    let hint = &request.limited_hint;
+    let first = hint.may_be_waiting();
+    let mut claimed = if first {
+        claim_limited(conn, request, limit).await?
+    } else {
+        Vec::new()
+    };
+    let rest = limit - i64::try_from(claimed.len()).unwrap_or(limit);
+    if rest == 0 {
+        return Ok(claimed);
+    }
+    let (plain, waiting) = claim_ready(conn, request, rest).await?;
+    let rest = rest - i64::try_from(plain.len()).unwrap_or(rest);
+    claimed.extend(plain);
+    if waiting && !first && rest > 0 {
+        claimed.extend(claim_limited(conn, request, rest).await?);
+    }
+    hint.set(waiting);
+    Ok(claimed)
+}
+
+/// Claims up to `limit` ready jobs without limits ([`sql::CLAIM_JOBS`]); for a
+/// request with limited names, also whether limited jobs of those wait
+/// ([`sql::CLAIM_JOBS_PROBING`]; false without limited names).
+async fn claim_ready(
+    conn: &mut PgConnection,
+    request: &ClaimRequest,
+    limit: i64,
+) -> Result<(Vec<ClaimedJob>, bool), sqlx::Error> {
+    let probing = !request.limited_names.is_empty();
+    let statement = if probing {
+        sql::CLAIM_JOBS_PROBING
+    } else {
+        sql::CLAIM_JOBS
+    };
+    let mut query = sqlx::query(statement)
+        .bind(&request.names)
+        .bind(request.queues.as_ref())
+        .bind(limit)
+        .bind(request.worker.as_str())
+        .bind(micros(request.lease));
+    if probing {
+        query = query.bind(&request.limited_names);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    let mut waiting = false;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if probing {
+            waiting = row.try_get("limited_waiting")?;
+            // The probe's row when nothing was claimed.
+            if row.try_get::<Option<i64>, _>("id")?.is_none() {
+                continue;
+            }
+        }
+        claimed.push(row::decode_claimed(row, &request.worker)?);
+    }
+    Ok((claimed, waiting))
 }
 
 /// Claims up to `limit` limited jobs of the request's limited names, in one

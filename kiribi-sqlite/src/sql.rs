@@ -142,8 +142,42 @@ macro_rules! ready_limited_predicate {
 }
 pub(crate) use ready_limited_predicate;
 
+/// The job's queue is not paused. Without paused queues (nearly always) the
+/// uncorrelated `NOT EXISTS`, evaluated once per statement, decides for every row,
+/// and no row looks its queue up.
+macro_rules! not_paused {
+    () => {
+        "(NOT EXISTS (SELECT 1 FROM kiribi_queues) \
+          OR queue NOT IN (SELECT name FROM kiribi_queues))"
+    };
+}
+
+/// Whether a ready limited job of the names `$limited` (JSON array) waits in a
+/// queue of `$queues` (JSON array, or NULL for every queue) that is not paused, due
+/// by `$now`: an `EXISTS` over the partial index `kiribi_jobs_ready_limited`, which
+/// holds only limited jobs, so it reads nothing while none wait.
+macro_rules! limited_waiting {
+    ($now:literal, $queues:literal, $limited:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM kiribi_jobs INDEXED BY kiribi_jobs_ready_limited WHERE ",
+            ready_limited_predicate!(),
+            " AND run_at <= ",
+            $now,
+            " AND name IN (SELECT value FROM json_each(",
+            $limited,
+            ")) AND (",
+            $queues,
+            " IS NULL OR queue IN (SELECT value FROM json_each(",
+            $queues,
+            "))) AND ",
+            not_paused!(),
+            ")"
+        )
+    };
+}
+
 /// Moves up to ?6 ready jobs of queues that are not paused to `running` in claim
-/// order.
+/// order; `$returning` is appended to what it returns.
 ///
 /// ?1 now, ?2 lease owner, ?3 lease expiry, ?4 names (JSON array), ?5 queues (JSON
 /// array, or NULL for every queue), ?6 limit. `RETURNING` order is unspecified, so
@@ -152,22 +186,45 @@ pub(crate) use ready_limited_predicate;
 // ready job on every claim (it picked the status index while that held pending
 // jobs: O(pending) per claim, measured by kiribi-bench W3); walking the ready index
 // in claim order stops after `LIMIT` matches. The predicate is the index's own.
-pub(crate) const CLAIM_JOBS: &str = concat!(
-    "UPDATE kiribi_jobs \
-     SET status = 'running', attempts = attempts + 1, started_at = ?1, \
-         lease_owner = ?2, lease_expires_at = ?3, attempted_by = ?2 \
-     WHERE id IN ( \
-         SELECT id FROM kiribi_jobs INDEXED BY kiribi_jobs_ready WHERE ",
-    ready_predicate!(),
-    " AND run_at <= ?1 \
-           AND name IN (SELECT value FROM json_each(?4)) \
-           AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) \
-           AND queue NOT IN (SELECT name FROM kiribi_queues) \
-         ORDER BY priority DESC, run_at, id \
-         LIMIT ?6) \
-     RETURNING id, name, queue, payload, attempts, max_attempts, interruptions, priority, \
-               run_at"
-);
+macro_rules! claim_jobs {
+    ($returning:expr) => {
+        concat!(
+            "UPDATE kiribi_jobs \
+             SET status = 'running', attempts = attempts + 1, started_at = ?1, \
+                 lease_owner = ?2, lease_expires_at = ?3, attempted_by = ?2 \
+             WHERE id IN ( \
+                 SELECT id FROM kiribi_jobs INDEXED BY kiribi_jobs_ready WHERE ",
+            ready_predicate!(),
+            " AND run_at <= ?1 \
+                   AND name IN (SELECT value FROM json_each(?4)) \
+                   AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) \
+                   AND ",
+            not_paused!(),
+            " ORDER BY priority DESC, run_at, id \
+                 LIMIT ?6) \
+             RETURNING id, name, queue, payload, attempts, max_attempts, interruptions, \
+                       priority, run_at",
+            $returning
+        )
+    };
+}
+
+/// Moves up to ?6 ready jobs without limits to `running` (see [`claim_jobs!`]).
+pub(crate) const CLAIM_JOBS: &str = claim_jobs!("");
+
+/// [`CLAIM_JOBS`], each row also telling whether limited jobs of the names ?7 (JSON
+/// array) wait (column `limited_waiting`, see [`limited_waiting!`]): the probe of a
+/// claim whose [`LimitedHint`](kiribi_core::backend::LimitedHint) says none do. The
+/// uncorrelated subquery is evaluated once per statement.
+pub(crate) const CLAIM_JOBS_PROBING: &str = claim_jobs!(concat!(
+    ", (SELECT ",
+    limited_waiting!("?1", "?5", "?7"),
+    ") AS limited_waiting"
+));
+
+/// Whether limited jobs wait: ?1 now, ?2 queues, ?3 limited names (see
+/// [`limited_waiting!`]); the probe when [`CLAIM_JOBS_PROBING`] claimed nothing.
+pub(crate) const LIMITED_WAITING: &str = concat!("SELECT ", limited_waiting!("?1", "?2", "?3"));
 
 /// Pauses queue ?1 at ?2; changes nothing if it is paused already.
 pub(crate) const PAUSE_QUEUE: &str = "\
@@ -224,8 +281,9 @@ pub(crate) const CLAIM_LIMITED_JOBS: &str = concat!(
     " AND run_at <= ?1 \
                AND name IN (SELECT value FROM json_each(?4)) \
                AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) \
-               AND queue NOT IN (SELECT name FROM kiribi_queues) \
-         ) AS c \
+               AND ",
+    not_paused!(),
+    " ) AS c \
          WHERE (c.concurrency_limit IS NULL \
                 OR (c.rank <= c.concurrency_limit \
                     AND c.rank <= c.concurrency_limit - ( \

@@ -293,51 +293,49 @@ impl Storage for SqliteStorage {
         let limited = (!request.limited_names.is_empty())
             .then(|| serde_json::Value::from(request.limited_names.clone()).to_string());
         let (names, queues, limited) = (&names, &queues, &limited);
+        let hint = &request.limited_hint;
         let mut claimed = self
             .write(|mut conn| async move {
                 let now = now_ms();
+                let queues = queues.as_deref();
                 let Some(limited) = limited else {
-                    return claim_ready(&mut conn, request, now, names, queues.as_deref(), limit)
-                        .await;
+                    let rows = claim_ready(&mut conn, request, now, names, queues, limit, None);
+                    return Ok(rows.await?.0);
                 };
-                // Limited jobs first, then the rest, in one write transaction: the
-                // limits count what this claim takes too.
-                let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-                let rows = sqlx::query(sql::CLAIM_LIMITED_JOBS)
-                    .bind(now)
-                    .bind(request.worker.as_str())
-                    .bind(after(now, request.lease))
-                    .bind(limited.as_str())
-                    .bind(queues.as_deref())
-                    .bind(limit)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let mut claimed = Vec::with_capacity(rows.len());
-                let mut starts = Vec::new();
-                for row in &rows {
-                    claimed.push(row::decode_claimed(row, &request.worker)?);
-                    if let Some(start) = row::rate_start(row, now)? {
-                        starts.push(start);
-                    }
-                }
-                // Expired claims only matter beside new ones: the count skips them.
-                if !starts.is_empty() {
-                    sqlx::query(sql::PRUNE_RATE_STARTS)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query(sql::RECORD_RATE_STARTS)
-                        .bind(serde_json::Value::from(starts).to_string())
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                let limited = limited.as_str();
+                // Limited jobs first while they may be waiting; else plain jobs
+                // first, with a probe for limited ones (see `LimitedHint`).
+                let first = hint.may_be_waiting();
+                let mut claimed = if first {
+                    claim_limited(&mut conn, request, now, limited, queues, limit).await?
+                } else {
+                    Vec::new()
+                };
                 let rest = limit - i64::try_from(claimed.len()).unwrap_or(limit);
-                if rest > 0 {
-                    let more =
-                        claim_ready(&mut tx, request, now, names, queues.as_deref(), rest).await?;
-                    claimed.extend(more);
+                if rest == 0 {
+                    return Ok(claimed);
                 }
-                tx.commit().await?;
+                let (plain, waiting) =
+                    claim_ready(&mut conn, request, now, names, queues, rest, Some(limited))
+                        .await?;
+                let waiting = match waiting {
+                    Some(waiting) => waiting,
+                    None => {
+                        sqlx::query_scalar(sql::LIMITED_WAITING)
+                            .bind(now)
+                            .bind(queues)
+                            .bind(limited)
+                            .fetch_one(&mut *conn)
+                            .await?
+                    }
+                };
+                let rest = rest - i64::try_from(plain.len()).unwrap_or(rest);
+                claimed.extend(plain);
+                if waiting && !first && rest > 0 {
+                    let more = claim_limited(&mut conn, request, now, limited, queues, rest);
+                    claimed.extend(more.await?);
+                }
+                hint.set(waiting);
                 Ok(claimed)
             })
             .await?;
@@ -644,7 +642,10 @@ fn parse_version(version: &str) -> Option<(u32, u32, u32)> {
     Some((major, minor, patch))
 }
 
-/// Moves up to `limit` ready jobs without limits to `running` ([`sql::CLAIM_JOBS`]).
+/// Moves up to `limit` ready jobs without limits to `running` ([`sql::CLAIM_JOBS`]);
+/// with `limited` names, also probes whether limited jobs of those wait
+/// ([`sql::CLAIM_JOBS_PROBING`]): `None` when it claimed nothing, as then no row
+/// carried the answer.
 async fn claim_ready(
     conn: &mut sqlx::SqliteConnection,
     request: &ClaimRequest,
@@ -652,19 +653,77 @@ async fn claim_ready(
     names: &str,
     queues: Option<&str>,
     limit: i64,
-) -> Result<Vec<row::Claimed>, sqlx::Error> {
-    let rows = sqlx::query(sql::CLAIM_JOBS)
+    limited: Option<&str>,
+) -> Result<(Vec<row::Claimed>, Option<bool>), sqlx::Error> {
+    let statement = if limited.is_some() {
+        sql::CLAIM_JOBS_PROBING
+    } else {
+        sql::CLAIM_JOBS
+    };
+    let mut query = sqlx::query(statement)
         .bind(now)
         .bind(request.worker.as_str())
         .bind(after(now, request.lease))
         .bind(names)
         .bind(queues)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter()
+        .bind(limit);
+    if let Some(limited) = limited {
+        query = query.bind(limited);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    let waiting = match (limited, rows.first()) {
+        (Some(_), Some(row)) => Some(sqlx::Row::try_get::<bool, _>(row, "limited_waiting")?),
+        _ => None,
+    };
+    let claimed = rows
+        .iter()
         .map(|row| row::decode_claimed(row, &request.worker))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((claimed, waiting))
+}
+
+/// Moves up to `limit` ready limited jobs of the names `limited` (JSON array) to
+/// `running` as their groups' limits allow ([`sql::CLAIM_LIMITED_JOBS`]), and
+/// records the claims of rate-limited ones, in one write transaction.
+async fn claim_limited(
+    conn: &mut sqlx::SqliteConnection,
+    request: &ClaimRequest,
+    now: i64,
+    limited: &str,
+    queues: Option<&str>,
+    limit: i64,
+) -> Result<Vec<row::Claimed>, sqlx::Error> {
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let rows = sqlx::query(sql::CLAIM_LIMITED_JOBS)
+        .bind(now)
+        .bind(request.worker.as_str())
+        .bind(after(now, request.lease))
+        .bind(limited)
+        .bind(queues)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    let mut starts = Vec::new();
+    for row in &rows {
+        claimed.push(row::decode_claimed(row, &request.worker)?);
+        if let Some(start) = row::rate_start(row, now)? {
+            starts.push(start);
+        }
+    }
+    // Expired claims only matter beside new ones: the count skips them.
+    if !starts.is_empty() {
+        sqlx::query(sql::PRUNE_RATE_STARTS)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(sql::RECORD_RATE_STARTS)
+            .bind(serde_json::Value::from(starts).to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(claimed)
 }
 
 /// Stores outcomes on their jobs in one of the `statements` and reports, in input

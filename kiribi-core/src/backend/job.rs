@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -370,7 +371,64 @@ pub struct ClaimRequest {
     /// [`JobLimits`]: only for these does the backend look for limited jobs (the
     /// worker declares them; a claim without any pays nothing for limits).
     pub limited_names: Vec<String>,
+    /// Whether limited jobs of [`limited_names`](Self::limited_names) may be
+    /// waiting, as the backend learned it at the previous claim of the same
+    /// worker: while they are not, a claim skips its search for them. A request
+    /// made with [`new`](Self::new) has a fresh hint, which says they may be.
+    pub limited_hint: LimitedHint,
 }
+
+/// A backend's memory, from one claim of a worker to the next, of whether ready
+/// jobs with [`JobLimits`] may be waiting for it; part of a [`ClaimRequest`].
+///
+/// Claiming limited jobs costs more than claiming plain ones (on SQLite a write
+/// transaction, on PostgreSQL a transaction and advisory locks), so a backend that
+/// finds none waiting may say so here and, at the next claim, only look whether some
+/// are waiting (a cheap probe in its claim of plain jobs) instead of trying to claim
+/// them. A hint is never a reason to pass over a waiting limited job: a backend that
+/// sets it to "none waiting" claims them in the same claim where its probe sees them
+/// again. Clones share the hint; a worker keeps one for all its claims.
+///
+/// # Examples
+///
+/// ```
+/// use kiribi_core::backend::LimitedHint;
+///
+/// let hint = LimitedHint::default();
+/// assert!(hint.may_be_waiting());
+/// hint.set(false);
+/// assert!(!hint.clone().may_be_waiting());
+/// ```
+#[derive(Debug, Clone)]
+pub struct LimitedHint(Arc<AtomicBool>);
+
+impl LimitedHint {
+    /// Whether limited jobs may be waiting: true unless a claim found none.
+    pub fn may_be_waiting(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Records what a claim found.
+    pub fn set(&self, waiting: bool) {
+        self.0.store(waiting, Ordering::Relaxed);
+    }
+}
+
+impl Default for LimitedHint {
+    /// A hint that knows nothing yet: limited jobs may be waiting.
+    fn default() -> Self {
+        Self(Arc::new(AtomicBool::new(true)))
+    }
+}
+
+/// Hints never make two requests differ: they ask for the same jobs.
+impl PartialEq for LimitedHint {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for LimitedHint {}
 
 impl ClaimRequest {
     /// A request of `worker` for leases of `lease`, for no names yet and one job.
@@ -382,7 +440,16 @@ impl ClaimRequest {
             limit: 1,
             lease,
             limited_names: Vec::new(),
+            limited_hint: LimitedHint::default(),
         }
+    }
+
+    /// Keeps what claims learn about limited jobs in `hint`, shared with the
+    /// worker's other requests (see [`LimitedHint`]).
+    #[must_use]
+    pub fn with_limited_hint(mut self, hint: LimitedHint) -> Self {
+        self.limited_hint = hint;
+        self
     }
 
     /// Looks for limited jobs of these names too.

@@ -50,8 +50,8 @@ mod row;
 mod schedule;
 
 pub use job::{
-    ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, JobLimits, Lease, NewJob, Outcome, RateLimit,
-    UniqueKey, WorkerId,
+    ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, JobLimits, Lease, LimitedHint, NewJob,
+    Outcome, RateLimit, UniqueKey, WorkerId,
 };
 pub use lease::lease_expired_error;
 pub use migrate::{

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use kiribi_core::backend::{ClaimRequest, ClaimedJob, Lease};
+use kiribi_core::backend::{ClaimRequest, ClaimedJob, Lease, LimitedHint};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -44,6 +44,8 @@ pub(crate) struct Dispatcher {
     names: Vec<String>,
     /// The names among `names` whose jobs have limits.
     limited_names: Vec<String>,
+    /// What the claims learned of whether limited jobs wait.
+    limited_hint: LimitedHint,
     handover: Handover,
     /// Running job tasks, and the lease each one holds.
     pub(crate) tasks: JoinSet<()>,
@@ -93,6 +95,7 @@ impl Dispatcher {
             worker,
             names,
             limited_names,
+            limited_hint: LimitedHint::default(),
             tasks: JoinSet::new(),
             running: HashMap::new(),
             claimed: VecDeque::new(),
@@ -187,6 +190,7 @@ impl Dispatcher {
         let mut request = ClaimRequest::new(self.worker.id.clone(), config.lease)
             .with_names(self.names.iter().cloned())
             .with_limited_names(self.limited_names.iter().cloned())
+            .with_limited_hint(self.limited_hint.clone())
             .with_limit(wanted);
         if let Some(queues) = &config.queues {
             request = request.with_queues(queues.iter().cloned());
