@@ -218,6 +218,11 @@ pub use chrono;
 pub use sqlx;
 
 /// The README's code compiles: its Rust blocks run as doctests.
-#[cfg(all(doctest, feature = "sqlite", feature = "postgres"))]
+#[cfg(all(
+    doctest,
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "log-layer"
+))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
