@@ -225,10 +225,13 @@ pub(crate) const CLAIM_LIMITED_JOBS: &str = "\
 /// a reaper (whose lease already ran out). An `UPDATE` alone waits for them in
 /// whatever order its plan visits rows, and deadlocked against the worker's
 /// batched completions under load; a renewal that skips can wait for nobody.
+/// `NO KEY UPDATE`, the lock its `UPDATE` takes anyway: it leaves the id alone, so
+/// it does not skip a job whose log lines are being stored ([`APPEND_LOGS`]'s key
+/// checks share the key only).
 pub(crate) const RENEW_LEASES: &str = "\
     WITH owned AS ( \
         SELECT id FROM kiribi_jobs WHERE status = 'running' AND lease_owner = $2 \
-        FOR UPDATE SKIP LOCKED \
+        FOR NO KEY UPDATE SKIP LOCKED \
     ) \
     UPDATE kiribi_jobs AS j SET lease_expires_at = now() + $1 * interval '1 microsecond' \
     FROM owned WHERE j.id = owned.id";
