@@ -132,9 +132,11 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 ///   lines. [`logs`](Storage::logs) returns a job's lines by attempt, then `seq`.
 ///   [`set_progress`](Storage::set_progress) stores a job's progress (clamped to
 ///   0.0 ..= 1.0) only while the update's attempt is the job's latest, so a lost
-///   lease's stale report cannot overwrite a newer attempt's; it locks job rows in
-///   ascending id order, and workers send it from the same task as their
-///   completions, before them, so it adds no waiter to the lock order. A job's
+///   lease's stale report cannot overwrite a newer attempt's. Both lock job rows
+///   in ascending id order (`append_logs` at most so that the job is not deleted
+///   meanwhile, which no claim, renewal or completion waits for), and workers send
+///   them from the same task as their completions, before them, so they add no
+///   waiter to the lock order. A job's
 ///   lines and progress go with it when it is deleted. Jobs whose attempts log
 ///   nothing pay nothing: no statement and no column written.
 ///

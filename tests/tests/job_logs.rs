@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use kiribi::{JobContext, JobFilter, JobId, JobStatus, Kiribi, LogLevel, LogLine, job};
 use kiribi_tests::{Backend, TestDb, backend_tests, wait, wait_for_status, wait_until_ended};
+use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 
 #[job(name = "logs.import")]
@@ -16,6 +17,9 @@ async fn import(ctx: JobContext, file: String) -> Result<u64, String> {
     ctx.log(format!("opened {file}"));
     tracing::info!(rows = 10, "parsed");
     tracing::warn!(disk = "sda", "slow");
+    tokio::spawn(async { tracing::debug!("from a task in the job's span") }.in_current_span())
+        .await
+        .map_err(|error| error.to_string())?;
     ctx.progress(0.5);
     Ok(10)
 }
@@ -133,6 +137,11 @@ async fn log_lines_and_tracing_events_are_kept_with_the_attempt(backend: Backend
             info(1, "opened a.csv"),
             info(1, "parsed rows=10"),
             (1, LogLevel::Warn, "slow disk=sda".to_owned()),
+            (
+                1,
+                LogLevel::Debug,
+                "from a task in the job's span".to_owned()
+            ),
         ]
     );
     let stored = kiribi.logs(id).await.unwrap();
