@@ -29,13 +29,13 @@ usage:
   kiribi-bench run <workload> <contender> [--jobs N] [--quick] [--pg-url URL]
 
 workloads: w1 w2 w3 (also reports `dead`) w4 w5 w5-local w7 (reports `w7-delay` and
-           `w7-retry`) idle-cpu w8-unique w9 (reports `w9-keys` and `w9-most`) w6-small
-           w6-large rss
+           `w7-retry`) idle-cpu w8-unique w9 (reports `w9-keys` and `w9-most`) w3-logs
+           w6-small w6-large rss
 contenders: kiribi-sqlite raw-sqlite raw-limit-sqlite apalis-sqlite kiribi-postgres
             raw-postgres raw-limit-postgres apalis-postgres graphile-worker
             graphile-worker-default (apalis-* and graphile-* need --features peers)
             kiribi-sql-sqlite kiribi-sql-postgres (kiribi's SQL under raw-limit's worker)
---jobs sets the size of w1-w4 and w6 (default 20000; BENCHMARKS.md's drain tables use
+--jobs sets the size of w1-w4, w3-logs and w6 (default 20000; BENCHMARKS.md's drain tables use
 10000 and 100000); w5, w7, idle-cpu and rss have their own sizes.
 --pg-url defaults to $KIRIBI_BENCH_PG_URL, then postgres://postgres@127.0.0.1:5432/test?sslmode=disable;
 each PostgreSQL contender gets a database kiribi_bench_<contender> of its own.";

@@ -37,6 +37,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
         "W9 drain, 100 keys × concurrency 1, c=8 (jobs/s)",
     ),
     ("w9-most", "W9 most runs of one key at once"),
+    ("w3-logs", "W3 drain, 3 log lines per job, c=8 (jobs/s)"),
     ("w6-small", "W6 drain with 10k finished (jobs/s)"),
     ("w6-large", "W6 drain with 1M finished (jobs/s)"),
     ("dead", "PG dead tuples after W3"),
@@ -78,6 +79,7 @@ pub(crate) const RUNNABLE: &[(&str, &[&str], bool)] = &[
     ("idle-cpu", &["idle-cpu"], true),
     ("w8-unique", &["w8-unique"], false),
     ("w9", &["w9-keys", "w9-most"], false),
+    ("w3-logs", &["w3-logs"], false),
     ("w6-small", &["w6-small"], false),
     ("w6-large", &["w6-large"], true),
     ("rss", &["rss"], true),
@@ -123,6 +125,7 @@ async fn run_on(
             let (rate, most) = drain_per_key(name, target, n).await?;
             Ok(vec![("w9-keys", rate), ("w9-most", most)])
         }
+        "w3-logs" => one("w3-logs", drain_logging(name, target, n).await?),
         "w6-small" => {
             let finished = config.finished_small();
             one("w6-small", drain(config, name, target, finished).await?.0)
@@ -195,6 +198,28 @@ async fn drain_per_key(name: &str, target: &Target, n: u64) -> Result<(Measure, 
         let na = Measure::NotApplicable("no concurrency keys");
         return Ok((na.clone(), na));
     }
+    let elapsed = time_drain(contender.as_ref(), &recorder, n).await?;
+    let most = recorder.most_per_key();
+    anyhow::ensure!(most == 1, "{most} jobs of one key ran at once");
+    Ok((rate(n, elapsed), Measure::Count(u64::from(most))))
+}
+
+/// W3 with logs: `n` ready jobs that each write 3 log lines, drained by one worker
+/// (concurrency 8) in this process, timed as W3 is; the cost of per-job logs to
+/// the drain, which W3 itself (jobs that log nothing) must not pay.
+async fn drain_logging(name: &str, target: &Target, n: u64) -> Result<Measure> {
+    let recorder = Arc::new(Recorder::new(false));
+    let contender = contenders::connect(name, target, recorder.clone()).await?;
+    if !contender.enqueue_logging(n).await? {
+        return Ok(Measure::NotApplicable("no per-job logs"));
+    }
+    let elapsed = time_drain(contender.as_ref(), &recorder, n).await?;
+    Ok(rate(n, elapsed))
+}
+
+/// Starts the contender's workers (concurrency 8) on `n` jobs enqueued already and
+/// returns how long they took until every job ran and is finished in the database.
+async fn time_drain(contender: &dyn Contender, recorder: &Recorder, n: u64) -> Result<Duration> {
     let deadline = deadline_for(n);
     let start = Instant::now();
     let workers = contender.start_workers(CONCURRENCY).await?;
@@ -206,12 +231,10 @@ async fn drain_per_key(name: &str, target: &Target, n: u64) -> Result<(Measure, 
         );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    wait_finished(contender.as_ref(), deadline).await?;
+    wait_finished(contender, deadline).await?;
     let elapsed = start.elapsed();
     workers.shutdown().await?;
-    let most = recorder.most_per_key();
-    anyhow::ensure!(most == 1, "{most} jobs of one key ran at once");
-    Ok((rate(n, elapsed), Measure::Count(u64::from(most))))
+    Ok(elapsed)
 }
 
 /// W2: `n` jobs in batches of 1,000 through the batch API.

@@ -6,7 +6,8 @@
 //! for the checks between processes, over two independent handles on it), one file
 //! per concern: `enqueue.rs`, `claim.rs`, a lease's life in `lease.rs`, job control
 //! in `control.rs`, cancelling running jobs and snoozes in `cancel.rs`, wake-ups in
-//! `listen.rs` and cron schedules in `schedule.rs`.
+//! `listen.rs`, cron schedules in `schedule.rs`, and log lines and progress in
+//! `logs.rs`.
 //! [`conformance_tests!`] turns the whole list into one `#[test]` per check for a
 //! backend, given a [`TestDatabase`]; each test runs on a multi-threaded tokio
 //! runtime of its own, so the calling crate needs no tokio macros.
@@ -43,6 +44,7 @@ mod enqueue;
 mod lease;
 mod limits;
 mod listen;
+mod logs;
 mod queues;
 mod schedule;
 mod unique;
@@ -90,6 +92,10 @@ pub use limits::{
     limits_hold_for_concurrent_claims_from_two_handles,
 };
 pub use listen::listener_announces_inserts_from_other_handles;
+pub use logs::{
+    log_lines_are_kept_per_attempt_and_in_order, log_lines_go_with_a_deleted_job,
+    log_lines_past_the_bound_are_dropped, progress_is_stored_on_the_record_of_the_latest_attempt,
+};
 pub use queues::{
     a_pause_holds_for_every_handle, a_paused_queue_is_not_claimed_until_resumed,
     queues_count_waiting_and_running_jobs,
@@ -254,6 +260,10 @@ macro_rules! conformance_tests {
             a_cancel_of_a_running_job_is_seen_by_its_owner,
             a_cancelled_outcome_is_final,
             a_snooze_does_not_charge_an_attempt,
+            log_lines_are_kept_per_attempt_and_in_order,
+            log_lines_past_the_bound_are_dropped,
+            log_lines_go_with_a_deleted_job,
+            progress_is_stored_on_the_record_of_the_latest_attempt,
         );
         $crate::conformance_tests!(@pair $database;
             claims_from_two_handles_never_hand_out_a_job_twice,

@@ -56,6 +56,11 @@ pub struct JobRecord {
     /// The tick of that schedule the job belongs to (`None` for a job not enqueued
     /// by a tick, such as a schedule's run asked for by hand).
     pub schedule_tick: Option<DateTime<Utc>>,
+    /// How far the job got, from 0.0 to 1.0, as its latest attempt that reported
+    /// any reported it (`JobContext::progress`); `None` if none did. A new attempt
+    /// shows its previous attempt's progress until it reports its own.
+    #[serde(default)]
+    pub progress: Option<f32>,
 }
 
 /// One attempt of a job: when it ran, on which worker, and how it ended.
@@ -219,6 +224,7 @@ impl JobRecordBuilder {
                 unique_key: None,
                 schedule: None,
                 schedule_tick: None,
+                progress: None,
             },
         }
     }
@@ -266,6 +272,8 @@ setters!(JobRecordBuilder.record:
     schedule: Option<String>,
     /// Sets [`JobRecord::schedule_tick`].
     schedule_tick: Option<DateTime<Utc>>,
+    /// Sets [`JobRecord::progress`].
+    progress: Option<f32>,
 );
 
 /// Builds an [`AttemptRecord`] field by field, for backends.

@@ -9,7 +9,10 @@ use crate::backend::{
     ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, Lease, NewJob, NewSchedule, Outcome,
     ScheduleTick, WorkerId,
 };
-use crate::{AttemptRecord, JobFilter, JobId, JobRecord, QueueInfo, Result, ScheduleRecord};
+use crate::{
+    AttemptRecord, JobFilter, JobId, JobRecord, LogLine, NewLogLine, ProgressUpdate, QueueInfo,
+    Result, ScheduleRecord,
+};
 
 /// What becomes of a job whose lease expired: the worker's failure policy, handed
 /// to [`Storage::reap_expired`].
@@ -123,6 +126,25 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 ///   wait only for the schedule's row, never for a job row another statement holds
 ///   (the job they write is their own new one), so ticks keep out of the lock order
 ///   of job statements; and jobs enqueued by no schedule pay nothing for schedules.
+/// - **Logs and progress.** [`append_logs`](Storage::append_logs) stores lines of
+///   jobs that exist (lines of an unknown or deleted job are dropped, not an
+///   error), each once: a line is identified by its job, attempt and `seq`, and
+///   storing it again (a retried write) keeps the first. It stores at most
+///   [`LogLine::MAX_LINES_PER_ATTEMPT`] + 1 lines per attempt (`seq` 0 to that
+///   bound, the last one for the worker's note of how many it dropped; lines past
+///   it are dropped) and cuts messages longer than [`LogLine::MAX_MESSAGE_BYTES`]
+///   ([`LogLine::truncate`]); the byte bound per attempt
+///   ([`LogLine::MAX_BYTES_PER_ATTEMPT`]) is kept by the worker, which numbers the
+///   lines. [`logs`](Storage::logs) returns a job's lines by attempt, then `seq`.
+///   [`set_progress`](Storage::set_progress) stores a job's progress (clamped to
+///   0.0 ..= 1.0) only while the update's attempt is the job's latest, so a lost
+///   lease's stale report cannot overwrite a newer attempt's. Both lock job rows
+///   in ascending id order (`append_logs` at most so that the job is not deleted
+///   meanwhile, which no claim, renewal or completion waits for), and workers send
+///   them from the same task as their completions, before them, so they add no
+///   waiter to the lock order. A job's
+///   lines and progress go with it when it is deleted. Jobs whose attempts log
+///   nothing pay nothing: no statement and no column written.
 ///
 /// [`upsert_schedule`]: Storage::upsert_schedule
 /// [`enqueue_tick`]: Storage::enqueue_tick
@@ -270,6 +292,18 @@ pub trait Storage: Send + Sync + 'static {
     /// run by hand ([`ScheduleTick::now`]): if the schedule exists, whether paused or
     /// not; the job records the schedule and no tick, and only `last_job_id` changes.
     async fn enqueue_tick(&self, tick: &ScheduleTick) -> Result<Option<JobId>>;
+
+    /// Stores log lines of job attempts, in one round trip, as the contract's
+    /// *Logs and progress* says: each line once, within the bound, only for jobs
+    /// that exist. The lines may be of many jobs and in any order.
+    async fn append_logs(&self, lines: &[NewLogLine]) -> Result<()>;
+
+    /// Stores the progress of jobs, in one round trip: each update applies only
+    /// while its attempt is its job's latest. One update per job.
+    async fn set_progress(&self, progress: &[ProgressUpdate]) -> Result<()>;
+
+    /// A job's log lines, by attempt, then `seq`; empty for an unknown id.
+    async fn logs(&self, id: JobId) -> Result<Vec<LogLine>>;
 }
 
 /// A stream of wake-ups from the database; see [`Storage::listen`].

@@ -52,6 +52,7 @@
 mod enqueue;
 mod error;
 mod listen;
+mod logs;
 mod migrate;
 mod nodelay;
 mod options;

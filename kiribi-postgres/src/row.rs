@@ -10,7 +10,9 @@ use kiribi_core::backend::{
     AttemptRecordBuilder, ClaimedJob, CorruptRow, ExpiredLease, JobRecordBuilder, Lease,
     ScheduleRecordBuilder, WorkerId, decode_count, decode_json, decode_status,
 };
-use kiribi_core::{AttemptRecord, JobId, JobRecord, JobStatus, ScheduleRecord};
+use kiribi_core::{
+    AttemptRecord, JobId, JobRecord, JobStatus, LogLevel, LogLine, NewLogLine, ScheduleRecord,
+};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
@@ -111,7 +113,27 @@ pub(crate) fn decode_job(row: &PgRow) -> Result<JobRecord, sqlx::Error> {
         .unique_key(c.get("unique_key")?)
         .schedule(c.get("schedule")?)
         .schedule_tick(c.get::<Option<DateTime<Utc>>>("schedule_tick")?)
+        .progress(c.get::<Option<f32>>("progress")?)
         .build())
+}
+
+/// A `kiribi_logs` row selected by `sql::LIST_LOGS`.
+pub(crate) fn decode_log_line(row: &PgRow) -> Result<LogLine, sqlx::Error> {
+    let c = Columns::new(row, "kiribi_logs", "job_id");
+    let level: String = c.get("level")?;
+    let level = c.decoded(
+        "level",
+        level.parse::<LogLevel>().map_err(|error| error.to_string()),
+    )?;
+    let line = NewLogLine::new(
+        c.id("job_id")?,
+        c.count("attempt")?,
+        level,
+        c.get::<String>("message")?,
+    )
+    .with_seq(c.count("seq")?)
+    .with_at(c.get::<DateTime<Utc>>("at")?);
+    Ok(LogLine::from(line))
 }
 
 /// A `kiribi_schedules` row selected with `sql::schedule_columns!`.

@@ -18,7 +18,7 @@ macro_rules! job_columns {
         "id, name, queue, status, priority, attempts, max_attempts, interruptions, \
          payload::text AS payload, result::text AS result, last_error, created_at, run_at, \
          started_at, finished_at, lease_owner, lease_expires_at, unique_key, schedule, \
-         schedule_tick"
+         schedule_tick, progress"
     };
 }
 
@@ -256,10 +256,13 @@ pub(crate) const CLAIM_LIMITED_JOBS: &str = "\
 /// a reaper (whose lease already ran out). An `UPDATE` alone waits for them in
 /// whatever order its plan visits rows, and deadlocked against the worker's
 /// batched completions under load; a renewal that skips can wait for nobody.
+/// `NO KEY UPDATE`, the lock its `UPDATE` takes anyway: it leaves the id alone, so
+/// it does not skip a job whose log lines are being stored ([`APPEND_LOGS`]'s key
+/// checks share the key only).
 pub(crate) const RENEW_LEASES: &str = "\
     WITH owned AS ( \
         SELECT id FROM kiribi_jobs WHERE status = 'running' AND lease_owner = $2 \
-        FOR UPDATE SKIP LOCKED \
+        FOR NO KEY UPDATE SKIP LOCKED \
     ) \
     UPDATE kiribi_jobs AS j SET lease_expires_at = now() + $1 * interval '1 microsecond' \
     FROM owned WHERE j.id = owned.id";
@@ -463,6 +466,40 @@ pub(crate) const RETRY_JOB: &str = "\
 /// Deletes job $1 unless it runs; its attempts go with it (`ON DELETE CASCADE`).
 pub(crate) const DELETE_JOB: &str = "\
     DELETE FROM kiribi_jobs WHERE id = $1 AND status <> 'running'";
+
+/// Stores log lines of jobs that exist, each once (see the `logs` migration).
+///
+/// Arrays, one element per line: $1 job ids, $2 attempts, $3 seqs, $4 times, $5
+/// levels, $6 messages. Lines of a job that is gone are left out by the `EXISTS`
+/// (a foreign key violation would fail the whole batch). The foreign key's checks
+/// share-lock the jobs' keys in job id order, which no claim or completion waits
+/// for (they lock without touching the key).
+pub(crate) const APPEND_LOGS: &str = "\
+    INSERT INTO kiribi_logs (job_id, attempt, seq, at, level, message) \
+    SELECT l.job_id, l.attempt, l.seq, l.at, l.level, l.message \
+    FROM UNNEST($1::int8[], $2::int4[], $3::int4[], $4::timestamptz[], $5::text[], \
+                $6::text[]) AS l(job_id, attempt, seq, at, level, message) \
+    WHERE EXISTS (SELECT 1 FROM kiribi_jobs AS j WHERE j.id = l.job_id) \
+    ORDER BY l.job_id, l.attempt, l.seq \
+    ON CONFLICT (job_id, attempt, seq) DO NOTHING";
+
+/// Stores the progress of jobs whose latest attempt reported it; locks in id
+/// order, as [`COMPLETE_JOBS`] does.
+///
+/// Arrays, one element per job: $1 ids, $2 attempts, $3 progress.
+pub(crate) const SET_PROGRESS: &str = "\
+    WITH input AS ( \
+        SELECT * FROM UNNEST($1::int8[], $2::int4[], $3::float4[]) AS p(id, attempt, progress) \
+        ORDER BY id \
+    ) \
+    UPDATE kiribi_jobs AS j SET progress = p.progress \
+    FROM input AS p \
+    WHERE j.id = p.id AND j.attempts = p.attempt";
+
+/// The log lines of job $1, by attempt then seq: the primary key's order.
+pub(crate) const LIST_LOGS: &str = "\
+    SELECT job_id, attempt, seq, at, level, message FROM kiribi_logs \
+    WHERE job_id = $1 ORDER BY attempt, seq";
 
 /// Serializes migrations of one schema across every process: a transaction-level
 /// advisory lock keyed on ($1) the schema name.

@@ -18,8 +18,8 @@ use kiribi_core::backend::{
     OutcomeColumns, ReapDecision, ScheduleTick, WorkerId,
 };
 use kiribi_core::{
-    AttemptRecord, Error, JobFilter, JobId, JobRecord, JobStatus, QueueInfo, ScheduleRecord,
-    Storage,
+    AttemptRecord, Error, JobFilter, JobId, JobRecord, JobStatus, LogLine, NewLogLine,
+    ProgressUpdate, QueueInfo, ScheduleRecord, Storage,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
@@ -31,7 +31,7 @@ use crate::listen::PgJobListener;
 use crate::options::{PgStorageOptions, cancel_channel, channel, quote_identifier};
 use crate::row::{self, int_column, micros};
 use crate::sql;
-use crate::{migrate, nodelay, schedule};
+use crate::{logs, migrate, nodelay, schedule};
 
 /// A pooled connection idle for this long is pinged before it is handed out. A
 /// busy pool hands each connection out again within milliseconds, so its
@@ -742,6 +742,43 @@ impl Storage for PgStorage {
             let id = schedule::enqueue_tick(&mut session, tick).await?;
             session.finish().await?;
             Ok(id)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn append_logs(&self, lines: &[NewLogLine]) -> Result<(), Error> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        async {
+            let mut session = self.session().await?;
+            logs::append(&mut session, lines).await?;
+            session.finish().await
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn set_progress(&self, progress: &[ProgressUpdate]) -> Result<(), Error> {
+        if progress.is_empty() {
+            return Ok(());
+        }
+        async {
+            let mut session = self.session().await?;
+            logs::set_progress(&mut session, progress).await?;
+            session.finish().await
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn logs(&self, id: JobId) -> Result<Vec<LogLine>, Error> {
+        async {
+            let mut session = self.session().await?;
+            let lines = logs::list(&mut session, id).await?;
+            session.finish().await?;
+            Ok(lines)
         }
         .await
         .map_err(storage_error)

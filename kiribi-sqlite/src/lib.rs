@@ -48,6 +48,7 @@ mod enqueue;
 mod error;
 mod list;
 mod listen;
+mod logs;
 mod migrate;
 mod options;
 mod row;

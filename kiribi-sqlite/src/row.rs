@@ -10,7 +10,9 @@ use kiribi_core::backend::{
     AttemptRecordBuilder, ClaimedJob, CorruptRow, ExpiredLease, JobRecordBuilder, Lease,
     ScheduleRecordBuilder, WorkerId, decode_count, decode_json, decode_status,
 };
-use kiribi_core::{AttemptRecord, JobId, JobRecord, JobStatus, ScheduleRecord};
+use kiribi_core::{
+    AttemptRecord, JobId, JobRecord, JobStatus, LogLevel, LogLine, NewLogLine, ScheduleRecord,
+};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -105,6 +107,13 @@ impl<'r> Columns<'r> {
         }
     }
 
+    fn progress(&self, column: &'static str) -> Result<Option<f32>, sqlx::Error> {
+        let value: Option<f64> = self.get(column)?;
+        // Stored from an f32 and clamped to 0.0 ..= 1.0, so the cast is exact.
+        #[allow(clippy::cast_possible_truncation, reason = "an f32 stored as REAL")]
+        Ok(value.map(|value| value as f32))
+    }
+
     fn json(&self, column: &'static str) -> Result<serde_json::Value, sqlx::Error> {
         let text: String = self.get(column)?;
         self.decoded(column, decode_json(&text))
@@ -146,7 +155,27 @@ pub(crate) fn decode_job(row: &SqliteRow) -> Result<JobRecord, sqlx::Error> {
         .unique_key(c.get("unique_key")?)
         .schedule(c.get("schedule")?)
         .schedule_tick(c.optional_time("schedule_tick")?)
+        .progress(c.progress("progress")?)
         .build())
+}
+
+/// A `kiribi_logs` row selected by `sql::LIST_LOGS`.
+pub(crate) fn decode_log_line(row: &SqliteRow) -> Result<LogLine, sqlx::Error> {
+    let c = Columns::new(row, "kiribi_logs", "job_id");
+    let level: String = c.get("level")?;
+    let level = c.decoded(
+        "level",
+        level.parse::<LogLevel>().map_err(|error| error.to_string()),
+    )?;
+    let line = NewLogLine::new(
+        c.id("job_id")?,
+        c.count("attempt")?,
+        level,
+        c.get::<String>("message")?,
+    )
+    .with_seq(c.count("seq")?)
+    .with_at(c.time("at")?);
+    Ok(LogLine::from(line))
 }
 
 /// For a row of `sql::CLAIM_LIMITED_JOBS` whose job is rate-limited, the claim to

@@ -16,7 +16,7 @@ macro_rules! job_columns {
     () => {
         "id, name, queue, status, priority, attempts, max_attempts, interruptions, payload, \
          result, last_error, created_at, run_at, started_at, finished_at, lease_owner, \
-         lease_expires_at, unique_key, schedule, schedule_tick"
+         lease_expires_at, unique_key, schedule, schedule_tick, progress"
     };
 }
 
@@ -515,6 +515,32 @@ pub(crate) const RETRY_JOB: &str = "\
 /// Deletes job ?1 unless it runs; its attempts go with it (`ON DELETE CASCADE`).
 pub(crate) const DELETE_JOB: &str = "\
     DELETE FROM kiribi_jobs WHERE id = ?1 AND status <> 'running'";
+
+/// Stores log lines of jobs that exist, each once (see the `logs` migration).
+///
+/// ?1 a JSON array with one array per line: `[job_id, attempt, seq, at (epoch ms),
+/// level, message]`. Lines of a job that is gone are left out by the `EXISTS`
+/// (a foreign key violation would fail the whole batch).
+pub(crate) const APPEND_LOGS: &str = "\
+    INSERT INTO kiribi_logs (job_id, attempt, seq, at, level, message) \
+    SELECT l.value ->> 0, l.value ->> 1, l.value ->> 2, l.value ->> 3, l.value ->> 4, \
+           l.value ->> 5 \
+    FROM json_each(?1) AS l \
+    WHERE EXISTS (SELECT 1 FROM kiribi_jobs AS j WHERE j.id = l.value ->> 0) \
+    ON CONFLICT (job_id, attempt, seq) DO NOTHING";
+
+/// Stores the progress of jobs whose latest attempt reported it.
+///
+/// ?1 a JSON array with one array per job: `[id, attempt, progress]`.
+pub(crate) const SET_PROGRESS: &str = "\
+    UPDATE kiribi_jobs SET progress = p.value ->> 2 \
+    FROM json_each(?1) AS p \
+    WHERE kiribi_jobs.id = p.value ->> 0 AND kiribi_jobs.attempts = p.value ->> 1";
+
+/// The log lines of job ?1, by attempt then seq: the primary key's order.
+pub(crate) const LIST_LOGS: &str = "\
+    SELECT job_id, attempt, seq, at, level, message FROM kiribi_logs \
+    WHERE job_id = ?1 ORDER BY attempt, seq";
 
 /// Every column of `kiribi_schedules`, in the order `row::decode_schedule` reads them.
 macro_rules! schedule_columns {

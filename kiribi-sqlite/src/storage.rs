@@ -24,7 +24,8 @@ use kiribi_core::backend::{
     OutcomeColumns, ReapDecision, ScheduleTick, WorkerId,
 };
 use kiribi_core::{
-    AttemptRecord, Error, JobFilter, JobId, JobRecord, QueueInfo, ScheduleRecord, Storage,
+    AttemptRecord, Error, JobFilter, JobId, JobRecord, LogLine, NewLogLine, ProgressUpdate,
+    QueueInfo, ScheduleRecord, Storage,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -37,7 +38,7 @@ use crate::listen::CommitWatcher;
 use crate::options::SqliteStorageOptions;
 use crate::row::{self, after, attempt_column, now_ms};
 use crate::sql;
-use crate::{list, migrate, schedule};
+use crate::{list, logs, migrate, schedule};
 
 /// How long a caller waits for the single write connection before giving up.
 const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -604,6 +605,27 @@ impl Storage for SqliteStorage {
 
     async fn enqueue_tick(&self, tick: &ScheduleTick) -> Result<Option<JobId>, Error> {
         self.write(|mut conn| async move { schedule::enqueue_tick(&mut conn, tick).await })
+            .await
+    }
+
+    async fn append_logs(&self, lines: &[NewLogLine]) -> Result<(), Error> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        self.write(|mut conn| async move { logs::append(&mut conn, lines).await })
+            .await
+    }
+
+    async fn set_progress(&self, progress: &[ProgressUpdate]) -> Result<(), Error> {
+        if progress.is_empty() {
+            return Ok(());
+        }
+        self.write(|mut conn| async move { logs::set_progress(&mut conn, progress).await })
+            .await
+    }
+
+    async fn logs(&self, id: JobId) -> Result<Vec<LogLine>, Error> {
+        self.read(|mut conn| async move { logs::list(&mut conn, id).await })
             .await
     }
 }

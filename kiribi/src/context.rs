@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::{Error, JobError, JobId, Kiribi};
+use crate::logs::{AttemptOutput, OutputSink};
+use crate::{Error, JobError, JobId, Kiribi, LogLevel};
 
 /// The running attempt's identity, and a way to enqueue follow-up jobs.
 ///
@@ -40,17 +41,21 @@ struct ContextInner {
     kiribi: Kiribi,
     /// Turns true when the job is asked to stop (a cancel of the running job).
     cancel: watch::Receiver<bool>,
+    /// The attempt's log lines and progress, on their way to the database.
+    output: AttemptOutput,
 }
 
 impl JobContext {
+    /// A context nobody cancels, whose output goes to `output`.
     pub(crate) fn new(
         id: JobId,
         name: String,
         attempt: u32,
         max_attempts: u32,
         kiribi: Kiribi,
+        output: OutputSink,
     ) -> Self {
-        // A context nobody cancels: the sender is gone, the value stays false.
+        // The sender is gone, the value stays false.
         Self::cancellable(
             id,
             name,
@@ -58,10 +63,12 @@ impl JobContext {
             max_attempts,
             kiribi,
             watch::channel(false).1,
+            output,
         )
     }
 
-    /// A context that turns cancelled when `cancel` turns true.
+    /// A context that turns cancelled when `cancel` turns true, and whose log lines
+    /// and progress go to `output`.
     pub(crate) fn cancellable(
         id: JobId,
         name: String,
@@ -69,6 +76,7 @@ impl JobContext {
         max_attempts: u32,
         kiribi: Kiribi,
         cancel: watch::Receiver<bool>,
+        output: OutputSink,
     ) -> Self {
         Self {
             inner: Arc::new(ContextInner {
@@ -78,6 +86,7 @@ impl JobContext {
                 max_attempts,
                 kiribi,
                 cancel,
+                output: AttemptOutput::new(output),
             }),
         }
     }
@@ -159,6 +168,84 @@ impl JobContext {
             // The attempt ended without a request: nothing will ever come.
             std::future::pending::<()>().await;
         }
+    }
+}
+
+impl JobContext {
+    /// Adds a line to this attempt's log, at level `info`: read it back with
+    /// [`Kiribi::logs`]. Never blocks and never fails the job.
+    ///
+    /// Lines are buffered and written by the worker in batches, before the
+    /// attempt's outcome (so a finished job's lines are all there) and about every
+    /// second while it runs. An attempt keeps at most
+    /// [`LogLine::MAX_LINES_PER_ATTEMPT`](crate::LogLine::MAX_LINES_PER_ATTEMPT)
+    /// (1,000) lines and
+    /// [`LogLine::MAX_BYTES_PER_ATTEMPT`](crate::LogLine::MAX_BYTES_PER_ATTEMPT)
+    /// (64 KiB) of messages: past either bound, its later lines are dropped and one
+    /// last line, at level `warn`, says how many (`… 12 more lines dropped: …`). A
+    /// message longer than
+    /// [`LogLine::MAX_MESSAGE_BYTES`](crate::LogLine::MAX_MESSAGE_BYTES) (4 KiB) is
+    /// cut and ends in `…`. Lines logged after the attempt ended (by a task it left
+    /// running) are dropped. With `kiribi::LogLayer` installed (feature
+    /// `log-layer`), `tracing` events inside the job are kept the same way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kiribi::{job, JobContext};
+    ///
+    /// #[job]
+    /// async fn import(ctx: JobContext, file: String) -> Result<u64, String> {
+    ///     ctx.log(format!("opened {file}"));
+    ///     ctx.progress(0.5);
+    ///     Ok(10)
+    /// }
+    /// ```
+    pub fn log(&self, message: impl Into<String>) {
+        self.log_at(LogLevel::Info, message.into());
+    }
+
+    /// Adds a line at `level` (what `LogLayer` does for `tracing` events).
+    pub(crate) fn log_at(&self, level: LogLevel, message: String) {
+        let inner = &*self.inner;
+        inner.output.log(inner.id, inner.attempt, level, message);
+    }
+
+    /// Reports how far the job got, from 0.0 (nothing done) to 1.0 (all done):
+    /// [`JobRecord::progress`](crate::JobRecord::progress) shows it, within about a
+    /// second while the job runs, and after it ended. Never blocks and never fails
+    /// the job.
+    ///
+    /// A value below 0.0 is taken as 0.0 and one above 1.0 as 1.0; NaN is ignored.
+    /// The latest report wins; they are written in batches like log lines (see
+    /// [`log`](Self::log)), so reporting often costs no more than reporting seldom.
+    /// A retried job shows its previous attempt's progress until the new attempt
+    /// reports its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kiribi::{job, JobContext};
+    ///
+    /// #[job]
+    /// async fn resize_all(ctx: JobContext, paths: Vec<String>) -> Result<(), String> {
+    ///     for (done, _path) in paths.iter().enumerate() {
+    ///         // … resize one …
+    ///         ctx.progress((done + 1) as f32 / paths.len() as f32);
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn progress(&self, progress: f32) {
+        let inner = &*self.inner;
+        inner.output.progress(inner.id, inner.attempt, progress);
+    }
+
+    /// Ends the attempt's log: hands over the note of dropped lines, if any. The
+    /// worker calls it before it hands the attempt's outcome to the recorder.
+    pub(crate) fn close_output(&self) {
+        let inner = &*self.inner;
+        inner.output.close(inner.id, inner.attempt);
     }
 }
 

@@ -9,7 +9,8 @@ use tokio::sync::{Notify, watch};
 use crate::context::StateMap;
 use crate::worker::wake::DueTimes;
 use crate::{
-    AttemptRecord, Error, JobFilter, JobId, JobRecord, QueueInfo, Result, Storage, WorkerBuilder,
+    AttemptRecord, Error, JobFilter, JobId, JobRecord, LogLine, QueueInfo, Result, Storage,
+    WorkerBuilder,
 };
 
 /// The handle to a kiribi job store: enqueue, read and control jobs, start workers.
@@ -164,6 +165,52 @@ impl Kiribi {
     /// [`Error::Storage`] when the database fails.
     pub async fn attempts(&self, id: JobId) -> Result<Vec<AttemptRecord>> {
         self.inner.storage.attempts(id).await
+    }
+
+    /// Reads a job's log lines ([`JobContext::log`](crate::JobContext::log), and
+    /// `tracing` events where `kiribi::LogLayer` (feature `log-layer`) is installed), by
+    /// attempt, then in the order they were written; empty for an unknown id.
+    ///
+    /// A running job's latest lines reach the database about a second after they
+    /// were written; a finished job's are all there by the time its status says it
+    /// finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kiribi::{job, JobContext, JobStatus, Kiribi};
+    ///
+    /// #[job]
+    /// async fn import(ctx: JobContext, file: String) -> Result<(), String> {
+    ///     ctx.log(format!("opened {file}"));
+    ///     ctx.progress(1.0);
+    ///     Ok(())
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), kiribi::Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+    /// let kiribi = Kiribi::connect(&url).await?;
+    /// let worker = kiribi.worker().start();
+    /// let id = Import::enqueue(&kiribi, Import { file: "a.csv".into() }).await?;
+    /// # let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    /// while kiribi.job(id).await?.unwrap().status != JobStatus::Succeeded {
+    /// #   assert!(std::time::Instant::now() < deadline, "the job did not run");
+    ///     tokio::time::sleep(Duration::from_millis(10)).await;
+    /// }
+    /// let lines = kiribi.logs(id).await?;
+    /// assert_eq!((lines[0].attempt, lines[0].message.as_str()), (1, "opened a.csv"));
+    /// assert_eq!(kiribi.job(id).await?.unwrap().progress, Some(1.0));
+    /// worker.shutdown().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database fails.
+    pub async fn logs(&self, id: JobId) -> Result<Vec<LogLine>> {
+        self.inner.storage.logs(id).await
     }
 
     /// Cancels a `Pending` or `Retrying` job, or asks a `Running` one to stop;

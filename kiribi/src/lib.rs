@@ -42,6 +42,8 @@
 //!   URLs.
 //! - `postgres`: the PostgreSQL backend, `kiribi::postgres`, for `postgres:` and
 //!   `postgresql:` URLs, for many processes and machines sharing the work.
+//! - `log-layer`: `LogLayer`, a `tracing_subscriber` layer that keeps the `tracing`
+//!   events inside a job with its log lines (`JobContext::log`, `Kiribi::logs`).
 //!
 //! # Jobs in library crates
 //!
@@ -58,6 +60,8 @@ mod enqueue;
 mod handle;
 mod job;
 mod limits;
+mod log_layer;
+mod logs;
 pub mod policy;
 mod registry;
 mod run;
@@ -75,10 +79,14 @@ pub use job::{BoxFuture, Job, JobConfig, Unique};
 pub use schedule::ScheduleBuilder;
 pub use worker::{WorkerBuilder, WorkerHandle};
 
+#[cfg(feature = "log-layer")]
+pub use log_layer::{LogLayer, log_layer};
+
 pub use kiribi_core::{
     AttemptRecord, Backoff, BoxError, EnqueueOptions, Error, JobError, JobFilter, JobId, JobRecord,
-    JobStatus, ParseBackoffError, ParseJobIdError, ParseJobStatusError, QueueInfo, Result,
-    RetryPolicy, ScheduleRecord, Storage, chain_text,
+    JobStatus, LogLevel, LogLine, NewLogLine, ParseBackoffError, ParseJobIdError,
+    ParseJobStatusError, ParseLogLevelError, ProgressUpdate, QueueInfo, Result, RetryPolicy,
+    ScheduleRecord, Storage, chain_text,
 };
 
 /// For backend authors: the values that cross the [`Storage`] trait, the listener
@@ -210,6 +218,11 @@ pub use chrono;
 pub use sqlx;
 
 /// The README's code compiles: its Rust blocks run as doctests.
-#[cfg(all(doctest, feature = "sqlite", feature = "postgres"))]
+#[cfg(all(
+    doctest,
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "log-layer"
+))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

@@ -11,6 +11,7 @@ use kiribi_core::JobError;
 use kiribi_core::backend::Outcome;
 
 use crate::enqueue::new_job;
+use crate::logs::OutputSink;
 use crate::policy::{Failure, after_inline_failure};
 use crate::registry::encode_result;
 use crate::worker::identity;
@@ -48,7 +49,16 @@ pub(crate) async fn run_now<J: Job>(kiribi: &Kiribi, job: J) -> Result<J::Output
     let owner = identity::inline();
     let storage = kiribi.storage();
     let claimed = storage.enqueue_running(new, &owner, INLINE_LEASE).await?;
-    let ctx = JobContext::new(claimed.id(), claimed.name.clone(), 1, 1, kiribi.clone());
+    let output = OutputSink::default();
+    let ctx = JobContext::new(
+        claimed.id(),
+        claimed.name.clone(),
+        1,
+        1,
+        kiribi.clone(),
+        output.clone(),
+    );
+    let ended_log = ctx.clone();
 
     let running = attempt(job.run(ctx), J::CONFIG.timeout);
     tokio::pin!(running);
@@ -82,6 +92,14 @@ pub(crate) async fn run_now<J: Job>(kiribi: &Kiribi, job: J) -> Result<J::Output
             (outcome, Err(failed(error)))
         }
     };
+    ended_log.close_output();
+    if let Some(pending) = output.take()
+        && let Err(err) = pending.write(storage.as_ref()).await
+    {
+        // The run's outcome matters more than its log: the caller still gets it.
+        let error = kiribi_core::chain_text(&err);
+        tracing::warn!(job = J::CONFIG.name, id = %claimed.id(), %error, "could not store the log lines of an inline job");
+    }
     storage
         .complete_many(&[(claimed.lease.clone(), outcome)])
         .await?;

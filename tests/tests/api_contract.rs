@@ -36,6 +36,10 @@ fn handles_and_errors_have_the_promised_bounds() {
     fn clone_debug<T: Clone + std::fmt::Debug>() {}
     clone_debug::<JobRecord>();
     clone_debug::<ScheduleRecord>();
+    clone_debug::<kiribi::LogLine>();
+    copy_eq_debug::<kiribi::LogLevel>();
+    fn layer<L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Clone + Send + Sync>() {}
+    layer::<kiribi::LogLayer>();
 }
 
 #[tokio::test]
@@ -64,6 +68,7 @@ async fn every_future_kiribi_returns_is_send() {
     send(kiribi.job(id)).await.unwrap();
     send(kiribi.jobs(JobFilter::new())).await.unwrap();
     send(kiribi.attempts(id)).await.unwrap();
+    send(kiribi.logs(id)).await.unwrap();
     send(kiribi.cancel(id)).await.unwrap();
     send(kiribi.retry(id)).await.unwrap();
     send(kiribi.delete(id)).await.unwrap();

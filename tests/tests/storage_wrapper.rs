@@ -12,8 +12,8 @@ use kiribi::backend::{
     ReapDecision, ScheduleTick, WorkerId, async_trait,
 };
 use kiribi::{
-    AttemptRecord, JobFilter, JobId, JobRecord, JobStatus, Kiribi, Result, ScheduleRecord, Storage,
-    job,
+    AttemptRecord, JobFilter, JobId, JobRecord, JobStatus, Kiribi, LogLine, NewLogLine,
+    ProgressUpdate, Result, ScheduleRecord, Storage, job,
 };
 use kiribi_tests::{Backend, TestDb, wait_for_status};
 
@@ -169,6 +169,21 @@ impl Storage for Counted {
     async fn enqueue_tick(&self, tick: &ScheduleTick) -> Result<Option<JobId>> {
         self.count("enqueue_tick");
         self.inner.enqueue_tick(tick).await
+    }
+
+    async fn append_logs(&self, lines: &[NewLogLine]) -> Result<()> {
+        self.count("append_logs");
+        self.inner.append_logs(lines).await
+    }
+
+    async fn set_progress(&self, progress: &[ProgressUpdate]) -> Result<()> {
+        self.count("set_progress");
+        self.inner.set_progress(progress).await
+    }
+
+    async fn logs(&self, id: JobId) -> Result<Vec<LogLine>> {
+        self.count("logs");
+        self.inner.logs(id).await
     }
 }
 

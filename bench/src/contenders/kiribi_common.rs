@@ -46,6 +46,20 @@ async fn timed(
     Ok(())
 }
 
+/// W3-logs' job: the no-op job, writing 3 lines to its log.
+#[job(name = "bench.logging")]
+async fn logging(
+    ctx: JobContext,
+    State(recorder): State<Arc<Recorder>>,
+    seq: u64,
+) -> Result<(), String> {
+    ctx.log("started");
+    ctx.log(format!("job {seq}"));
+    recorder.record(Payload { seq, enq_us: 0 });
+    ctx.log("done");
+    Ok(())
+}
+
 /// W8's job: unique by its whole payload.
 #[job(name = "bench.unique", unique)]
 async fn unique_noop(key: u64) -> Result<(), String> {
@@ -196,6 +210,16 @@ impl Contender for KiribiContender {
                 seq,
             });
             PerKey::enqueue_many(&self.kiribi, jobs).await?;
+            seq = end;
+        }
+        Ok(true)
+    }
+
+    async fn enqueue_logging(&self, n: u64) -> Result<bool> {
+        let mut seq = 0;
+        while seq < n {
+            let end = (seq + 1000).min(n);
+            Logging::enqueue_many(&self.kiribi, (seq..end).map(|seq| Logging { seq })).await?;
             seq = end;
         }
         Ok(true)

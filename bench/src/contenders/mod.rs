@@ -175,6 +175,13 @@ pub(crate) trait Contender: Send + Sync {
         Ok(false)
     }
 
+    /// W3 with logs: enqueues `n` jobs whose body calls [`Recorder::record`] and
+    /// writes 3 log lines to the job's own log. `Ok(false)`: the contender keeps no
+    /// per-job logs.
+    async fn enqueue_logging(&self, _n: u64) -> Result<bool> {
+        Ok(false)
+    }
+
     /// W8: enqueues a job unique by `key`, one call; whether it was a duplicate.
     /// `Ok(None)`: the contender has no unique jobs.
     async fn enqueue_unique(&self, _key: u64) -> Result<Option<bool>> {

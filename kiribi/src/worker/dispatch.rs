@@ -87,6 +87,7 @@ impl Dispatcher {
                 finished: Arc::new(AtomicUsize::new(0)),
                 running: running_jobs,
                 cancel_grace: worker.config.cancel_grace,
+                output: recorder.output.clone(),
             },
             ahead: ClaimAhead::new(worker.config.prefetch),
             next_poll: now + worker.config.poll_interval,

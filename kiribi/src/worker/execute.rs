@@ -10,6 +10,7 @@ use kiribi_core::backend::{ClaimedJob, Outcome};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+use crate::logs::OutputSink;
 use crate::policy::{after_attempt, after_cancel};
 use crate::registry::Registry;
 use crate::run::attempt;
@@ -28,6 +29,8 @@ pub(crate) struct Handover {
     pub(crate) running: Running,
     /// How long a job asked to stop may run on before it is stopped.
     pub(crate) cancel_grace: Duration,
+    /// Where the jobs' log lines and progress go: the recorder writes them.
+    pub(crate) output: OutputSink,
 }
 
 /// Runs one claimed job and hands its outcome to the recorder.
@@ -52,8 +55,14 @@ pub(crate) async fn execute(
         job.max_attempts,
         kiribi,
         registered.signal.clone(),
+        handover.output.clone(),
     );
-    let span = tracing::info_span!("job", id = %job.id(), job = %job.name, queue = %job.queue, attempt = job.attempt());
+    let span = crate::log_layer::attempt_span(
+        &ctx,
+        || tracing::info_span!("job", id = %job.id(), job = %job.name, queue = %job.queue, attempt = job.attempt()),
+    );
+    // The job's own handle is moved into its future; this one ends its log.
+    let output = ctx.clone();
     let charged = job.charged_attempts();
     let grace = handover.cancel_grace;
     let mut signal = registered.signal.clone();
@@ -84,6 +93,9 @@ pub(crate) async fn execute(
     if let Some(error) = outcome.error() {
         span.in_scope(|| tracing::info!(%error, "job attempt failed"));
     }
+    // Before the outcome: the recorder writes the attempt's last lines with it.
+    output.close_output();
+    drop(output);
     handover.finished.fetch_add(1, Ordering::Relaxed);
     // The recorder only stops after every sender is gone, so this send is received.
     if handover.outcomes.send((job.lease, outcome)).await.is_err() {

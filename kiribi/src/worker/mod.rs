@@ -8,7 +8,7 @@
 //! | `dispatch.rs` | the loop that claims jobs and fills free slots |
 //! | `ahead.rs` | how far to claim ahead (a plain, unit-tested type) |
 //! | `execute.rs` | running one attempt, and what the failure policy makes of it |
-//! | `recorder.rs` | writing outcomes in batches, and giving up when that keeps failing |
+//! | `recorder.rs` | writing outcomes in batches (jobs' log lines and progress first), and giving up when that keeps failing |
 //! | `service.rs` | the interface of periodic services started with the worker |
 //! | `leases.rs`, `reaper.rs` | the lease heartbeat, and taking back expired leases |
 //! | `cron.rs` | declaring `#[job(cron = …)]` schedules and enqueueing due cron ticks |
@@ -17,7 +17,8 @@
 //! | `shutdown.rs` | giving back what was not started, the grace period, the rest |
 //! | `identity.rs` | collision-free ids for workers and inline runs |
 //!
-//! What an attempt's ending means for its job is decided in [`crate::policy`].
+//! What an attempt's ending means for its job is decided in [`crate::policy`]; an
+//! attempt's log lines and progress are bounded and buffered in `crate::logs`.
 
 mod ahead;
 mod builder;

@@ -10,6 +10,13 @@
 //! worker stops with [`Error::OutcomesNotRecorded`]. It stops renewing its leases
 //! then, so other workers take its jobs over once they expire. While the database
 //! does not answer at all, the recorder keeps trying: the leases lapse by themselves.
+//!
+//! The recorder also writes the jobs' log lines and progress ([`OutputSink`]): the
+//! ones handed over by the time a batch of outcomes is written go first, so a
+//! finished job's lines are stored before its outcome; while no outcome comes (a
+//! long job), about once a [`FLUSH_EVERY`]. A batch whose jobs logged nothing costs
+//! one atomic load. Output that cannot be written after a few tries is dropped with
+//! a warning: it never holds outcomes back for long.
 
 use std::time::Duration;
 
@@ -18,6 +25,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::logs::OutputSink;
 use crate::worker::WorkerShared;
 use crate::{Error, Kiribi, Result};
 
@@ -27,6 +35,12 @@ const MAX_BATCH: usize = 256;
 /// The longest pause between tries of a failing write.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// How long a running job's log lines wait, at most, while no outcome is written.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// How often writing log lines and progress is tried before they are dropped.
+const OUTPUT_TRIES: u32 = 3;
+
 /// One attempt's outcome, on its way to the database.
 pub(crate) type Completion = (Lease, Outcome);
 
@@ -34,6 +48,8 @@ pub(crate) type Completion = (Lease, Outcome);
 pub(crate) struct Recorder {
     /// Where job tasks hand their outcomes over.
     pub(crate) outcomes: mpsc::Sender<Completion>,
+    /// Where job tasks hand their log lines and progress over.
+    pub(crate) output: OutputSink,
     /// Set once shutdown's grace period is over: the recorder stops retrying then.
     pub(crate) abandon: watch::Sender<bool>,
     /// The task; it ends with an error when it gave up.
@@ -46,14 +62,17 @@ impl Recorder {
         let capacity = (worker.config.concurrency + worker.config.prefetch).max(MAX_BATCH);
         let (outcomes, received) = mpsc::channel(capacity);
         let (abandon, abandoned) = watch::channel(false);
+        let output = OutputSink::default();
         let task = tokio::spawn(record_outcomes(
             kiribi.clone(),
             worker.clone(),
             received,
+            output.clone(),
             abandoned,
         ));
         Self {
             outcomes,
+            output,
             abandon,
             task,
         }
@@ -64,25 +83,71 @@ async fn record_outcomes(
     kiribi: Kiribi,
     worker: WorkerShared,
     mut received: mpsc::Receiver<Completion>,
+    output: OutputSink,
     abandoned: watch::Receiver<bool>,
 ) -> Result<()> {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while received.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        if let Err(error) = write(&kiribi, &worker, &batch, abandoned.clone()).await {
-            let jobs = batch.len() + received.len();
-            worker.log.error(
-                "recording job outcomes keeps failing while the database answers otherwise; \
-                 the worker stops and its jobs run again elsewhere once their leases expire",
-                &error,
-            );
-            return Err(Error::OutcomesNotRecorded {
-                jobs,
-                source: Box::new(error),
-            });
+    // When the output handed over while no outcome came is due to be written.
+    let mut flush_at: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            biased;
+            count = received.recv_many(&mut batch, MAX_BATCH) => {
+                // Every job hands its output over before its outcome.
+                write_output(&kiribi, &worker, &output).await;
+                flush_at = None;
+                if count == 0 {
+                    return Ok(());
+                }
+                if let Err(error) = write(&kiribi, &worker, &batch, abandoned.clone()).await {
+                    let jobs = batch.len() + received.len();
+                    worker.log.error(
+                        "recording job outcomes keeps failing while the database answers otherwise; \
+                         the worker stops and its jobs run again elsewhere once their leases expire",
+                        &error,
+                    );
+                    return Err(Error::OutcomesNotRecorded {
+                        jobs,
+                        source: Box::new(error),
+                    });
+                }
+                batch.clear();
+            }
+            () = output.handed_over(), if flush_at.is_none() => {
+                flush_at = Some(Instant::now() + FLUSH_EVERY);
+            }
+            () = tokio::time::sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => {
+                write_output(&kiribi, &worker, &output).await;
+                flush_at = None;
+            }
         }
-        batch.clear();
     }
-    Ok(())
+}
+
+/// Writes the log lines and progress handed over so far, if any, trying a few
+/// times; what still fails is dropped with a warning.
+async fn write_output(kiribi: &Kiribi, worker: &WorkerShared, output: &OutputSink) {
+    let Some(pending) = output.take() else {
+        return;
+    };
+    let mut delay = Duration::from_millis(50);
+    for tried in 1..=OUTPUT_TRIES {
+        match pending.write(kiribi.storage().as_ref()).await {
+            Ok(()) => return,
+            Err(error) if tried == OUTPUT_TRIES => {
+                let error = kiribi_core::chain_text(&error);
+                tracing::warn!(worker = %worker.id, lines = pending.lines(), %error, "could not store jobs' log lines and progress; dropped them");
+            }
+            Err(error) => {
+                worker.log.warn(
+                    "storing jobs' log lines and progress failed; retrying",
+                    &error,
+                );
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+        }
+    }
 }
 
 /// Writes a batch, retrying database errors until it is written, `abandoned` turns
