@@ -22,6 +22,7 @@
 pub mod backend;
 mod error;
 mod filter;
+mod flow;
 mod id;
 mod options;
 mod record;
@@ -32,6 +33,9 @@ mod storage;
 
 pub use error::{BoxError, Error, JobError, Result, chain_text};
 pub use filter::JobFilter;
+pub use flow::{
+    FlowFilter, FlowId, FlowRecord, FlowStatus, FlowStep, ParseFlowIdError, ParseFlowStatusError,
+};
 pub use id::{JobId, ParseJobIdError};
 pub use options::EnqueueOptions;
 pub use record::{AttemptRecord, JobRecord, QueueInfo};

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{JobId, JobStatus};
+use crate::{FlowId, JobId, JobStatus};
 
 /// A job as stored, read back with `Kiribi::job` or `Kiribi::jobs`.
 ///
@@ -56,6 +56,12 @@ pub struct JobRecord {
     /// The tick of that schedule the job belongs to (`None` for a job not enqueued
     /// by a tick, such as a schedule's run asked for by hand).
     pub schedule_tick: Option<DateTime<Utc>>,
+    /// The flow the job is a step of, if any (`kiribi::Flow`).
+    #[serde(default)]
+    pub flow: Option<FlowId>,
+    /// The job's step name within that flow.
+    #[serde(default)]
+    pub flow_step: Option<String>,
 }
 
 /// One attempt of a job: when it ran, on which worker, and how it ended.
@@ -219,6 +225,8 @@ impl JobRecordBuilder {
                 unique_key: None,
                 schedule: None,
                 schedule_tick: None,
+                flow: None,
+                flow_step: None,
             },
         }
     }
@@ -266,6 +274,10 @@ setters!(JobRecordBuilder.record:
     schedule: Option<String>,
     /// Sets [`JobRecord::schedule_tick`].
     schedule_tick: Option<DateTime<Utc>>,
+    /// Sets [`JobRecord::flow`].
+    flow: Option<FlowId>,
+    /// Sets [`JobRecord::flow_step`].
+    flow_step: Option<String>,
 );
 
 /// Builds an [`AttemptRecord`] field by field, for backends.

@@ -60,6 +60,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "cancel requests",
         include_str!("../migrations/20261202300000_cancel_requests.sql"),
     ),
+    Migration::new(
+        20261203000000,
+        "flows",
+        include_str!("../migrations/20261203000000_flows.sql"),
+    ),
 ];
 const _: () = assert!(versions_increase(MIGRATIONS));
 

@@ -10,7 +10,7 @@ use kiribi_core::backend::{
     AttemptRecordBuilder, ClaimedJob, CorruptRow, ExpiredLease, JobRecordBuilder, Lease,
     ScheduleRecordBuilder, WorkerId, decode_count, decode_json, decode_status,
 };
-use kiribi_core::{AttemptRecord, JobId, JobRecord, JobStatus, ScheduleRecord};
+use kiribi_core::{AttemptRecord, FlowId, JobId, JobRecord, JobStatus, ScheduleRecord};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -146,6 +146,8 @@ pub(crate) fn decode_job(row: &SqliteRow) -> Result<JobRecord, sqlx::Error> {
         .unique_key(c.get("unique_key")?)
         .schedule(c.get("schedule")?)
         .schedule_tick(c.optional_time("schedule_tick")?)
+        .flow(c.get::<Option<i64>>("flow_id")?.map(FlowId::from_i64))
+        .flow_step(c.get("flow_step")?)
         .build())
 }
 

@@ -18,7 +18,8 @@
 //! It is also where the values that cross the [`Storage`](crate::Storage) trait live:
 //! [`NewJob`], [`Enqueued`], [`ClaimRequest`], [`ClaimedJob`], [`Lease`],
 //! [`WorkerId`], [`Outcome`], [`ExpiredLease`], the cron values [`NewSchedule`],
-//! [`ScheduleTick`] and [`DueTick`], the [`Listener`] trait, the record builders
+//! [`ScheduleTick`] and [`DueTick`], the flow values [`NewFlow`] and [`NewFlowStep`]
+//! (with [`flow_record`] to build what a backend reads back), the [`Listener`] trait, the record builders
 //! [`JobRecordBuilder`], [`AttemptRecordBuilder`] and [`ScheduleRecordBuilder`], and the
 //! [`async_trait`](macro@async_trait) attribute that backends implement the traits with.
 //!
@@ -42,6 +43,7 @@
 //!
 //! [`Error::SchemaTooNew`]: crate::Error::SchemaTooNew
 
+mod flow;
 mod job;
 mod lease;
 mod migrate;
@@ -49,6 +51,7 @@ mod outcome;
 mod row;
 mod schedule;
 
+pub use flow::{NewFlow, NewFlowStep};
 pub use job::{
     ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, JobLimits, Lease, NewJob, Outcome, RateLimit,
     UniqueKey, WorkerId,
@@ -62,6 +65,7 @@ pub use outcome::OutcomeColumns;
 pub use row::{CorruptRow, decode_count, decode_json, decode_status, inserted_ids};
 pub use schedule::{DueTick, NewSchedule, ScheduleTick};
 
+pub use crate::flow::flow_record;
 pub use crate::record::{AttemptRecordBuilder, JobRecordBuilder, queue_infos};
 pub use crate::schedule::ScheduleRecordBuilder;
 pub use crate::storage::{Listener, ReapDecision};
