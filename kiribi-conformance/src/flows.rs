@@ -279,17 +279,24 @@ pub async fn cancel_flow_cancels_every_unfinished_step(storage: &dyn Storage) {
         .with_step(step("a", "cf_a", &[]))
         .with_step(step("b", "cf_b", &[]))
         .with_step(step("c", "cf_c", &["a"]))
+        .with_step(step("d", "cf_d", &["b"]))
         .with_step(step("done", "cf_done", &[]));
     let id = enqueue_flow(storage, &flow).await;
     let done = claim_one(storage, "cf_done", LONG_LEASE).await;
     succeed(storage, done, serde_json::json!(1)).await;
     let a = claim_one(storage, "cf_a", LONG_LEASE).await;
 
-    assert_eq!(storage.cancel_flow(id).await.expect("cancel_flow"), 3);
+    assert_eq!(storage.cancel_flow(id).await.expect("cancel_flow"), 4);
     let record = read_flow(storage, id).await;
     assert_eq!(record.step("a").unwrap().job.status, JobStatus::Running);
-    assert_eq!(record.step("b").unwrap().job.status, JobStatus::Cancelled);
-    assert_eq!(record.step("c").unwrap().job.status, JobStatus::Cancelled);
+    for name in ["b", "c", "d"] {
+        let job = &record.step(name).unwrap().job;
+        assert_eq!(job.status, JobStatus::Cancelled, "step `{name}`");
+        assert_eq!(
+            job.last_error, None,
+            "step `{name}` was cancelled with its flow"
+        );
+    }
     assert_eq!(
         record.step("done").unwrap().job.status,
         JobStatus::Succeeded
@@ -305,6 +312,11 @@ pub async fn cancel_flow_cancels_every_unfinished_step(storage: &dyn Storage) {
     assert!(complete(storage, a.lease, stopped).await.expect("complete"));
     assert_eq!(read_flow(storage, id).await.status, FlowStatus::Cancelled);
     assert_eq!(storage.cancel_flow(id).await.expect("cancel_flow"), 0);
+    // A flow's cancel is final for the steps it cancelled: retrying one step
+    // brings back no other.
+    assert!(storage.retry(step_id(&record, "b")).await.expect("retry"));
+    assert_eq!(step_status(storage, id, "b").await, JobStatus::Pending);
+    assert_eq!(step_status(storage, id, "d").await, JobStatus::Cancelled);
     assert_eq!(
         storage
             .cancel_flow(FlowId::from_i64(id.as_i64() + 100))

@@ -272,8 +272,11 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Cancels every step of flow `id` that has not finished, in one transaction:
     /// `Blocked`, `Pending` and `Retrying` steps become `Cancelled`, and a `Running`
-    /// step is asked to stop as [`cancel`](Storage::cancel) asks it. Returns how many
-    /// steps it cancelled or asked to stop (0 for an unknown or finished flow).
+    /// step is asked to stop as [`cancel`](Storage::cancel) asks it. The steps it
+    /// cancels keep their `last_error` and record no step as having cancelled them,
+    /// so that retrying one of them later brings back none of the others. Returns
+    /// how many steps it cancelled or asked to stop (0 for an unknown or finished
+    /// flow). Locks the flow's steps in ascending id order.
     async fn cancel_flow(&self, id: FlowId) -> Result<u64>;
 
     /// The jobs that job `id` depends on as a flow step, by id: empty for a job

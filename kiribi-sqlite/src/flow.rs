@@ -211,20 +211,29 @@ async fn with_steps(
 /// Cancels flow `id`'s unfinished steps in one write transaction; how many it
 /// cancelled or asked to stop.
 pub(crate) async fn cancel(conn: &mut SqliteConnection, id: FlowId) -> Result<u64, sqlx::Error> {
+    let now = now_ms();
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    let asked = sqlx::query(sql::CANCEL_FLOW_RUNNING)
+    let mut changed = sqlx::query(sql::CANCEL_FLOW_RUNNING)
         .bind(id.as_i64())
         .execute(&mut *tx)
         .await?
         .rows_affected();
-    let cancelled = sqlx::query(sql::CANCEL_FLOW_WAITING)
+    // One statement per step, dependents first (see `sql::CANCEL_FLOW_STEP`): a
+    // flow's cancel is rare, and SQLite runs them in this process.
+    let waiting: Vec<i64> = sqlx::query_scalar(sql::WAITING_FLOW_STEPS)
         .bind(id.as_i64())
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .fetch_all(&mut *tx)
+        .await?;
+    for step in waiting {
+        changed += sqlx::query(sql::CANCEL_FLOW_STEP)
+            .bind(step)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    }
     tx.commit().await?;
-    Ok(asked + cancelled)
+    Ok(changed)
 }
 
 /// The jobs job `id` waits for, by id.

@@ -559,15 +559,22 @@ pub(crate) const CANCEL_FLOW_RUNNING: &str = concat!(
     " AND status = 'running' AND cancel_requested = 0"
 );
 
-/// Cancels the waiting steps of flow ?1 at ?2 (now); the trigger
-/// `kiribi_flow_step_changed` names the cancelled steps in their dependents'.
-pub(crate) const CANCEL_FLOW_WAITING: &str = concat!(
-    "UPDATE kiribi_jobs INDEXED BY kiribi_jobs_by_flow \
-     SET status = 'cancelled', finished_at = ?2 \
+/// The waiting steps of flow ?1, dependents first (highest id first: a dependency's
+/// id is below its dependents').
+pub(crate) const WAITING_FLOW_STEPS: &str = concat!(
+    "SELECT id FROM kiribi_jobs INDEXED BY kiribi_jobs_by_flow \
      WHERE flow_id = ?1 AND ",
     by_flow_predicate!(),
-    " AND status IN ('blocked', 'pending', 'retrying')"
+    " AND status IN ('blocked', 'pending', 'retrying') ORDER BY id DESC"
 );
+
+/// Cancels waiting step ?1 at ?2 (now), as a flow's cancel does: taken dependents
+/// first, each finds no blocked dependent left for the trigger
+/// `kiribi_flow_step_changed` to cancel in its name, as when PostgreSQL cancels the
+/// flow's steps in one statement.
+pub(crate) const CANCEL_FLOW_STEP: &str = "\
+    UPDATE kiribi_jobs SET status = 'cancelled', finished_at = ?2 \
+    WHERE id = ?1 AND status IN ('blocked', 'pending', 'retrying')";
 
 /// Every column of `kiribi_schedules`, in the order `row::decode_schedule` reads them.
 macro_rules! schedule_columns {

@@ -167,8 +167,10 @@ impl Kiribi {
         self.inner.storage.attempts(id).await
     }
 
-    /// Cancels a `Pending` or `Retrying` job, or asks a `Running` one to stop;
-    /// `false` if there is no such job or it is in another state (finished).
+    /// Cancels a `Pending`, `Retrying` or `Blocked` job, or asks a `Running` one to
+    /// stop; `false` if there is no such job or it is in another state (finished).
+    /// A flow step that ends `Cancelled` cancels the steps that wait for it (see
+    /// [`Flow`](crate::Flow)).
     ///
     /// A running job is asked to stop in whichever process runs it:
     /// [`JobContext::is_cancelled`](crate::JobContext::is_cancelled) turns true and
@@ -222,7 +224,9 @@ impl Kiribi {
 
     /// Makes a `Failed`, `Cancelled` or `Retrying` job ready to run now, granting one
     /// more attempt if it has none left; `false` if there is no such job or it is in
-    /// another state.
+    /// another state. A flow step whose dependencies have not all succeeded waits
+    /// for them again (`Blocked`), and the steps that its failure or cancel
+    /// cancelled wait again too, so the flow can still finish.
     ///
     /// # Errors
     ///
@@ -236,7 +240,8 @@ impl Kiribi {
     }
 
     /// Deletes a job that is not running, with its history; `false` if there is no
-    /// such job or it is running.
+    /// such job or it is running. Deleting a flow step that had not succeeded
+    /// cancels the steps that wait for it ("dependency `…` was deleted").
     ///
     /// # Errors
     ///
@@ -292,7 +297,8 @@ impl Kiribi {
     /// Cancels every step of a flow that has not finished: `Blocked`, `Pending` and
     /// `Retrying` steps become `Cancelled`, and `Running` ones are asked to stop as
     /// [`cancel`](Self::cancel) asks a running job. Returns how many steps it
-    /// cancelled or asked to stop (0 for an unknown or finished flow).
+    /// cancelled or asked to stop (0 for an unknown or finished flow). It is final:
+    /// retrying one of its steps later brings back that step alone.
     ///
     /// # Errors
     ///
