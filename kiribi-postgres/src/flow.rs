@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use kiribi_core::backend::{NewFlow, flow_record};
+use kiribi_core::backend::{NewFlow, PlannedStep, flow_record};
 use kiribi_core::{Error, FlowFilter, FlowId, FlowRecord, JobId, JobRecord};
 use sqlx::{Connection, PgConnection, Row};
 
@@ -46,19 +46,17 @@ use crate::sql;
 /// anything is written; [`Error::Storage`] if PostgreSQL fails, and nothing of the
 /// flow is inserted then.
 pub async fn enqueue_flow_on(conn: &mut PgConnection, flow: &NewFlow) -> Result<FlowId, Error> {
-    flow.plan()?;
-    insert_flow(conn, flow).await.map_err(storage_error)
+    let plan = flow.plan()?;
+    insert_flow(conn, flow, &plan).await.map_err(storage_error)
 }
 
-/// Inserts a flow that [`NewFlow::plan`] accepted: three statements in one
+/// Inserts `flow`, its steps in the order of its `plan`: three statements in one
 /// transaction (the flow, its steps, their dependencies).
 pub(crate) async fn insert_flow(
     conn: &mut PgConnection,
     flow: &NewFlow,
+    plan: &[PlannedStep<'_>],
 ) -> Result<FlowId, sqlx::Error> {
-    let plan = flow
-        .plan()
-        .map_err(|error| sqlx::Error::Protocol(error.to_string()))?;
     let count = plan.len();
     let mut names = Vec::with_capacity(count);
     let mut queues = Vec::with_capacity(count);
@@ -73,7 +71,7 @@ pub(crate) async fn insert_flow(
     let mut periods = Vec::with_capacity(count);
     let mut steps = Vec::with_capacity(count);
     let mut deps = Vec::with_capacity(count);
-    for planned in &plan {
+    for planned in plan {
         let job = &planned.step.job;
         let limits = job.limits.as_ref();
         let rate = limits.and_then(|limits| limits.rate);

@@ -702,10 +702,10 @@ impl Storage for PgStorage {
     }
 
     async fn enqueue_flow(&self, new: &NewFlow) -> Result<FlowId, Error> {
-        new.plan()?;
+        let plan = new.plan()?;
         async {
             let mut session = self.session().await?;
-            let id = flow::insert_flow(&mut session, new).await?;
+            let id = flow::insert_flow(&mut session, new, &plan).await?;
             session.finish().await?;
             Ok(id)
         }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use kiribi_core::backend::{NewFlow, flow_record};
+use kiribi_core::backend::{NewFlow, PlannedStep, flow_record};
 use kiribi_core::{Error, FlowFilter, FlowId, FlowRecord, JobId, JobRecord};
 use sqlx::{Connection, Row, SqliteConnection};
 
@@ -49,18 +49,16 @@ use crate::sql;
 /// anything is written; [`Error::Storage`] if SQLite fails, and nothing of the flow
 /// is inserted then.
 pub async fn enqueue_flow_on(conn: &mut SqliteConnection, flow: &NewFlow) -> Result<FlowId, Error> {
-    flow.plan()?;
-    insert_flow(conn, flow).await.map_err(storage_error)
+    let plan = flow.plan()?;
+    insert_flow(conn, flow, &plan).await.map_err(storage_error)
 }
 
-/// Inserts a flow that [`NewFlow::plan`] accepted, in one transaction.
+/// Inserts `flow`, its steps in the order of its `plan`, in one transaction.
 pub(crate) async fn insert_flow(
     conn: &mut SqliteConnection,
     flow: &NewFlow,
+    plan: &[PlannedStep<'_>],
 ) -> Result<FlowId, sqlx::Error> {
-    let plan = flow
-        .plan()
-        .map_err(|error| sqlx::Error::Protocol(error.to_string()))?;
     let now = now_ms();
     let mut tx = if conn.is_in_transaction() {
         conn.begin().await?
@@ -77,7 +75,7 @@ pub(crate) async fn insert_flow(
     // trip over a network, and a dependency's id is known before its dependents'.
     let mut ids = Vec::with_capacity(plan.len());
     let mut edges = Vec::new();
-    for planned in &plan {
+    for planned in plan {
         let job = &planned.step.job;
         let limits = job.limits.as_ref();
         let id = sqlx::query(sql::INSERT_FLOW_STEP)

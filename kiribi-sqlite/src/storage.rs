@@ -579,8 +579,8 @@ impl Storage for SqliteStorage {
     }
 
     async fn enqueue_flow(&self, new: &NewFlow) -> Result<FlowId, Error> {
-        new.plan()?;
-        self.write(|mut conn| async move { flow::insert_flow(&mut conn, new).await })
+        let plan = &new.plan()?;
+        self.write(|mut conn| async move { flow::insert_flow(&mut conn, new, plan).await })
             .await
     }
 

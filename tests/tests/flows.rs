@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kiribi::{
-    Error, Flow, FlowFilter, FlowStatus, JobContext, JobError, JobStatus, Kiribi, State,
-    chain_text, job,
+    EnqueueOptions, Error, Flow, FlowFilter, FlowStatus, JobContext, JobError, JobStatus, Kiribi,
+    State, chain_text, job,
 };
 use kiribi_tests::{Backend, TestDb, backend_tests, wait_for_flow};
 
@@ -96,6 +96,37 @@ async fn steps_run_after_their_dependencies_and_read_their_results(db: TestDb) {
     let listed = kiribi.flows(FlowFilter::new()).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, id);
+}
+
+async fn dependents_start_without_waiting_for_a_poll(db: TestDb) {
+    let kiribi = db.connect().await;
+    // An idle worker that never polls: the steps readied by the database must wake
+    // it (PostgreSQL's notification, SQLite's commit watcher).
+    let worker = kiribi
+        .worker()
+        .poll_interval(Duration::from_secs(3600))
+        .start();
+    let id = Flow::new("no polling")
+        .step("fetch", FlowFetchUser { id: 9 })
+        .step_after("welcome", FlowSendWelcome { user_id: 9 }, ["fetch"])
+        .step_with(
+            "crm",
+            FlowSyncCrm { user_id: 9 },
+            ["fetch"],
+            EnqueueOptions::new().queue("crm").priority(3),
+        )
+        .step_after("report", FlowReport, ["welcome", "crm"])
+        .enqueue(&kiribi)
+        .await
+        .unwrap();
+    let flow = wait_for_flow(&kiribi, id, FlowStatus::Succeeded, PATIENCE).await;
+    worker.shutdown().await.unwrap();
+    let crm = &flow.step("crm").unwrap().job;
+    assert_eq!(
+        (crm.queue.as_str(), crm.priority),
+        ("crm", 3),
+        "options apply to the step"
+    );
 }
 
 #[job]
@@ -346,6 +377,7 @@ async fn a_flow_enqueued_in_a_transaction_exists_iff_it_commits(db: TestDb) {
 
 backend_tests!(
     steps_run_after_their_dependencies_and_read_their_results,
+    dependents_start_without_waiting_for_a_poll,
     output_of_says_which_step_and_what_is_wrong,
     a_failed_step_cancels_its_dependents_until_it_is_retried,
     cancel_flow_stops_the_running_step_and_cancels_the_rest,

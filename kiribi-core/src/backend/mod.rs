@@ -51,7 +51,7 @@ mod outcome;
 mod row;
 mod schedule;
 
-pub use flow::{NewFlow, NewFlowStep};
+pub use flow::{NewFlow, NewFlowStep, PlannedStep};
 pub use job::{
     ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, JobLimits, Lease, NewJob, Outcome, RateLimit,
     UniqueKey, WorkerId,
