@@ -11,7 +11,7 @@ use sqlx::{Connection, PgConnection, Row};
 
 use crate::error::storage_error;
 use crate::row::{self, int_column, micros};
-use crate::sql;
+use crate::sql::flow as sql;
 
 /// Inserts every step of `flow` and its dependencies through a caller's connection
 /// or transaction, in one transaction (a savepoint if `conn` is already in one),

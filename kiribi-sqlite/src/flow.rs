@@ -12,7 +12,7 @@ use sqlx::{Connection, Row, SqliteConnection};
 use crate::enqueue::run_at;
 use crate::error::storage_error;
 use crate::row::{self, duration_ms, now_ms, time_of};
-use crate::sql;
+use crate::sql::flow as sql;
 
 /// Inserts every step of `flow` and its dependencies through a caller's connection
 /// or transaction, in one transaction (a savepoint if `conn` is already in one),
