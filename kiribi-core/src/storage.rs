@@ -141,7 +141,12 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 ///   cancel cancelled back to `Blocked` (their `last_error` and `finished_at`
 ///   cleared), so the flow can still finish. [`cancel`](Storage::cancel) cancels a
 ///   `Blocked` step too. Jobs outside flows pay for none of it: no statement, and
-///   no index entry, more than a job had before flows.
+///   no index entry, more than a job had before flows. A statement that records a
+///   step's outcome locks the step's dependents after the step itself (their ids
+///   are higher), each step's in ascending id order; two batches of completions
+///   whose steps share dependents may still wait for each other in crossing orders,
+///   and a backend that detects the deadlock fails one batch, which the worker
+///   retries whole (nothing of it was stored).
 ///
 /// [`upsert_schedule`]: Storage::upsert_schedule
 /// [`enqueue_tick`]: Storage::enqueue_tick
