@@ -29,6 +29,8 @@ ALTER TABLE kiribi_jobs ADD COLUMN flow_step TEXT;
 ALTER TABLE kiribi_jobs ADD COLUMN deps_left INT;
 ALTER TABLE kiribi_jobs ADD COLUMN cancelled_by BIGINT;
 
+-- Building it reads the table once and writes nothing: no job before this
+-- migration is in a flow.
 CREATE INDEX kiribi_jobs_by_flow ON kiribi_jobs (flow_id, id) WHERE flow_id IS NOT NULL;
 
 CREATE TABLE kiribi_job_deps (
