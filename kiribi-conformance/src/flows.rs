@@ -510,3 +510,77 @@ pub async fn dependencies_completed_at_once_by_two_handles_ready_their_dependent
     assert_eq!(step_status(first, id, "sink").await, JobStatus::Pending);
     assert_eq!(step_status(second, id, "sink").await, JobStatus::Pending);
 }
+
+/// Batches of completions from two handles whose steps share dependents in
+/// crossing orders ready every dependent once all its dependencies succeeded. A
+/// backend may fail a batch that deadlocked against the other: the failed batch
+/// stored nothing (its leases still hold) and succeeds when written again, as a
+/// worker writes it again.
+pub async fn crossing_batches_from_two_handles_ready_every_dependent(
+    first: &dyn Storage,
+    second: &dyn Storage,
+) {
+    const ROUNDS: usize = 5;
+    const PER_HANDLE: usize = 8;
+    for round in 0..ROUNDS {
+        // Sources s0..s15; sink A waits for the even ones, B for the odd ones, so
+        // each batch, written in id order, unblocks A and B alternately.
+        let names: Vec<String> = (0..2 * PER_HANDLE).map(|n| format!("s{n}")).collect();
+        let mut flow = NewFlow::new(format!("crossing {round}"));
+        for name in &names {
+            flow = flow.with_step(step(name, "cross_source", &[]));
+        }
+        let evens: Vec<String> = names.iter().step_by(2).cloned().collect();
+        let odds: Vec<String> = names.iter().skip(1).step_by(2).cloned().collect();
+        let flow = flow
+            .with_step(NewFlowStep::new("a", job("cross_sink", 0)).with_depends_on(evens))
+            .with_step(NewFlowStep::new("b", job("cross_sink", 1)).with_depends_on(odds));
+        let id = enqueue_flow(first, &flow).await;
+        let mut claimed = claim(
+            first,
+            &request("w", &["cross_source"], 2 * PER_HANDLE, LONG_LEASE),
+        )
+        .await;
+        assert_eq!(claimed.len(), 2 * PER_HANDLE);
+        // Each batch holds sources of both sinks, the first one's beginning with a
+        // source of `a` (s0), the second one's with a source of `b` (s3).
+        let mut halves = (Vec::new(), Vec::new());
+        for (at, job) in claimed.drain(..).enumerate() {
+            if at % 4 < 2 || at == 2 {
+                halves.0.push(job);
+            } else {
+                halves.1.push(job);
+            }
+        }
+        let writes = [(first, halves.0), (second, halves.1)].map(|(storage, jobs)| async move {
+            let batch: Vec<_> = jobs
+                .into_iter()
+                .map(|job| (job.lease, Outcome::succeeded(None)))
+                .collect();
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                match storage.complete_many(&batch).await {
+                    Ok(held) => {
+                        assert!(held.iter().all(|&held| held), "every lease held");
+                        return;
+                    }
+                    // What a worker's recorder does with a failed write.
+                    Err(_) if tries < 10 => tokio::task::yield_now().await,
+                    Err(error) => panic!("a batch failed {tries} times: {error}"),
+                }
+            }
+        });
+        join_all(writes.into_iter().collect()).await;
+        assert_eq!(
+            step_status(first, id, "a").await,
+            JobStatus::Pending,
+            "round {round}"
+        );
+        assert_eq!(
+            step_status(first, id, "b").await,
+            JobStatus::Pending,
+            "round {round}"
+        );
+    }
+}

@@ -81,6 +81,7 @@ pub use flows::{
     a_step_is_ready_once_all_its_dependencies_succeed,
     an_invalid_flow_is_refused_and_stores_nothing,
     cancel_and_delete_of_a_step_cancel_its_dependents, cancel_flow_cancels_every_unfinished_step,
+    crossing_batches_from_two_handles_ready_every_dependent,
     dependencies_completed_at_once_by_two_handles_ready_their_dependent,
     fan_out_and_fan_in_of_a_thousand_steps, flows_are_listed_newest_first_by_status,
 };
@@ -282,6 +283,7 @@ macro_rules! conformance_tests {
             a_tick_is_enqueued_once_by_concurrent_callers,
             cancel_listener_announces_requests_from_other_handles,
             dependencies_completed_at_once_by_two_handles_ready_their_dependent,
+            crossing_batches_from_two_handles_ready_every_dependent,
         );
     };
     (@single $database:expr; $($check:ident),* $(,)?) => {
