@@ -192,7 +192,7 @@ pub struct FlowStep {
     pub name: String,
     /// The step's job.
     pub job: JobRecord,
-    /// The names of the steps it waits for, in the order they were declared.
+    /// The names of the steps it waits for, in the flow's step order.
     pub depends_on: Vec<String>,
 }
 
