@@ -97,7 +97,8 @@ pub struct QueueInfo {
     pub paused: bool,
     /// When it was paused.
     pub paused_at: Option<DateTime<Utc>>,
-    /// Its jobs waiting to run: `Pending` or `Retrying`, due or not.
+    /// Its jobs waiting to run: `Pending` or `Retrying`, due or not (flow steps
+    /// still `Blocked` on their dependencies are not counted).
     pub pending: u64,
     /// Its jobs `Running`.
     pub running: u64,
