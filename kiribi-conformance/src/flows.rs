@@ -423,7 +423,8 @@ pub async fn an_invalid_flow_is_refused_and_stores_nothing(storage: &dyn Storage
     );
 }
 
-/// Flows are listed newest first, by derived status, up to a limit.
+/// Flows are listed newest first, by derived status, up to a limit, a page at a
+/// time.
 pub async fn flows_are_listed_newest_first_by_status(storage: &dyn Storage) {
     let one =
         |name: &str, job_name: &str| NewFlow::new(name).with_step(step("only", job_name, &[]));
@@ -474,6 +475,18 @@ pub async fn flows_are_listed_newest_first_by_status(storage: &dyn Storage) {
         newest.iter().map(|flow| flow.id).collect::<Vec<_>>(),
         [running, failed]
     );
+    let older = storage
+        .flows(&FlowFilter::new().before(failed))
+        .await
+        .expect("flows");
+    assert_eq!(
+        older.iter().map(|flow| flow.id).collect::<Vec<_>>(),
+        [succeeded]
+    );
+    let page = FlowFilter::new()
+        .before(running)
+        .status(FlowStatus::Running);
+    assert!(storage.flows(&page).await.expect("flows").is_empty());
 }
 
 /// Dependencies that two handles complete at the same time (another process's

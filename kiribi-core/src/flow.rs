@@ -235,6 +235,7 @@ impl FlowRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowFilter {
     status: Option<FlowStatus>,
+    before: Option<FlowId>,
     limit: usize,
 }
 
@@ -246,6 +247,7 @@ impl FlowFilter {
     pub fn new() -> Self {
         Self {
             status: None,
+            before: None,
             limit: Self::DEFAULT_LIMIT,
         }
     }
@@ -253,6 +255,12 @@ impl FlowFilter {
     /// Only flows in this (derived) status.
     pub fn status(mut self, status: FlowStatus) -> Self {
         self.status = Some(status);
+        self
+    }
+
+    /// Only flows older than `id` (for paging: pass the last id of the previous page).
+    pub fn before(mut self, id: FlowId) -> Self {
+        self.before = Some(id);
         self
     }
 
@@ -265,6 +273,11 @@ impl FlowFilter {
     /// The status criterion.
     pub fn get_status(&self) -> Option<FlowStatus> {
         self.status
+    }
+
+    /// The paging cursor.
+    pub fn get_before(&self) -> Option<FlowId> {
+        self.before
     }
 
     /// The limit.

@@ -147,6 +147,7 @@ pub(crate) async fn list(
     let headers = sqlx::query(sql::LIST_FLOWS)
         .bind(filter.get_status().map(|status| status.as_str()))
         .bind(i64::try_from(filter.get_limit()).unwrap_or(i64::MAX))
+        .bind(filter.get_before().map(FlowId::as_i64))
         .fetch_all(&mut *tx)
         .await?
         .iter()

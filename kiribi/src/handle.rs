@@ -284,8 +284,8 @@ impl Kiribi {
         self.inner.storage.flow(id).await
     }
 
-    /// Lists flows matching `filter` (by derived status, up to a limit), newest
-    /// first, each with every step.
+    /// Lists flows matching `filter` (by derived status, older than a paging
+    /// cursor, up to a limit), newest first, each with every step.
     ///
     /// # Errors
     ///

@@ -54,13 +54,13 @@ macro_rules! flow_status {
 /// Flow $1: id, name, created_at.
 pub(crate) const GET_FLOW: &str = "SELECT id, name, created_at FROM kiribi_flows WHERE id = $1";
 
-/// Up to $2 flows, newest first, whose status (derived from their steps) is $1, or
-/// any when $1 is NULL: id, name, created_at.
+/// Up to $2 flows with ids below $3 (NULL: any), newest first, whose status (derived
+/// from their steps) is $1, or any when $1 is NULL: id, name, created_at.
 pub(crate) const LIST_FLOWS: &str = concat!(
     "SELECT f.id, f.name, f.created_at FROM kiribi_flows AS f \
-     WHERE $1::text IS NULL OR ",
+     WHERE ($3::int8 IS NULL OR f.id < $3::int8) AND ($1::text IS NULL OR ",
     flow_status!("f.id"),
-    " = $1::text ORDER BY f.id DESC LIMIT $2"
+    " = $1::text) ORDER BY f.id DESC LIMIT $2"
 );
 
 /// Every step of the flows $1 (ids), with every job column.
