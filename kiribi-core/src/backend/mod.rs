@@ -18,10 +18,12 @@
 //! It is also where the values that cross the [`Storage`](crate::Storage) trait live:
 //! [`NewJob`], [`Enqueued`], [`ClaimRequest`], [`ClaimedJob`], [`Lease`],
 //! [`WorkerId`], [`Outcome`], [`ExpiredLease`], the cron values [`NewSchedule`],
-//! [`ScheduleTick`] and [`DueTick`], the flow values [`NewFlow`] and [`NewFlowStep`]
-//! (with [`flow_record`] to build what a backend reads back), the [`Listener`] trait, the record builders
-//! [`JobRecordBuilder`], [`AttemptRecordBuilder`] and [`ScheduleRecordBuilder`], and the
-//! [`async_trait`](macro@async_trait) attribute that backends implement the traits with.
+//! [`ScheduleTick`] and [`DueTick`], the flow values [`NewFlow`], [`NewFlowStep`] and
+//! [`PlannedStep`] (a flow checked and in insertion order, from [`NewFlow::plan`]),
+//! the [`Listener`] trait, the record builders [`JobRecordBuilder`],
+//! [`AttemptRecordBuilder`] and [`ScheduleRecordBuilder`] (and [`flow_record`] for a
+//! flow read back), and the [`async_trait`](macro@async_trait) attribute that
+//! backends implement the traits with.
 //!
 //! Nothing here talks to a database, so none of it needs a runtime or a driver.
 //!
