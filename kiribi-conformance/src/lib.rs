@@ -6,8 +6,8 @@
 //! for the checks between processes, over two independent handles on it), one file
 //! per concern: `enqueue.rs`, `claim.rs`, a lease's life in `lease.rs`, job control
 //! in `control.rs`, cancelling running jobs and snoozes in `cancel.rs`, wake-ups in
-//! `listen.rs`, cron schedules in `schedule.rs`, and log lines and progress in
-//! `logs.rs`.
+//! `listen.rs`, cron schedules in `schedule.rs`, log lines and progress in
+//! `logs.rs`, and flows in `flows.rs`.
 //! [`conformance_tests!`] turns the whole list into one `#[test]` per check for a
 //! backend, given a [`TestDatabase`]; each test runs on a multi-threaded tokio
 //! runtime of its own, so the calling crate needs no tokio macros.
@@ -41,6 +41,7 @@ mod cancel;
 mod claim;
 mod control;
 mod enqueue;
+mod flows;
 mod lease;
 mod limits;
 mod listen;
@@ -74,6 +75,17 @@ pub use control::{
 pub use enqueue::{
     a_large_batch_is_inserted_whole_and_in_order, a_new_job_is_pending_with_no_attempts,
     enqueue_returns_increasing_ids_in_input_order, ids_are_never_reused_after_delete,
+};
+pub use flows::{
+    a_failure_cancels_dependents_and_a_retry_brings_them_back,
+    a_flow_is_stored_whole_with_its_dependents_blocked,
+    a_reaped_step_that_fails_cancels_its_dependents,
+    a_step_is_ready_once_all_its_dependencies_succeed,
+    an_invalid_flow_is_refused_and_stores_nothing,
+    cancel_and_delete_of_a_step_cancel_its_dependents, cancel_flow_cancels_every_unfinished_step,
+    crossing_batches_from_two_handles_ready_every_dependent,
+    dependencies_completed_at_once_by_two_handles_ready_their_dependent,
+    fan_out_and_fan_in_of_a_thousand_steps, flows_are_listed_newest_first_by_status,
 };
 pub use lease::{
     a_batch_of_successes_is_fenced_like_any_batch,
@@ -264,6 +276,15 @@ macro_rules! conformance_tests {
             log_lines_past_the_bound_are_dropped,
             log_lines_go_with_a_deleted_job,
             progress_is_stored_on_the_record_of_the_latest_attempt,
+            a_flow_is_stored_whole_with_its_dependents_blocked,
+            a_step_is_ready_once_all_its_dependencies_succeed,
+            a_failure_cancels_dependents_and_a_retry_brings_them_back,
+            a_reaped_step_that_fails_cancels_its_dependents,
+            cancel_and_delete_of_a_step_cancel_its_dependents,
+            cancel_flow_cancels_every_unfinished_step,
+            fan_out_and_fan_in_of_a_thousand_steps,
+            an_invalid_flow_is_refused_and_stores_nothing,
+            flows_are_listed_newest_first_by_status,
         );
         $crate::conformance_tests!(@pair $database;
             claims_from_two_handles_never_hand_out_a_job_twice,
@@ -273,6 +294,8 @@ macro_rules! conformance_tests {
             limits_hold_for_concurrent_claims_from_two_handles,
             a_tick_is_enqueued_once_by_concurrent_callers,
             cancel_listener_announces_requests_from_other_handles,
+            dependencies_completed_at_once_by_two_handles_ready_their_dependent,
+            crossing_batches_from_two_handles_ready_every_dependent,
         );
     };
     (@single $database:expr; $($check:ident),* $(,)?) => {

@@ -215,6 +215,31 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// A flow that cannot be enqueued as built: no steps, a duplicate step name, a
+    /// dependency on a step it does not have, a cycle, or a step that cannot be in a
+    /// flow. Nothing was stored.
+    #[error("cannot enqueue flow `{flow}`: {reason}")]
+    InvalidFlow {
+        /// The flow's name.
+        flow: String,
+        /// What is wrong with it and what to do.
+        reason: String,
+    },
+
+    /// `JobContext::output_of` could not give a dependency's output: the step is
+    /// not a dependency of the running one (or the job is no flow step), it has no
+    /// stored result, or the result does not deserialize into the type asked for.
+    #[error("cannot read the output of step `{step}`: {reason}")]
+    StepOutput {
+        /// The step whose output was asked for.
+        step: String,
+        /// What is wrong and what to do.
+        reason: String,
+        /// The deserializer's error, when the result does not fit the type.
+        #[source]
+        source: Option<serde_json::Error>,
+    },
+
     /// The worker's task ended without returning (it panicked, or its runtime shut
     /// down first): a bug in kiribi if it ever panics.
     #[error("the worker task stopped unexpectedly")]

@@ -22,6 +22,7 @@
 pub mod backend;
 mod error;
 mod filter;
+mod flow;
 mod id;
 mod log;
 mod options;
@@ -33,6 +34,9 @@ mod storage;
 
 pub use error::{BoxError, Error, JobError, Result, chain_text};
 pub use filter::JobFilter;
+pub use flow::{
+    FlowFilter, FlowId, FlowRecord, FlowStatus, FlowStep, ParseFlowIdError, ParseFlowStatusError,
+};
 pub use id::{JobId, ParseJobIdError};
 pub use log::{LogLevel, LogLine, NewLogLine, ParseLogLevelError, ProgressUpdate};
 pub use options::EnqueueOptions;

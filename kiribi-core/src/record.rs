@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{JobId, JobStatus};
+use crate::{FlowId, JobId, JobStatus};
 
 /// A job as stored, read back with `Kiribi::job` or `Kiribi::jobs`.
 ///
@@ -61,6 +61,12 @@ pub struct JobRecord {
     /// shows its previous attempt's progress until it reports its own.
     #[serde(default)]
     pub progress: Option<f32>,
+    /// The flow the job is a step of, if any (`kiribi::Flow`).
+    #[serde(default)]
+    pub flow: Option<FlowId>,
+    /// The job's step name within that flow.
+    #[serde(default)]
+    pub flow_step: Option<String>,
 }
 
 /// One attempt of a job: when it ran, on which worker, and how it ended.
@@ -96,7 +102,8 @@ pub struct QueueInfo {
     pub paused: bool,
     /// When it was paused.
     pub paused_at: Option<DateTime<Utc>>,
-    /// Its jobs waiting to run: `Pending` or `Retrying`, due or not.
+    /// Its jobs waiting to run: `Pending` or `Retrying`, due or not (flow steps
+    /// still `Blocked` on their dependencies are not counted).
     pub pending: u64,
     /// Its jobs `Running`.
     pub running: u64,
@@ -225,6 +232,8 @@ impl JobRecordBuilder {
                 schedule: None,
                 schedule_tick: None,
                 progress: None,
+                flow: None,
+                flow_step: None,
             },
         }
     }
@@ -274,6 +283,10 @@ setters!(JobRecordBuilder.record:
     schedule_tick: Option<DateTime<Utc>>,
     /// Sets [`JobRecord::progress`].
     progress: Option<f32>,
+    /// Sets [`JobRecord::flow`].
+    flow: Option<FlowId>,
+    /// Sets [`JobRecord::flow_step`].
+    flow_step: Option<String>,
 );
 
 /// Builds an [`AttemptRecord`] field by field, for backends.

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// `Pending` (waiting; `run_at` may be in the future) → `Running` → `Succeeded`; on
 /// error `Retrying` (waits for its next `run_at`) until attempts are exhausted, then
-/// `Failed`. `Cancelled` comes from `Pending` or `Retrying`.
+/// `Failed`. `Cancelled` comes from `Pending`, `Retrying` or `Blocked` (and from
+/// `Running`, when a running job asked to stop ends). A flow step with dependencies
+/// starts `Blocked` and becomes `Pending` once all of them succeeded.
 ///
 /// The same lower-case word names the status in the database, in JSON and in logs.
 ///
@@ -36,13 +38,17 @@ pub enum JobStatus {
     Retrying,
     /// Failed its last attempt, or failed permanently.
     Failed,
-    /// Cancelled before it ran.
+    /// Cancelled: before it ran, while it ran (asked to stop), or because a flow
+    /// step it depends on failed or was cancelled.
     Cancelled,
+    /// A flow step waiting for its dependencies to succeed; claims never take it.
+    Blocked,
 }
 
 impl JobStatus {
     /// Every status, in lifecycle order.
-    pub const ALL: [JobStatus; 6] = [
+    pub const ALL: [JobStatus; 7] = [
+        JobStatus::Blocked,
         JobStatus::Pending,
         JobStatus::Running,
         JobStatus::Succeeded,
@@ -60,6 +66,7 @@ impl JobStatus {
             JobStatus::Retrying => "retrying",
             JobStatus::Failed => "failed",
             JobStatus::Cancelled => "cancelled",
+            JobStatus::Blocked => "blocked",
         }
     }
 
@@ -81,7 +88,7 @@ impl fmt::Display for JobStatus {
 /// The error returned when a string names no job status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "`{input}` is not a job status: expected one of pending, running, succeeded, retrying, failed, cancelled"
+    "`{input}` is not a job status: expected one of blocked, pending, running, succeeded, retrying, failed, cancelled"
 )]
 pub struct ParseJobStatusError {
     input: String,

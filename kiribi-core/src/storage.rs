@@ -6,12 +6,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::backend::{
-    ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, Lease, NewJob, NewSchedule, Outcome,
+    ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, Lease, NewFlow, NewJob, NewSchedule, Outcome,
     ScheduleTick, WorkerId,
 };
 use crate::{
-    AttemptRecord, JobFilter, JobId, JobRecord, LogLine, NewLogLine, ProgressUpdate, QueueInfo,
-    Result, ScheduleRecord,
+    AttemptRecord, FlowFilter, FlowId, FlowRecord, JobFilter, JobId, JobRecord, LogLine,
+    NewLogLine, ProgressUpdate, QueueInfo, Result, ScheduleRecord,
 };
 
 /// What becomes of a job whose lease expired: the worker's failure policy, handed
@@ -145,6 +145,33 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 ///   waiter to the lock order. A job's
 ///   lines and progress go with it when it is deleted. Jobs whose attempts log
 ///   nothing pay nothing: no statement and no column written.
+/// - **Flows.** [`enqueue_flow`](Storage::enqueue_flow) stores every step of a
+///   flow, with its dependencies, in one transaction, or nothing (a flow that
+///   [`NewFlow::plan`] refuses stores nothing). Steps are inserted in the plan's
+///   order, so a dependency's id is below its dependents'. A step without
+///   dependencies is `Pending`; one with dependencies is `Blocked`, and no claim
+///   takes it. The database itself, in the transaction (and statement, where the
+///   backend records an outcome in one) that changes a step's status, keeps the
+///   flow moving, whichever call changed it (a completion, the reaper, a release,
+///   [`cancel`](Storage::cancel), [`retry`](Storage::retry),
+///   [`delete`](Storage::delete), a claim): a step that becomes `Succeeded` counts
+///   down each dependent's unfinished dependencies, and a `Blocked` dependent whose
+///   count reaches 0 becomes `Pending` (ready at once, or at its own later
+///   `run_at`); a step that becomes `Failed` or `Cancelled`, or is deleted before it
+///   succeeded, turns every `Blocked` step that depends on it, directly or
+///   transitively, `Cancelled`, finished, with `last_error` "dependency `<step>`
+///   failed" (or "was cancelled", "was deleted"), remembering which step cancelled
+///   it. [`retry`](Storage::retry) of a step with unfinished dependencies makes it
+///   `Blocked` again rather than ready, and brings every step that its failure or
+///   cancel cancelled back to `Blocked` (their `last_error` and `finished_at`
+///   cleared), so the flow can still finish. [`cancel`](Storage::cancel) cancels a
+///   `Blocked` step too. Jobs outside flows pay for none of it: no statement, and
+///   no index entry, more than a job had before flows. A statement that records a
+///   step's outcome locks the step's dependents after the step itself (their ids
+///   are higher), each step's in ascending id order; two batches of completions
+///   whose steps share dependents may still wait for each other in crossing orders,
+///   and a backend that detects the deadlock fails one batch, which the worker
+///   retries whole (nothing of it was stored).
 ///
 /// [`upsert_schedule`]: Storage::upsert_schedule
 /// [`enqueue_tick`]: Storage::enqueue_tick
@@ -208,9 +235,9 @@ pub trait Storage: Send + Sync + 'static {
     /// Reads a job's attempts, oldest first.
     async fn attempts(&self, id: JobId) -> Result<Vec<AttemptRecord>>;
 
-    /// `Pending` or `Retrying` → `Cancelled`; for a `Running` job, records that it
-    /// is asked to stop (see the contract's *Cancelling a running job*). `false`
-    /// for any other state.
+    /// `Pending`, `Retrying` or `Blocked` → `Cancelled`; for a `Running` job,
+    /// records that it is asked to stop (see the contract's *Cancelling a running
+    /// job*). `false` for any other state.
     async fn cancel(&self, id: JobId) -> Result<bool>;
 
     /// The `Running` jobs of `owner` whose cancel was requested, by id. Cheap: it
@@ -228,7 +255,9 @@ pub trait Storage: Send + Sync + 'static {
     async fn listen_cancels(&self) -> Result<Option<Box<dyn Listener>>>;
 
     /// `Failed`, `Cancelled` or `Retrying` → ready now (`Pending` if it never ran,
-    /// else `Retrying`), granting one more attempt when none are left.
+    /// else `Retrying`), granting one more attempt when none are left; a flow step
+    /// whose dependencies have not all succeeded becomes `Blocked` instead (see the
+    /// contract's *Flows*).
     /// `false` for any other state, and when another job of its name holds its
     /// unique key now.
     async fn retry(&self, id: JobId) -> Result<bool>;
@@ -254,6 +283,35 @@ pub trait Storage: Send + Sync + 'static {
     /// backend has no such channel: workers then rely on in-process wake-ups and
     /// polling.
     async fn listen(&self) -> Result<Option<Box<dyn Listener>>>;
+
+    /// Inserts every step of `flow` and its dependencies in one transaction (see
+    /// the contract's *Flows*) and returns the new flow's id.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidFlow`](crate::Error::InvalidFlow) for a flow that
+    /// [`NewFlow::plan`] refuses (nothing is stored); the backend's error otherwise.
+    async fn enqueue_flow(&self, flow: &NewFlow) -> Result<FlowId>;
+
+    /// Reads one flow with every step; `None` if there is no such flow.
+    async fn flow(&self, id: FlowId) -> Result<Option<FlowRecord>>;
+
+    /// Lists flows matching `filter`, newest (highest id) first, each with every
+    /// step.
+    async fn flows(&self, filter: &FlowFilter) -> Result<Vec<FlowRecord>>;
+
+    /// Cancels every step of flow `id` that has not finished, in one transaction:
+    /// `Blocked`, `Pending` and `Retrying` steps become `Cancelled`, and a `Running`
+    /// step is asked to stop as [`cancel`](Storage::cancel) asks it. The steps it
+    /// cancels keep their `last_error` and record no step as having cancelled them,
+    /// so that retrying one of them later brings back none of the others. Returns
+    /// how many steps it cancelled or asked to stop (0 for an unknown or finished
+    /// flow). Locks the flow's steps in ascending id order.
+    async fn cancel_flow(&self, id: FlowId) -> Result<u64>;
+
+    /// The jobs that job `id` depends on as a flow step, by id: empty for a job
+    /// outside flows, a step without dependencies, or an unknown id.
+    async fn dependencies(&self, id: JobId) -> Result<Vec<JobRecord>>;
 
     /// Inserts schedule `schedule.name`, or updates the stored one of that name, and
     /// returns it as stored.

@@ -51,6 +51,7 @@
 
 mod enqueue;
 mod error;
+mod flow;
 mod listen;
 mod logs;
 mod migrate;
@@ -62,5 +63,6 @@ mod sql;
 mod storage;
 
 pub use enqueue::enqueue_on;
+pub use flow::enqueue_flow_on;
 pub use options::PgStorageOptions;
 pub use storage::PgStorage;

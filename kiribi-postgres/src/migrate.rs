@@ -64,6 +64,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         include_str!("../migrations/20261202300000_cancel_requests.sql"),
     ),
     Migration::new(
+        20261203000000,
+        "flows",
+        include_str!("../migrations/20261203000000_flows.sql"),
+    ),
+    Migration::new(
         20261203100000,
         "logs",
         include_str!("../migrations/20261203100000_logs.sql"),

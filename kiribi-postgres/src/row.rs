@@ -11,7 +11,8 @@ use kiribi_core::backend::{
     ScheduleRecordBuilder, WorkerId, decode_count, decode_json, decode_status,
 };
 use kiribi_core::{
-    AttemptRecord, JobId, JobRecord, JobStatus, LogLevel, LogLine, NewLogLine, ScheduleRecord,
+    AttemptRecord, FlowId, JobId, JobRecord, JobStatus, LogLevel, LogLine, NewLogLine,
+    ScheduleRecord,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -114,6 +115,8 @@ pub(crate) fn decode_job(row: &PgRow) -> Result<JobRecord, sqlx::Error> {
         .schedule(c.get("schedule")?)
         .schedule_tick(c.get::<Option<DateTime<Utc>>>("schedule_tick")?)
         .progress(c.get::<Option<f32>>("progress")?)
+        .flow(c.get::<Option<i64>>("flow_id")?.map(FlowId::from_i64))
+        .flow_step(c.get("flow_step")?)
         .build())
 }
 

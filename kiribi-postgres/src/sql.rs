@@ -18,7 +18,7 @@ macro_rules! job_columns {
         "id, name, queue, status, priority, attempts, max_attempts, interruptions, \
          payload::text AS payload, result::text AS result, last_error, created_at, run_at, \
          started_at, finished_at, lease_owner, lease_expires_at, unique_key, schedule, \
-         schedule_tick, progress"
+         schedule_tick, progress, flow_id, flow_step"
     };
 }
 
@@ -426,7 +426,7 @@ pub(crate) const CANCEL_JOB: &str = "\
         SET status = CASE WHEN j.status = 'running' THEN j.status ELSE 'cancelled' END, \
             finished_at = CASE WHEN j.status = 'running' THEN j.finished_at ELSE now() END, \
             cancel_requested = j.cancel_requested OR j.status = 'running' \
-        WHERE j.id = $1 AND j.status IN ('pending', 'retrying', 'running') \
+        WHERE j.id = $1 AND j.status IN ('pending', 'retrying', 'running', 'blocked') \
         RETURNING j.status, j.lease_owner \
     ) \
     SELECT status, \
@@ -443,14 +443,18 @@ pub(crate) const CANCEL_REQUESTS: &str = "\
 
 /// Makes job $1 ready now, with at least one attempt left, and announces it on
 /// channel $2 (a job made ready by hand is news to idle workers), unless another job
-/// of its name took its unique key meanwhile (which would make two holders).
-/// Returns one row if the job was retried.
+/// of its name took its unique key meanwhile (which would make two holders). A flow
+/// step with dependencies left waits for them again (`blocked`); the trigger
+/// `kiribi_flow_step_changed` brings back the steps it cancelled. Returns one row
+/// if the job was retried.
 pub(crate) const RETRY_JOB: &str = "\
     WITH retried AS ( \
         UPDATE kiribi_jobs \
-        SET status = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
+        SET status = CASE WHEN deps_left > 0 THEN 'blocked' \
+                          WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
             max_attempts = GREATEST(max_attempts, attempts + 1), \
-            run_at = now(), finished_at = NULL, cancel_requested = false \
+            run_at = now(), finished_at = NULL, cancel_requested = false, \
+            cancelled_by = NULL \
         WHERE id = $1 AND status IN ('failed', 'cancelled', 'retrying') \
           AND NOT EXISTS ( \
               SELECT 1 FROM kiribi_jobs AS other \
@@ -606,3 +610,5 @@ pub(crate) const MARK_SCHEDULED_JOB: &str = "\
 /// Records job $2 as schedule $1's last.
 pub(crate) const RECORD_LAST_JOB: &str =
     "UPDATE kiribi_schedules SET last_job_id = $2 WHERE name = $1";
+
+pub(crate) mod flow;

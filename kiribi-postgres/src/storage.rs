@@ -14,12 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kiribi_core::backend::{
-    ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, Migrated, NewJob, NewSchedule, Outcome,
-    OutcomeColumns, ReapDecision, ScheduleTick, WorkerId,
+    ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, Migrated, NewFlow, NewJob, NewSchedule,
+    Outcome, OutcomeColumns, ReapDecision, ScheduleTick, WorkerId,
 };
 use kiribi_core::{
-    AttemptRecord, Error, JobFilter, JobId, JobRecord, JobStatus, LogLine, NewLogLine,
-    ProgressUpdate, QueueInfo, ScheduleRecord, Storage,
+    AttemptRecord, Error, FlowFilter, FlowId, FlowRecord, JobFilter, JobId, JobRecord, JobStatus,
+    LogLine, NewLogLine, ProgressUpdate, QueueInfo, ScheduleRecord, Storage,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
@@ -31,7 +31,7 @@ use crate::listen::PgJobListener;
 use crate::options::{PgStorageOptions, cancel_channel, channel, quote_identifier};
 use crate::row::{self, int_column, micros};
 use crate::sql;
-use crate::{logs, migrate, nodelay, schedule};
+use crate::{flow, logs, migrate, nodelay, schedule};
 
 /// A pooled connection idle for this long is pinged before it is handed out. A
 /// busy pool hands each connection out again within milliseconds, so its
@@ -685,6 +685,64 @@ impl Storage for PgStorage {
         )
         .await?;
         Ok(Some(Box::new(listener)))
+    }
+
+    async fn enqueue_flow(&self, new: &NewFlow) -> Result<FlowId, Error> {
+        let plan = new.plan()?;
+        async {
+            let mut session = self.session().await?;
+            let id = flow::insert_flow(&mut session, new, &plan).await?;
+            session.finish().await?;
+            Ok(id)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn flow(&self, id: FlowId) -> Result<Option<FlowRecord>, Error> {
+        async {
+            let mut session = self.session().await?;
+            let record = flow::get(&mut session, id).await?;
+            session.finish().await?;
+            Ok(record)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn flows(&self, filter: &FlowFilter) -> Result<Vec<FlowRecord>, Error> {
+        async {
+            let mut session = self.session().await?;
+            let records = flow::list(&mut session, filter).await?;
+            session.finish().await?;
+            Ok(records)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    /// Also announces its running steps' cancels on `NOTIFY kiribi_stop.<schema>`.
+    async fn cancel_flow(&self, id: FlowId) -> Result<u64, Error> {
+        let channel = cancel_channel(&self.schema);
+        async {
+            let mut session = self.session().await?;
+            let changed = flow::cancel(&mut session, id, &channel).await?;
+            session.finish().await?;
+            Ok(changed)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn dependencies(&self, id: JobId) -> Result<Vec<JobRecord>, Error> {
+        async {
+            let mut session = self.session().await?;
+            let jobs = flow::dependencies(&mut session, id).await?;
+            session.finish().await?;
+            Ok(jobs)
+        }
+        .await
+        .map_err(storage_error)
     }
 
     async fn upsert_schedule(&self, new: &NewSchedule) -> Result<ScheduleRecord, Error> {

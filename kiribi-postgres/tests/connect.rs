@@ -8,7 +8,7 @@ use kiribi_core::{Error, JobFilter, Storage};
 use kiribi_postgres::{PgStorage, PgStorageOptions};
 
 /// Every migration this kiribi has, oldest first.
-const MIGRATIONS: [i64; 10] = [
+const MIGRATIONS: [i64; 11] = [
     20261129000000,
     20261129120000,
     20261129180000,
@@ -18,6 +18,7 @@ const MIGRATIONS: [i64; 10] = [
     20261202200000,
     20261202210000,
     20261202300000,
+    20261203000000,
     20261203100000,
 ];
 
@@ -51,6 +52,8 @@ async fn connect_creates_the_schema_and_migrates_it() {
         tables,
         [
             "kiribi_attempts",
+            "kiribi_flows",
+            "kiribi_job_deps",
             "kiribi_jobs",
             "kiribi_logs",
             "kiribi_migrations",

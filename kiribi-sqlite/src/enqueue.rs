@@ -153,7 +153,7 @@ async fn insert_with_keys(
 }
 
 /// When `job` is due: its `run_at`, or `now` plus its delay.
-fn run_at(job: &NewJob, now: i64) -> i64 {
+pub(crate) fn run_at(job: &NewJob, now: i64) -> i64 {
     match job.run_at {
         Some(at) => at.timestamp_millis(),
         None => after(now, job.delay),

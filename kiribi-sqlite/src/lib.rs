@@ -46,6 +46,7 @@
 mod cancel_listen;
 mod enqueue;
 mod error;
+mod flow;
 mod list;
 mod listen;
 mod logs;
@@ -57,5 +58,6 @@ mod sql;
 mod storage;
 
 pub use enqueue::enqueue_on;
+pub use flow::enqueue_flow_on;
 pub use options::SqliteStorageOptions;
 pub use storage::SqliteStorage;

@@ -16,7 +16,7 @@ macro_rules! job_columns {
     () => {
         "id, name, queue, status, priority, attempts, max_attempts, interruptions, payload, \
          result, last_error, created_at, run_at, started_at, finished_at, lease_owner, \
-         lease_expires_at, unique_key, schedule, schedule_tick, progress"
+         lease_expires_at, unique_key, schedule, schedule_tick, progress, flow_id, flow_step"
     };
 }
 
@@ -484,7 +484,7 @@ pub(crate) const CANCEL_JOB: &str = "\
     SET status = CASE WHEN status = 'running' THEN status ELSE 'cancelled' END, \
         finished_at = CASE WHEN status = 'running' THEN finished_at ELSE ?1 END, \
         cancel_requested = CASE WHEN status = 'running' THEN 1 ELSE cancel_requested END \
-    WHERE id = ?2 AND status IN ('pending', 'retrying', 'running')";
+    WHERE id = ?2 AND status IN ('pending', 'retrying', 'running', 'blocked')";
 
 /// The running jobs of lease owner ?1 whose cancel was requested, by id: through
 /// the status index, over running jobs only.
@@ -498,12 +498,15 @@ pub(crate) const CANCEL_REQUESTS: &str = concat!(
 pub(crate) const CANCEL_SIGNAL: &str = "SELECT requests FROM kiribi_cancel_signal WHERE id = 1";
 
 /// Makes job ?2 ready at ?1 again, with at least one attempt left, unless another
-/// job of its name took its unique key meanwhile (which would make two holders).
+/// job of its name took its unique key meanwhile (which would make two holders). A
+/// flow step with dependencies left waits for them again (`blocked`); the trigger
+/// `kiribi_flow_step_changed` brings back the steps it cancelled.
 pub(crate) const RETRY_JOB: &str = "\
     UPDATE kiribi_jobs \
-    SET status = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
+    SET status = CASE WHEN deps_left > 0 THEN 'blocked' \
+                      WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
         max_attempts = MAX(max_attempts, attempts + 1), \
-        run_at = ?1, finished_at = NULL, cancel_requested = 0 \
+        run_at = ?1, finished_at = NULL, cancel_requested = 0, cancelled_by = NULL \
     WHERE id = ?2 AND status IN ('failed', 'cancelled', 'retrying') \
       AND NOT EXISTS ( \
           SELECT 1 FROM kiribi_jobs AS other \
@@ -638,6 +641,8 @@ pub(crate) const APPLIED_MIGRATIONS: &str =
 /// Records migration ?1 (?2 description) as applied at ?3.
 pub(crate) const RECORD_MIGRATION: &str = "\
     INSERT INTO kiribi_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)";
+
+pub(crate) mod flow;
 
 #[cfg(test)]
 mod tests {

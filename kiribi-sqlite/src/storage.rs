@@ -20,12 +20,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kiribi_core::backend::{
-    ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, NewJob, NewSchedule, Outcome,
+    ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, NewFlow, NewJob, NewSchedule, Outcome,
     OutcomeColumns, ReapDecision, ScheduleTick, WorkerId,
 };
 use kiribi_core::{
-    AttemptRecord, Error, JobFilter, JobId, JobRecord, LogLine, NewLogLine, ProgressUpdate,
-    QueueInfo, ScheduleRecord, Storage,
+    AttemptRecord, Error, FlowFilter, FlowId, FlowRecord, JobFilter, JobId, JobRecord, LogLine,
+    NewLogLine, ProgressUpdate, QueueInfo, ScheduleRecord, Storage,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -38,7 +38,7 @@ use crate::listen::CommitWatcher;
 use crate::options::SqliteStorageOptions;
 use crate::row::{self, after, attempt_column, now_ms};
 use crate::sql;
-use crate::{list, logs, migrate, schedule};
+use crate::{flow, list, logs, migrate, schedule};
 
 /// How long a caller waits for the single write connection before giving up.
 const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -574,6 +574,32 @@ impl Storage for SqliteStorage {
         };
         let watcher = CommitWatcher::open(path.clone(), connect.clone(), *interval).await?;
         Ok(Some(Box::new(watcher)))
+    }
+
+    async fn enqueue_flow(&self, new: &NewFlow) -> Result<FlowId, Error> {
+        let plan = &new.plan()?;
+        self.write(|mut conn| async move { flow::insert_flow(&mut conn, new, plan).await })
+            .await
+    }
+
+    async fn flow(&self, id: FlowId) -> Result<Option<FlowRecord>, Error> {
+        self.read(|mut conn| async move { flow::get(&mut conn, id).await })
+            .await
+    }
+
+    async fn flows(&self, filter: &FlowFilter) -> Result<Vec<FlowRecord>, Error> {
+        self.read(|mut conn| async move { flow::list(&mut conn, filter).await })
+            .await
+    }
+
+    async fn cancel_flow(&self, id: FlowId) -> Result<u64, Error> {
+        self.write(|mut conn| async move { flow::cancel(&mut conn, id).await })
+            .await
+    }
+
+    async fn dependencies(&self, id: JobId) -> Result<Vec<JobRecord>, Error> {
+        self.read(|mut conn| async move { flow::dependencies(&mut conn, id).await })
+            .await
     }
 
     async fn upsert_schedule(&self, new: &NewSchedule) -> Result<ScheduleRecord, Error> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::logs::{AttemptOutput, OutputSink};
-use crate::{Error, JobError, JobId, Kiribi, LogLevel};
+use crate::{Error, JobError, JobId, JobStatus, Kiribi, LogLevel};
 
 /// The running attempt's identity, and a way to enqueue follow-up jobs.
 ///
@@ -114,6 +114,100 @@ impl JobContext {
     /// The handle the job runs under: read jobs, cancel, enqueue.
     pub fn kiribi(&self) -> &Kiribi {
         &self.inner.kiribi
+    }
+
+    /// The stored result of `step`, a dependency of this flow step, as a `T`.
+    ///
+    /// A step runs only once all its dependencies succeeded, so their results are
+    /// there; a dependency that returned `()` or `None` has the result `null`
+    /// (read it as `()` or an `Option`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kiribi::{job, JobContext};
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct User { email: String }
+    ///
+    /// #[job]
+    /// async fn fetch_user(id: i64) -> Result<User, String> {
+    ///     Ok(User { email: format!("user{id}@example.com") })
+    /// }
+    ///
+    /// #[job]
+    /// async fn send_welcome(ctx: JobContext, user_id: i64) -> anyhow::Result<()> {
+    ///     let user: User = ctx.output_of("fetch").await?; // the step named `fetch`
+    ///     let _ = (user.email, user_id);
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StepOutput`], naming the step, when this job does not depend on a
+    /// step named `step` (or is no flow step: the message lists the steps it does
+    /// depend on), when that step has not succeeded, or when its result does not
+    /// deserialize into `T` (the message names the type and where in the result it
+    /// does not fit; the deserializer's error is the source); [`Error::Storage`] when
+    /// the database fails.
+    pub async fn output_of<T: serde::de::DeserializeOwned>(&self, step: &str) -> Result<T, Error> {
+        let dependencies = self.kiribi().storage().dependencies(self.id()).await?;
+        let error = |reason: String, source| Error::StepOutput {
+            step: step.to_owned(),
+            reason,
+            source,
+        };
+        let Some(found) = dependencies
+            .iter()
+            .find(|job| job.flow_step.as_deref() == Some(step))
+        else {
+            let reason = if dependencies.is_empty() {
+                format!(
+                    "job `{}` ({}) depends on no flow step: only a step added with \
+                     `Flow::step_after(.., [\"{step}\"])` can read it",
+                    self.name(),
+                    self.id()
+                )
+            } else {
+                let names: Vec<String> = dependencies
+                    .iter()
+                    .map(|job| format!("`{}`", job.flow_step.as_deref().unwrap_or("")))
+                    .collect();
+                format!(
+                    "it is not a dependency of job `{}` ({}), whose dependencies are {}: \
+                     add it to the step's `step_after` list or fix the name",
+                    self.name(),
+                    self.id(),
+                    names.join(", ")
+                )
+            };
+            return Err(error(reason, None));
+        };
+        if found.status != JobStatus::Succeeded {
+            return Err(error(
+                format!(
+                    "it is {}, not succeeded: a step reads only the results of dependencies \
+                     that succeeded",
+                    found.status
+                ),
+                None,
+            ));
+        }
+        let result = found.result.clone().unwrap_or(serde_json::Value::Null);
+        serde_path_to_error::deserialize(result).map_err(|mismatch| {
+            let path = mismatch.path().to_string();
+            error(
+                format!(
+                    "its result (job `{}`, {}) does not deserialize into `{}` at `{path}`: \
+                     read it as the type that step returns",
+                    found.name,
+                    found.id,
+                    std::any::type_name::<T>()
+                ),
+                Some(mismatch.into_inner()),
+            )
+        })
     }
 
     /// Whether the job was asked to stop: [`Kiribi::cancel`] of this running job,

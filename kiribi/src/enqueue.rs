@@ -1,7 +1,7 @@
 //! The `Enqueue` trait: where `MyJob::enqueue` can insert a job.
 
-use kiribi_core::backend::{Enqueued, NewJob};
-use kiribi_core::{EnqueueOptions, JobId};
+use kiribi_core::backend::{Enqueued, NewFlow, NewJob};
+use kiribi_core::{EnqueueOptions, FlowId, JobId};
 
 use crate::job::BoxFuture;
 use crate::registry::encode_payload;
@@ -54,6 +54,12 @@ pub trait Enqueue: sealed::Sealed + Send {
     fn enqueue_jobs<'a>(self, jobs: Vec<NewJob>) -> BoxFuture<'a, Result<Vec<Enqueued>>>
     where
         Self: 'a;
+
+    /// Inserts every step of a flow in one transaction, returning its id.
+    #[doc(hidden)]
+    fn enqueue_flow<'a>(self, flow: NewFlow) -> BoxFuture<'a, Result<FlowId>>
+    where
+        Self: 'a;
 }
 
 impl sealed::Sealed for &Kiribi {}
@@ -65,6 +71,13 @@ impl Enqueue for &Kiribi {
     {
         Box::pin(self.insert(jobs))
     }
+
+    fn enqueue_flow<'a>(self, flow: NewFlow) -> BoxFuture<'a, Result<FlowId>>
+    where
+        Self: 'a,
+    {
+        Box::pin(self.insert_flow(flow))
+    }
 }
 
 impl sealed::Sealed for &JobContext {}
@@ -75,6 +88,13 @@ impl Enqueue for &JobContext {
         Self: 'a,
     {
         Box::pin(self.kiribi().insert(jobs))
+    }
+
+    fn enqueue_flow<'a>(self, flow: NewFlow) -> BoxFuture<'a, Result<FlowId>>
+    where
+        Self: 'a,
+    {
+        Box::pin(self.kiribi().insert_flow(flow))
     }
 }
 
@@ -94,6 +114,13 @@ impl Enqueue for &mut sqlx::SqliteConnection {
     {
         Box::pin(kiribi_sqlite::enqueue_on(self, jobs))
     }
+
+    fn enqueue_flow<'a>(self, flow: NewFlow) -> BoxFuture<'a, Result<FlowId>>
+    where
+        Self: 'a,
+    {
+        Box::pin(async move { kiribi_sqlite::enqueue_flow_on(self, &flow).await })
+    }
 }
 
 #[cfg(feature = "postgres")]
@@ -112,6 +139,13 @@ impl Enqueue for &mut sqlx::PgConnection {
         Self: 'a,
     {
         Box::pin(kiribi_postgres::enqueue_on(self, jobs))
+    }
+
+    fn enqueue_flow<'a>(self, flow: NewFlow) -> BoxFuture<'a, Result<FlowId>>
+    where
+        Self: 'a,
+    {
+        Box::pin(async move { kiribi_postgres::enqueue_flow_on(self, &flow).await })
     }
 }
 

@@ -3,14 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kiribi_core::backend::{Enqueued, NewJob};
+use kiribi_core::backend::{Enqueued, NewFlow, NewJob};
 use tokio::sync::{Notify, watch};
 
 use crate::context::StateMap;
 use crate::worker::wake::DueTimes;
 use crate::{
-    AttemptRecord, Error, JobFilter, JobId, JobRecord, LogLine, QueueInfo, Result, Storage,
-    WorkerBuilder,
+    AttemptRecord, Error, FlowFilter, FlowId, FlowRecord, JobFilter, JobId, JobRecord, LogLine,
+    QueueInfo, Result, Storage, WorkerBuilder,
 };
 
 /// The handle to a kiribi job store: enqueue, read and control jobs, start workers.
@@ -213,8 +213,10 @@ impl Kiribi {
         self.inner.storage.logs(id).await
     }
 
-    /// Cancels a `Pending` or `Retrying` job, or asks a `Running` one to stop;
-    /// `false` if there is no such job or it is in another state (finished).
+    /// Cancels a `Pending`, `Retrying` or `Blocked` job, or asks a `Running` one to
+    /// stop; `false` if there is no such job or it is in another state (finished).
+    /// A flow step that ends `Cancelled` cancels the steps that wait for it (see
+    /// [`Flow`](crate::Flow)).
     ///
     /// A running job is asked to stop in whichever process runs it:
     /// [`JobContext::is_cancelled`](crate::JobContext::is_cancelled) turns true and
@@ -268,7 +270,9 @@ impl Kiribi {
 
     /// Makes a `Failed`, `Cancelled` or `Retrying` job ready to run now, granting one
     /// more attempt if it has none left; `false` if there is no such job or it is in
-    /// another state.
+    /// another state. A flow step whose dependencies have not all succeeded waits
+    /// for them again (`Blocked`), and the steps that its failure or cancel
+    /// cancelled wait again too, so the flow can still finish.
     ///
     /// # Errors
     ///
@@ -282,13 +286,77 @@ impl Kiribi {
     }
 
     /// Deletes a job that is not running, with its history; `false` if there is no
-    /// such job or it is running.
+    /// such job or it is running. Deleting a flow step that had not succeeded
+    /// cancels the steps that wait for it ("dependency `…` was deleted").
     ///
     /// # Errors
     ///
     /// [`Error::Storage`] when the database fails.
     pub async fn delete(&self, id: JobId) -> Result<bool> {
         self.inner.storage.delete(id).await
+    }
+
+    /// Reads a flow with every step (name, job, dependencies) and its status
+    /// derived from them ([`FlowStatus`](crate::FlowStatus)); `None` if there is no
+    /// such flow.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kiribi::{job, Flow, FlowStatus, JobStatus};
+    ///
+    /// #[job]
+    /// async fn fetch(id: i64) -> Result<i64, String> { Ok(id) }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), kiribi::Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+    /// let kiribi = kiribi::Kiribi::connect(&url).await?;
+    /// let id = Flow::new("two")
+    ///     .step("first", Fetch { id: 1 })
+    ///     .step_after("second", Fetch { id: 2 }, ["first"])
+    ///     .enqueue(&kiribi)
+    ///     .await?;
+    /// let flow = kiribi.flow(id).await?.unwrap();
+    /// assert_eq!((flow.name.as_str(), flow.status), ("two", FlowStatus::Running));
+    /// assert_eq!(flow.step("second").unwrap().job.status, JobStatus::Blocked);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database fails.
+    pub async fn flow(&self, id: FlowId) -> Result<Option<FlowRecord>> {
+        self.inner.storage.flow(id).await
+    }
+
+    /// Lists flows matching `filter` (by derived status, older than a paging
+    /// cursor, up to a limit), newest first, each with every step.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database fails.
+    pub async fn flows(&self, filter: FlowFilter) -> Result<Vec<FlowRecord>> {
+        self.inner.storage.flows(&filter).await
+    }
+
+    /// Cancels every step of a flow that has not finished: `Blocked`, `Pending` and
+    /// `Retrying` steps become `Cancelled`, and `Running` ones are asked to stop as
+    /// [`cancel`](Self::cancel) asks a running job. Returns how many steps it
+    /// cancelled or asked to stop (0 for an unknown or finished flow). It is final:
+    /// retrying one of its steps later brings back that step alone.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database fails.
+    pub async fn cancel_flow(&self, id: FlowId) -> Result<u64> {
+        let changed = self.inner.storage.cancel_flow(id).await?;
+        if changed > 0 {
+            self.inner
+                .cancel_asked
+                .send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(changed)
     }
 
     /// Pauses a queue everywhere: from the next claim on, no worker of any process
@@ -342,6 +410,23 @@ impl Kiribi {
         }
         self.wake_workers();
         Ok(enqueued)
+    }
+
+    /// Inserts a flow, wakes this process's idle workers, and tells them when its
+    /// delayed steps without dependencies become ready.
+    pub(crate) async fn insert_flow(&self, flow: NewFlow) -> Result<FlowId> {
+        let roots: Vec<NewJob> = flow
+            .steps
+            .iter()
+            .filter(|step| step.depends_on.is_empty())
+            .map(|step| step.job.clone())
+            .collect();
+        let id = self.inner.storage.enqueue_flow(&flow).await?;
+        for delay in due_in(&roots) {
+            self.note_due(delay);
+        }
+        self.wake_workers();
+        Ok(id)
     }
 
     pub(crate) fn wake_workers(&self) {

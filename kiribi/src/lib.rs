@@ -8,7 +8,9 @@
 //! ([`JobError::snooze`]) and retried by hand, and enqueued on cron schedules
 //! (`#[job(cron = "0 9 * * 1-5", timezone = "Asia/Tokyo")]`, or
 //! [`Kiribi::schedule`] for schedules with arguments), each tick exactly once
-//! however many processes run workers.
+//! however many processes run workers. A [`Flow`] enqueues jobs that wait for each
+//! other (a step runs once its dependencies succeeded, and reads their results with
+//! [`JobContext::output_of`]).
 //!
 //! ```standalone_crate
 //! use std::time::Duration;
@@ -57,6 +59,7 @@
 mod classify;
 mod context;
 mod enqueue;
+mod flow;
 mod handle;
 mod job;
 mod limits;
@@ -74,6 +77,7 @@ pub mod __private;
 
 pub use context::{JobContext, State};
 pub use enqueue::Enqueue;
+pub use flow::Flow;
 pub use handle::{Kiribi, KiribiBuilder};
 pub use job::{BoxFuture, Job, JobConfig, Unique};
 pub use schedule::ScheduleBuilder;
@@ -83,8 +87,9 @@ pub use worker::{WorkerBuilder, WorkerHandle};
 pub use log_layer::{LogLayer, log_layer};
 
 pub use kiribi_core::{
-    AttemptRecord, Backoff, BoxError, EnqueueOptions, Error, JobError, JobFilter, JobId, JobRecord,
-    JobStatus, LogLevel, LogLine, NewLogLine, ParseBackoffError, ParseJobIdError,
+    AttemptRecord, Backoff, BoxError, EnqueueOptions, Error, FlowFilter, FlowId, FlowRecord,
+    FlowStatus, FlowStep, JobError, JobFilter, JobId, JobRecord, JobStatus, LogLevel, LogLine,
+    NewLogLine, ParseBackoffError, ParseFlowIdError, ParseFlowStatusError, ParseJobIdError,
     ParseJobStatusError, ParseLogLevelError, ProgressUpdate, QueueInfo, Result, RetryPolicy,
     ScheduleRecord, Storage, chain_text,
 };

@@ -184,3 +184,26 @@ pub async fn ignore_cancel(ctx: JobContext, marker: String) -> Result<(), std::i
     tokio::time::sleep(Duration::from_secs(3600)).await;
     Ok(())
 }
+
+/// A flow step that runs `millis`, logs its run and its span (keyed by `step`) and
+/// returns its step name. With a `marker`, its first attempt creates the file and
+/// hangs (for its worker to be killed mid-flow).
+#[job(name = "test.flow_step")]
+pub async fn flow_step(
+    ctx: JobContext,
+    step: String,
+    millis: u64,
+    marker: Option<String>,
+) -> Result<String, std::io::Error> {
+    let start = now_us();
+    record_run(&ctx)?;
+    if let Some(marker) = marker
+        && ctx.attempt() == 1
+    {
+        std::fs::write(&marker, b"started")?;
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+    record_span(&step, start)?;
+    Ok(step)
+}

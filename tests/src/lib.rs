@@ -9,7 +9,7 @@ pub mod process;
 
 pub use kiribi_conformance::wait;
 
-use kiribi::{JobId, JobRecord, JobStatus, Kiribi};
+use kiribi::{FlowId, FlowRecord, FlowStatus, JobId, JobRecord, JobStatus, Kiribi};
 
 /// The backends the tests run against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,11 +133,16 @@ pub async fn wait_for_status(kiribi: &Kiribi, id: JobId, status: JobStatus) -> J
     .await
 }
 
-/// How many jobs are not finished yet (pending, running or retrying), counting a
-/// failed read as one, so that a caller waiting for none keeps waiting.
+/// How many jobs are not finished yet (pending, running, retrying or blocked),
+/// counting a failed read as one, so that a caller waiting for none keeps waiting.
 pub async fn unfinished_jobs(kiribi: &Kiribi) -> usize {
     let mut left = 0;
-    for status in [JobStatus::Pending, JobStatus::Running, JobStatus::Retrying] {
+    for status in [
+        JobStatus::Pending,
+        JobStatus::Running,
+        JobStatus::Retrying,
+        JobStatus::Blocked,
+    ] {
         left += kiribi
             .jobs(kiribi::JobFilter::new().status(status).limit(1))
             .await
@@ -165,5 +170,23 @@ pub async fn wait_until_ended(kiribi: &Kiribi, id: JobId) -> JobRecord {
             .then_some(record)
         },
     )
+    .await
+}
+
+/// Waits (up to `limit`) until the flow is in `status`, and returns its record.
+pub async fn wait_for_flow(
+    kiribi: &Kiribi,
+    id: FlowId,
+    status: FlowStatus,
+    limit: std::time::Duration,
+) -> FlowRecord {
+    wait::until(&format!("flow {id} to be {status}"), limit, || async {
+        let flow = kiribi
+            .flow(id)
+            .await
+            .expect("read the flow")
+            .expect("the flow exists");
+        (flow.status == status).then_some(flow)
+    })
     .await
 }

@@ -6,8 +6,8 @@ use std::future::IntoFuture;
 use std::time::Duration;
 
 use kiribi::{
-    EnqueueOptions, Error, JobContext, JobFilter, JobId, JobRecord, JobStatus, Kiribi,
-    ScheduleRecord, WorkerHandle, job,
+    EnqueueOptions, Error, Flow, FlowFilter, FlowId, FlowRecord, FlowStatus, JobContext, JobFilter,
+    JobId, JobRecord, JobStatus, Kiribi, ScheduleRecord, WorkerHandle, job,
 };
 use kiribi_tests::TestDb;
 
@@ -31,8 +31,10 @@ fn handles_and_errors_have_the_promised_bounds() {
     send_static::<WorkerHandle>();
     std_error::<Error>();
     copy_eq_hash::<JobId>();
+    copy_eq_hash::<FlowId>();
     fn copy_eq_debug<T: Copy + Eq + std::fmt::Debug>() {}
     copy_eq_debug::<JobStatus>();
+    copy_eq_debug::<FlowStatus>();
     fn clone_debug<T: Clone + std::fmt::Debug>() {}
     clone_debug::<JobRecord>();
     clone_debug::<ScheduleRecord>();
@@ -40,6 +42,8 @@ fn handles_and_errors_have_the_promised_bounds() {
     copy_eq_debug::<kiribi::LogLevel>();
     fn layer<L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Clone + Send + Sync>() {}
     layer::<kiribi::LogLayer>();
+    clone_debug::<FlowRecord>();
+    send_static::<Flow>();
 }
 
 #[tokio::test]
@@ -84,6 +88,17 @@ async fn every_future_kiribi_returns_is_send() {
     send(kiribi.resume_schedule("probe")).await.unwrap();
     send(kiribi.run_schedule_now("probe")).await.unwrap();
     send(kiribi.unschedule("probe")).await.unwrap();
+    let flow = send(
+        Flow::new("probe")
+            .step("a", BoundsProbe { n: 6 })
+            .step_after("b", BoundsProbe { n: 7 }, ["a"])
+            .enqueue(&kiribi),
+    )
+    .await
+    .unwrap();
+    send(kiribi.flow(flow)).await.unwrap();
+    send(kiribi.flows(FlowFilter::new())).await.unwrap();
+    send(kiribi.cancel_flow(flow)).await.unwrap();
     let worker = kiribi
         .worker()
         .poll_interval(Duration::from_millis(20))
@@ -100,6 +115,29 @@ fn job_ids_print_parse_and_serialize_as_numbers() {
     let err = "x17".parse::<JobId>().unwrap_err().to_string();
     assert!(err.contains("`x17`"), "{err}");
     assert_eq!(HashSet::from([id, id]).len(), 1);
+}
+
+#[test]
+fn flow_ids_and_statuses_print_parse_and_serialize() {
+    let id: FlowId = "5".parse().unwrap();
+    assert_eq!(
+        (id.to_string(), serde_json::to_string(&id).unwrap()),
+        ("5".into(), "5".into())
+    );
+    assert!(
+        "x".parse::<FlowId>()
+            .unwrap_err()
+            .to_string()
+            .contains("`x`")
+    );
+    for status in FlowStatus::ALL {
+        let json = serde_json::to_value(status).unwrap();
+        assert_eq!(json, serde_json::json!(status.as_str()));
+        assert_eq!(status.to_string().parse::<FlowStatus>().unwrap(), status);
+    }
+    assert_eq!(JobStatus::Blocked.as_str(), "blocked");
+    assert!(!JobStatus::Blocked.is_finished());
+    assert_eq!("blocked".parse::<JobStatus>().unwrap(), JobStatus::Blocked);
 }
 
 #[tokio::test]

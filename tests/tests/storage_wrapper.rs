@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kiribi::backend::{
-    ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, NewJob, NewSchedule, Outcome,
+    ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, NewFlow, NewJob, NewSchedule, Outcome,
     ReapDecision, ScheduleTick, WorkerId, async_trait,
 };
 use kiribi::{
-    AttemptRecord, JobFilter, JobId, JobRecord, JobStatus, Kiribi, LogLine, NewLogLine,
-    ProgressUpdate, Result, ScheduleRecord, Storage, job,
+    AttemptRecord, FlowFilter, FlowId, FlowRecord, JobFilter, JobId, JobRecord, JobStatus, Kiribi,
+    LogLine, NewLogLine, ProgressUpdate, Result, ScheduleRecord, Storage, job,
 };
 use kiribi_tests::{Backend, TestDb, wait_for_status};
 
@@ -164,6 +164,31 @@ impl Storage for Counted {
         self.inner
             .set_schedule_paused(name, paused, next_run_at)
             .await
+    }
+
+    async fn enqueue_flow(&self, flow: &NewFlow) -> Result<FlowId> {
+        self.count("enqueue_flow");
+        self.inner.enqueue_flow(flow).await
+    }
+
+    async fn flow(&self, id: FlowId) -> Result<Option<FlowRecord>> {
+        self.count("flow");
+        self.inner.flow(id).await
+    }
+
+    async fn flows(&self, filter: &FlowFilter) -> Result<Vec<FlowRecord>> {
+        self.count("flows");
+        self.inner.flows(filter).await
+    }
+
+    async fn cancel_flow(&self, id: FlowId) -> Result<u64> {
+        self.count("cancel_flow");
+        self.inner.cancel_flow(id).await
+    }
+
+    async fn dependencies(&self, id: JobId) -> Result<Vec<JobRecord>> {
+        self.count("dependencies");
+        self.inner.dependencies(id).await
     }
 
     async fn enqueue_tick(&self, tick: &ScheduleTick) -> Result<Option<JobId>> {

@@ -18,9 +18,12 @@
 //! It is also where the values that cross the [`Storage`](crate::Storage) trait live:
 //! [`NewJob`], [`Enqueued`], [`ClaimRequest`], [`ClaimedJob`], [`Lease`],
 //! [`WorkerId`], [`Outcome`], [`ExpiredLease`], the cron values [`NewSchedule`],
-//! [`ScheduleTick`] and [`DueTick`], the [`Listener`] trait, the record builders
-//! [`JobRecordBuilder`], [`AttemptRecordBuilder`] and [`ScheduleRecordBuilder`], and the
-//! [`async_trait`](macro@async_trait) attribute that backends implement the traits with.
+//! [`ScheduleTick`] and [`DueTick`], the flow values [`NewFlow`], [`NewFlowStep`] and
+//! [`PlannedStep`] (a flow checked and in insertion order, from [`NewFlow::plan`]),
+//! the [`Listener`] trait, the record builders [`JobRecordBuilder`],
+//! [`AttemptRecordBuilder`] and [`ScheduleRecordBuilder`] (and [`flow_record`] for a
+//! flow read back), and the [`async_trait`](macro@async_trait) attribute that
+//! backends implement the traits with.
 //!
 //! Nothing here talks to a database, so none of it needs a runtime or a driver.
 //!
@@ -42,6 +45,7 @@
 //!
 //! [`Error::SchemaTooNew`]: crate::Error::SchemaTooNew
 
+mod flow;
 mod job;
 mod lease;
 mod migrate;
@@ -49,6 +53,7 @@ mod outcome;
 mod row;
 mod schedule;
 
+pub use flow::{NewFlow, NewFlowStep, PlannedStep};
 pub use job::{
     ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, JobLimits, Lease, LimitedHint, NewJob,
     Outcome, RateLimit, UniqueKey, WorkerId,
@@ -62,6 +67,7 @@ pub use outcome::OutcomeColumns;
 pub use row::{CorruptRow, decode_count, decode_json, decode_status, inserted_ids};
 pub use schedule::{DueTick, NewSchedule, ScheduleTick};
 
+pub use crate::flow::flow_record;
 pub use crate::record::{AttemptRecordBuilder, JobRecordBuilder, queue_infos};
 pub use crate::schedule::ScheduleRecordBuilder;
 pub use crate::storage::{Listener, ReapDecision};
