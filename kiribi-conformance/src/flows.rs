@@ -2,7 +2,7 @@
 //! dependencies succeed, cancelled with them, brought back by a retry, read back
 //! and listed with a derived status.
 
-use kiribi_core::backend::{ClaimedJob, NewFlow, NewFlowStep, Outcome};
+use kiribi_core::backend::{ClaimedJob, JobLimits, NewFlow, NewFlowStep, Outcome};
 use kiribi_core::{
     Error, FlowFilter, FlowId, FlowRecord, FlowStatus, JobFilter, JobId, JobStatus, Storage,
 };
@@ -596,4 +596,38 @@ pub async fn crossing_batches_from_two_handles_ready_every_dependent(
             "round {round}"
         );
     }
+}
+
+/// Steps with limits are claimed by the limited claim: one that waits for nothing
+/// at once, one that waits for a step once that step succeeded, each within its
+/// group's limit.
+pub async fn limited_steps_are_claimed_within_their_limits(storage: &dyn Storage) {
+    let limited = |name: &str, n| {
+        NewFlowStep::new(
+            name,
+            job("limited_step", n).with_limits(JobLimits::new("k").with_concurrency(1)),
+        )
+    };
+    let flow = NewFlow::new("limited")
+        .with_step(limited("first", 0))
+        .with_step(limited("second", 1).with_depends_on(["first"]));
+    let id = enqueue_flow(storage, &flow).await;
+    let limited_request =
+        || request("w", &["limited_step"], 10, LONG_LEASE).with_limited_names(["limited_step"]);
+    let first = claim(storage, &limited_request()).await;
+    assert_eq!(first.len(), 1, "the first step, ready at once");
+    assert!(claim(storage, &limited_request()).await.is_empty());
+    succeed(
+        storage,
+        first.into_iter().next().unwrap(),
+        serde_json::json!(1),
+    )
+    .await;
+    assert_eq!(step_status(storage, id, "second").await, JobStatus::Pending);
+    let second = claim(storage, &limited_request()).await;
+    assert_eq!(
+        second.iter().map(|job| job.id()).collect::<Vec<_>>(),
+        [step_id(&read_flow(storage, id).await, "second")],
+        "unblocked, it is ready for the limited claim"
+    );
 }

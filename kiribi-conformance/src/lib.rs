@@ -86,6 +86,7 @@ pub use flows::{
     crossing_batches_from_two_handles_ready_every_dependent,
     dependencies_completed_at_once_by_two_handles_ready_their_dependent,
     fan_out_and_fan_in_of_a_thousand_steps, flows_are_listed_newest_first_by_status,
+    limited_steps_are_claimed_within_their_limits,
 };
 pub use lease::{
     a_batch_of_successes_is_fenced_like_any_batch,
@@ -285,6 +286,7 @@ macro_rules! conformance_tests {
             fan_out_and_fan_in_of_a_thousand_steps,
             an_invalid_flow_is_refused_and_stores_nothing,
             flows_are_listed_newest_first_by_status,
+            limited_steps_are_claimed_within_their_limits,
         );
         $crate::conformance_tests!(@pair $database;
             claims_from_two_handles_never_hand_out_a_job_twice,

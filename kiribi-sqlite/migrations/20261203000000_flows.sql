@@ -38,13 +38,18 @@ CREATE TABLE kiribi_job_deps (
 -- What a finishing step looks up: the steps that wait for it.
 CREATE INDEX kiribi_job_deps_by_dependency ON kiribi_job_deps (depends_on, job_id);
 
--- A step's status changed. SQLite runs a trigger's statements with the new row's
+-- A step's status changed. The trigger is on `finished_at`, not `status`: every
+-- statement that finishes a job or takes a finished one back sets `finished_at`
+-- (to NULL in a retry), and claims, which only set `status`, then run no trigger
+-- at all; SQLite runs a trigger of a column the statement sets for every row, and
+-- its WHEN inside, which costs a claim of 8 plain jobs about 11,000 instructions a
+-- job (bench/ablation/sqlite_features.py). SQLite runs a trigger's statements with the new row's
 -- values at hand and does not fire a trigger from its own statements (recursive
 -- triggers are off by default), so the transitive cancel walks the dependencies
 -- with a recursive query instead; with recursive triggers on, the nested firings
 -- find nothing left to change.
 CREATE TRIGGER kiribi_flow_step_changed
-AFTER UPDATE OF status ON kiribi_jobs
+AFTER UPDATE OF finished_at ON kiribi_jobs
 WHEN NEW.flow_id IS NOT NULL AND NEW.status <> OLD.status
 BEGIN
     -- Succeeded: one dependency fewer for each dependent; a blocked one with none

@@ -70,6 +70,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "logs",
         include_str!("../migrations/20261203100000_logs.sql"),
     ),
+    Migration::new(
+        20261203200000,
+        "attempt trigger on finish",
+        include_str!("../migrations/20261203200000_attempt_trigger_on_finish.sql"),
+    ),
 ];
 const _: () = assert!(versions_increase(MIGRATIONS));
 
