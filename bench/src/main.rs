@@ -29,7 +29,7 @@ usage:
   kiribi-bench run <workload> <contender> [--jobs N] [--quick] [--pg-url URL]
 
 workloads: w1 w2 w3 (also reports `dead`) w4 w5 w5-local w7 (reports `w7-delay` and
-           `w7-retry`) idle-cpu w8-unique w9 (reports `w9-keys` and `w9-most`) w3-logs
+           `w7-retry`) idle-cpu w8-unique w9 (reports `w9-keys` and `w9-most`) w3-logs w10-flow
            w6-small w6-large rss
 contenders: kiribi-sqlite raw-sqlite raw-limit-sqlite apalis-sqlite kiribi-postgres
             raw-postgres raw-limit-postgres apalis-postgres graphile-worker

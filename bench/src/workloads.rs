@@ -38,6 +38,10 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ),
     ("w9-most", "W9 most runs of one key at once"),
     ("w3-logs", "W3 drain, 3 log lines per job, c=8 (jobs/s)"),
+    (
+        "w10-flow",
+        "W10 flow of 1,000 steps on 3 levels, enqueue to last step done, c=8 (steps/s)",
+    ),
     ("w6-small", "W6 drain with 10k finished (jobs/s)"),
     ("w6-large", "W6 drain with 1M finished (jobs/s)"),
     ("dead", "PG dead tuples after W3"),
@@ -80,6 +84,7 @@ pub(crate) const RUNNABLE: &[(&str, &[&str], bool)] = &[
     ("w8-unique", &["w8-unique"], false),
     ("w9", &["w9-keys", "w9-most"], false),
     ("w3-logs", &["w3-logs"], false),
+    ("w10-flow", &["w10-flow"], false),
     ("w6-small", &["w6-small"], false),
     ("w6-large", &["w6-large"], true),
     ("rss", &["rss"], true),
@@ -126,6 +131,7 @@ async fn run_on(
             Ok(vec![("w9-keys", rate), ("w9-most", most)])
         }
         "w3-logs" => one("w3-logs", drain_logging(name, target, n).await?),
+        "w10-flow" => one("w10-flow", run_flow(name, target).await?),
         "w6-small" => {
             let finished = config.finished_small();
             one("w6-small", drain(config, name, target, finished).await?.0)
@@ -215,6 +221,35 @@ async fn drain_logging(name: &str, target: &Target, n: u64) -> Result<Measure> {
     }
     let elapsed = time_drain(contender.as_ref(), &recorder, n).await?;
     Ok(rate(n, elapsed))
+}
+
+/// W10's flow size, whatever `--jobs` says (issue 12's cell).
+const FLOW_STEPS: u64 = 1000;
+
+/// W10: a worker (concurrency 8) runs; one flow of [`FLOW_STEPS`] steps is enqueued,
+/// timed from the enqueue until its last step ran and every step is finished.
+async fn run_flow(name: &str, target: &Target) -> Result<Measure> {
+    let recorder = Arc::new(Recorder::new(false));
+    let contender = contenders::connect(name, target, recorder.clone()).await?;
+    let deadline = deadline_for(FLOW_STEPS);
+    let workers = contender.start_workers(CONCURRENCY).await?;
+    let start = Instant::now();
+    if !contender.enqueue_flow(FLOW_STEPS).await? {
+        workers.shutdown().await?;
+        return Ok(Measure::NotApplicable("no flows"));
+    }
+    while recorder.executed() < FLOW_STEPS {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {} of {FLOW_STEPS} steps ran",
+            recorder.executed()
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    wait_finished(contender.as_ref(), deadline).await?;
+    let elapsed = start.elapsed();
+    workers.shutdown().await?;
+    Ok(rate(FLOW_STEPS, elapsed))
 }
 
 /// Starts the contender's workers (concurrency 8) on `n` jobs enqueued already and

@@ -60,6 +60,13 @@ async fn logging(
     Ok(())
 }
 
+/// W10's flow step: records its execution and returns.
+#[job(name = "bench.step")]
+async fn step(State(recorder): State<Arc<Recorder>>, seq: u64) -> Result<(), String> {
+    recorder.record(Payload { seq, enq_us: 0 });
+    Ok(())
+}
+
 /// W8's job: unique by its whole payload.
 #[job(name = "bench.unique", unique)]
 async fn unique_noop(key: u64) -> Result<(), String> {
@@ -222,6 +229,19 @@ impl Contender for KiribiContender {
             Logging::enqueue_many(&self.kiribi, (seq..end).map(|seq| Logging { seq })).await?;
             seq = end;
         }
+        Ok(true)
+    }
+
+    async fn enqueue_flow(&self, steps: u64) -> Result<bool> {
+        // Three levels: one root, `steps - 2` steps after it, one sink after them all.
+        let middle: Vec<String> = (1..steps - 1).map(|seq| format!("s{seq}")).collect();
+        let mut flow = kiribi::Flow::new("bench").step("root", Step { seq: 0 });
+        for (seq, name) in (1..).zip(&middle) {
+            flow = flow.step_after(name.clone(), Step { seq }, ["root"]);
+        }
+        flow.step_after("sink", Step { seq: steps - 1 }, middle)
+            .enqueue(&self.kiribi)
+            .await?;
         Ok(true)
     }
 

@@ -182,6 +182,13 @@ pub(crate) trait Contender: Send + Sync {
         Ok(false)
     }
 
+    /// W10: enqueues one flow of `steps` steps on three levels (one step, then all
+    /// but two after it, then one after those), each calling [`Recorder::record`].
+    /// `Ok(false)`: the contender has no flows.
+    async fn enqueue_flow(&self, _steps: u64) -> Result<bool> {
+        Ok(false)
+    }
+
     /// W8: enqueues a job unique by `key`, one call; whether it was a duplicate.
     /// `Ok(None)`: the contender has no unique jobs.
     async fn enqueue_unique(&self, _key: u64) -> Result<Option<bool>> {
