@@ -128,15 +128,18 @@ async fn running_job_of_a_killed_worker_is_interrupted_not_charged(db: TestDb) {
 }
 
 /// Short jobs that run first, so that the worker's claim-ahead buffer grows.
-const WARM_UP: u64 = 400;
+const WARM_UP: u64 = 1_000;
 /// Short jobs behind the long ones, most of which sit claimed ahead at the kill.
 const BEHIND: u64 = 300;
 /// The first worker's slots, each of which a long job fills. Not 1: claiming ahead
 /// grows from the jobs that finish while a claim is on its way, and a worker with
 /// one slot claims only once that slot is free, so it never claims ahead.
 const SLOTS: usize = 2;
-/// How many jobs the first worker must hold claimed ahead when it is killed.
-const MIN_AHEAD: usize = 100;
+/// How many jobs the first worker must hold claimed ahead when it is killed. How far
+/// a worker claims ahead adapts to how many jobs finish during a claim's round trip,
+/// which a loaded machine changes: locally ~300 are held, but a CI run once saw
+/// fewer than 100, so the test asks for what any claim-ahead gives.
+const MIN_AHEAD: usize = 10;
 
 async fn jobs_claimed_ahead_and_never_started_keep_their_attempt_when_their_worker_is_killed(
     db: TestDb,
