@@ -138,6 +138,66 @@ pub async fn retry_makes_finished_jobs_ready_again(storage: &dyn Storage) {
     assert_eq!(attempts, vec![(ids[0], 2), (ids[1], 1), (ids[2], 2)]);
 }
 
+/// `make_due` brings a job scheduled for later, or waiting out a retry's backoff,
+/// forward to now, charging nothing; a job that is due, running or finished is left
+/// alone.
+pub async fn make_due_brings_waiting_jobs_forward(storage: &dyn Storage) {
+    let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    let ids = enqueue(
+        storage,
+        vec![
+            job("scheduled", 0).with_run_at(tomorrow),
+            job("backing_off", 1),
+            job("due", 2),
+            job("running", 3),
+            job("done", 4),
+        ],
+    )
+    .await;
+    let backing_off = claim_one(storage, "backing_off", LONG_LEASE).await;
+    assert!(
+        complete(
+            storage,
+            backing_off.lease.clone(),
+            Outcome::retry("e", HOUR)
+        )
+        .await
+        .expect("complete")
+    );
+    claim_one(storage, "running", LONG_LEASE).await;
+    let done = claim_one(storage, "done", LONG_LEASE).await;
+    assert!(
+        complete(storage, done.lease.clone(), Outcome::succeeded(None))
+            .await
+            .expect("complete")
+    );
+    let names = ["scheduled", "backing_off"];
+    assert!(
+        claim(storage, &request("w", &names, 10, LONG_LEASE))
+            .await
+            .is_empty(),
+        "nothing is due before make_due"
+    );
+
+    assert!(storage.make_due(ids[0]).await.expect("make_due"));
+    assert!(storage.make_due(ids[1]).await.expect("make_due"));
+    assert!(!storage.make_due(ids[2]).await.expect("make_due"), "due");
+    assert!(
+        !storage.make_due(ids[3]).await.expect("make_due"),
+        "running"
+    );
+    assert!(!storage.make_due(ids[4]).await.expect("make_due"), "done");
+    let unknown = JobId::from_i64(ids[4].as_i64() + 100);
+    assert!(!storage.make_due(unknown).await.expect("make_due"));
+
+    let claimed = claim(storage, &request("w", &names, 10, LONG_LEASE)).await;
+    let mut attempts: Vec<(JobId, u32)> = claimed.iter().map(|j| (j.id(), j.attempt())).collect();
+    attempts.sort();
+    assert_eq!(attempts, vec![(ids[0], 1), (ids[1], 2)]);
+    let record = get(storage, ids[1]).await;
+    assert_eq!(record.max_attempts, 5, "nothing granted, nothing charged");
+}
+
 /// Delete removes a job that is not running, with its history.
 pub async fn delete_removes_the_job_and_its_history_unless_running(storage: &dyn Storage) {
     let ids = enqueue(storage, vec![job("a", 0), job("b", 1)]).await;

@@ -70,7 +70,8 @@ pub use claim::{
 pub use control::{
     cancel_finishes_waiting_jobs_only, delete_removes_the_job_and_its_history_unless_running,
     list_filters_and_orders_newest_first, list_finds_waiting_jobs_behind_a_long_history,
-    retry_makes_finished_jobs_ready_again, unknown_ids_are_not_errors,
+    make_due_brings_waiting_jobs_forward, retry_makes_finished_jobs_ready_again,
+    unknown_ids_are_not_errors,
 };
 pub use enqueue::{
     a_large_batch_is_inserted_whole_and_in_order, a_new_job_is_pending_with_no_attempts,
@@ -251,6 +252,7 @@ macro_rules! conformance_tests {
             enqueue_running_records_an_inline_attempt,
             cancel_finishes_waiting_jobs_only,
             retry_makes_finished_jobs_ready_again,
+            make_due_brings_waiting_jobs_forward,
             delete_removes_the_job_and_its_history_unless_running,
             unknown_ids_are_not_errors,
             list_filters_and_orders_newest_first,

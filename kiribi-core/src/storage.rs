@@ -262,6 +262,12 @@ pub trait Storage: Send + Sync + 'static {
     /// unique key now.
     async fn retry(&self, id: JobId) -> Result<bool>;
 
+    /// A `Pending` job scheduled for later, or a `Retrying` one waiting out its
+    /// backoff → due now, its attempts and everything else unchanged (a dashboard's
+    /// "run now", a test's drain of delayed jobs). `false` for any other state and for
+    /// a job that is due already.
+    async fn make_due(&self, id: JobId) -> Result<bool>;
+
     /// Deletes a job that is not `Running`, with its history. `false` if it is running
     /// or does not exist.
     async fn delete(&self, id: JobId) -> Result<bool>;

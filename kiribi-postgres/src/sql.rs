@@ -447,6 +447,16 @@ pub(crate) const CANCEL_REQUESTS: &str = "\
 /// step with dependencies left waits for them again (`blocked`); the trigger
 /// `kiribi_flow_step_changed` brings back the steps it cancelled. Returns one row
 /// if the job was retried.
+/// Makes job $1 due now if it waits for a later time (see `Storage::make_due`),
+/// and wakes the listening workers ($2 is the wake-up channel).
+pub(crate) const MAKE_DUE: &str = "\
+    WITH due AS ( \
+        UPDATE kiribi_jobs SET run_at = now() \
+        WHERE id = $1 AND status IN ('pending', 'retrying') AND run_at > now() \
+        RETURNING id \
+    ) \
+    SELECT id, pg_notify($2, '')::text AS notified FROM due";
+
 pub(crate) const RETRY_JOB: &str = "\
     WITH retried AS ( \
         UPDATE kiribi_jobs \

@@ -610,6 +610,22 @@ impl Storage for PgStorage {
         .map_err(storage_error)
     }
 
+    async fn make_due(&self, id: JobId) -> Result<bool, Error> {
+        async {
+            let mut session = self.session().await?;
+            let made_due = sqlx::query(sql::MAKE_DUE)
+                .bind(id.as_i64())
+                .bind(&*self.channel)
+                .fetch_optional(&mut *session)
+                .await?
+                .is_some();
+            session.finish().await?;
+            Ok(made_due)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
     async fn delete(&self, id: JobId) -> Result<bool, Error> {
         self.execute_one(sql::DELETE_JOB, id).await
     }

@@ -507,6 +507,11 @@ pub(crate) const CANCEL_SIGNAL: &str = "SELECT requests FROM kiribi_cancel_signa
 /// job of its name took its unique key meanwhile (which would make two holders). A
 /// flow step with dependencies left waits for them again (`blocked`); the trigger
 /// `kiribi_flow_step_changed` brings back the steps it cancelled.
+/// Makes job ?2 due at ?1 if it waits for a later time (see `Storage::make_due`).
+pub(crate) const MAKE_DUE: &str = "\
+    UPDATE kiribi_jobs SET run_at = ?1 \
+    WHERE id = ?2 AND status IN ('pending', 'retrying') AND run_at > ?1";
+
 pub(crate) const RETRY_JOB: &str = "\
     UPDATE kiribi_jobs \
     SET status = CASE WHEN deps_left > 0 THEN 'blocked' \

@@ -506,6 +506,18 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn make_due(&self, id: JobId) -> Result<bool, Error> {
+        self.write(|mut conn| async move {
+            let result = sqlx::query(sql::MAKE_DUE)
+                .bind(now_ms())
+                .bind(id.as_i64())
+                .execute(&mut *conn)
+                .await?;
+            Ok(result.rows_affected() == 1)
+        })
+        .await
+    }
+
     async fn pause_queue(&self, queue: &str) -> Result<bool, Error> {
         self.write(|mut conn| async move {
             let result = sqlx::query(sql::PAUSE_QUEUE)

@@ -285,6 +285,22 @@ impl Kiribi {
         Ok(retried)
     }
 
+    /// Runs a job that waits for a later time (scheduled with a delay, or waiting
+    /// out a retry's backoff) as soon as a worker is free, charging and granting
+    /// nothing: a dashboard's "run now". `false` if there is no such job, or it is
+    /// due, running or finished already.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database fails.
+    pub async fn make_due(&self, id: JobId) -> Result<bool> {
+        let made_due = self.inner.storage.make_due(id).await?;
+        if made_due {
+            self.wake_workers();
+        }
+        Ok(made_due)
+    }
+
     /// Deletes a job that is not running, with its history; `false` if there is no
     /// such job or it is running. Deleting a flow step that had not succeeded
     /// cancels the steps that wait for it ("dependency `…` was deleted").

@@ -69,6 +69,8 @@ pub mod policy;
 mod registry;
 mod run;
 mod schedule;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod unique;
 mod worker;
 
@@ -227,7 +229,8 @@ pub use sqlx;
     doctest,
     feature = "sqlite",
     feature = "postgres",
-    feature = "log-layer"
+    feature = "log-layer",
+    feature = "testing"
 ))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

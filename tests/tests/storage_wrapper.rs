@@ -114,6 +114,11 @@ impl Storage for Counted {
         self.inner.retry(id).await
     }
 
+    async fn make_due(&self, id: JobId) -> Result<bool> {
+        self.count("make_due");
+        self.inner.make_due(id).await
+    }
+
     async fn delete(&self, id: JobId) -> Result<bool> {
         self.count("delete");
         self.inner.delete(id).await

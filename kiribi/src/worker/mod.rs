@@ -22,10 +22,10 @@
 
 mod ahead;
 mod builder;
-mod cancel;
+pub(crate) mod cancel;
 mod cron;
 mod dispatch;
-mod execute;
+pub(crate) mod execute;
 mod handle;
 pub(crate) mod identity;
 mod leases;
