@@ -199,7 +199,7 @@ pub(crate) fn insert<'a, J: Job, E: Enqueue + 'a>(
 ) -> BoxFuture<'a, Result<Enqueued>> {
     let new = new_job(&job, options.as_ref());
     Box::pin(async move {
-        let mut enqueued = target.enqueue_jobs(vec![new?]).await?;
+        let mut enqueued = enqueue_counted(target, vec![new?]).await?;
         enqueued.pop().ok_or_else(|| Error::Storage {
             backend: "kiribi",
             source: "the storage reported no job for one enqueued".into(),
@@ -218,7 +218,15 @@ pub(crate) fn enqueue_many<'a, J: Job, E: Enqueue + 'a>(
         if new.is_empty() {
             return Ok(Vec::new());
         }
-        let enqueued = target.enqueue_jobs(new).await?;
+        let enqueued = enqueue_counted(target, new).await?;
         Ok(enqueued.into_iter().map(|job| job.id).collect())
     })
+}
+
+/// Inserts jobs into `target`, counting those inserted (see [`crate::metrics`]).
+async fn enqueue_counted<E: Enqueue>(target: E, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
+    let counted = crate::metrics::Enqueuing::new(&jobs);
+    let enqueued = target.enqueue_jobs(jobs).await?;
+    counted.inserted(Some(&enqueued));
+    Ok(enqueued)
 }

@@ -153,6 +153,9 @@ impl Flow {
             return Err(error);
         }
         self.flow.plan()?;
-        target.enqueue_flow(self.flow).await
+        let counted = crate::metrics::Enqueuing::new(self.flow.steps.iter().map(|step| &step.job));
+        let id = target.enqueue_flow(self.flow).await?;
+        counted.inserted(None);
+        Ok(id)
     }
 }

@@ -65,6 +65,10 @@ mod job;
 mod limits;
 mod log_layer;
 mod logs;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+mod metrics;
 pub mod policy;
 mod registry;
 mod run;

@@ -60,6 +60,8 @@ pub(crate) async fn run_now<J: Job>(kiribi: &Kiribi, job: J) -> Result<J::Output
     );
     let ended_log = ctx.clone();
 
+    crate::metrics::started(&claimed.name, &claimed.queue);
+    let began = std::time::Instant::now();
     let running = attempt(job.run(ctx), J::CONFIG.timeout);
     tokio::pin!(running);
     let mut renew = tokio::time::interval(INLINE_LEASE / 3);
@@ -92,6 +94,7 @@ pub(crate) async fn run_now<J: Job>(kiribi: &Kiribi, job: J) -> Result<J::Output
             (outcome, Err(failed(error)))
         }
     };
+    crate::metrics::ended(&claimed.name, &claimed.queue, &outcome, began.elapsed());
     ended_log.close_output();
     if let Some(pending) = output.take()
         && let Err(err) = pending.write(storage.as_ref()).await

@@ -166,6 +166,7 @@ impl Kiribi {
         let tick = ScheduleTick::now(name, job_of(&record));
         let id = self.storage().enqueue_tick(&tick).await?;
         if id.is_some() {
+            crate::metrics::enqueued_one(&tick.job.name, &tick.job.queue);
             self.wake_workers();
         }
         Ok(id)

@@ -80,6 +80,7 @@ pub(crate) async fn enqueue_due(kiribi: &Kiribi) -> Result<Option<DateTime<Utc>>
                     ),
                 })?;
                 if let Some(id) = kiribi.storage().enqueue_tick(&due).await? {
+                    crate::metrics::enqueued_one(&due.job.name, &due.job.queue);
                     tracing::debug!(schedule = %record.name, %tick, job = %id, "enqueued a cron tick");
                     enqueued = true;
                 }

@@ -59,7 +59,7 @@ pub(crate) async fn execute(
     );
     let span = crate::log_layer::attempt_span(
         &ctx,
-        || tracing::info_span!("job", id = %job.id(), job = %job.name, queue = %job.queue, attempt = job.attempt()),
+        || tracing::info_span!("job", id = %job.id(), job = %job.name, queue = %job.queue, attempt = job.attempt(), outcome = tracing::field::Empty),
     );
     // The job's own handle is moved into its future; this one ends its log.
     let output = ctx.clone();
@@ -74,6 +74,8 @@ pub(crate) async fn execute(
         tracing::info!("job asked to stop");
         tokio::time::sleep(grace).await;
     };
+    crate::metrics::started(&job.name, &job.queue);
+    let began = std::time::Instant::now();
     let ended = async {
         tracing::debug!("job started");
         tokio::select! {
@@ -90,6 +92,8 @@ pub(crate) async fn execute(
         Some(ended) if !cancelled => after_attempt(ended, charged, job.max_attempts, &config.retry),
         ended => after_cancel(ended.as_ref(), grace),
     };
+    crate::metrics::ended(&job.name, &job.queue, &outcome, began.elapsed());
+    span.record("outcome", crate::metrics::outcome_name(&outcome));
     if let Some(error) = outcome.error() {
         span.in_scope(|| tracing::info!(%error, "job attempt failed"));
     }
