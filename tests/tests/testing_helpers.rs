@@ -148,15 +148,10 @@ async fn assert_enqueued_lists_what_was_enqueued_instead(db: TestDb) {
         .await
         .unwrap();
     let kiribi_ = kiribi.clone();
-    let missed = tokio::spawn(async move {
+    let message = panic_of(async move {
         testing::assert_enqueued::<Notify>(&kiribi_, |n| n.user_id == 2).await;
     })
-    .await
-    .expect_err("no job matches");
-    let message = missed.into_panic();
-    let message = message
-        .downcast_ref::<String>()
-        .expect("a formatted message");
+    .await;
     assert!(
         message.contains("expected a job `helpers.notify` matching the predicate")
             && message.contains("helpers.notify Pending {\"user_id\":1}"),
@@ -169,19 +164,24 @@ async fn a_runaway_drain_stops_with_a_message(db: TestDb) {
     let kiribi = db.connect().await;
     Again::enqueue(&kiribi, Again).await.unwrap();
     let kiribi_ = kiribi.clone();
-    let stopped =
-        tokio::spawn(async move { testing::drain_with(&kiribi_, Drain::new().max_runs(5)).await })
-            .await
-            .expect_err("the drain stops");
-    let message = stopped.into_panic();
-    let message = message
-        .downcast_ref::<String>()
-        .expect("a formatted message");
+    let message = panic_of(async move {
+        let _ = testing::drain_with(&kiribi_, Drain::new().max_runs(5)).await;
+    })
+    .await;
     assert!(
         message.contains("ran 5 attempts and jobs are still ready")
             && message.contains("`helpers.again`"),
         "{message}"
     );
+}
+
+/// The message `task` panics with; fails the test if it does not panic.
+async fn panic_of(task: impl Future<Output = ()> + Send + 'static) -> String {
+    let panic = tokio::spawn(task)
+        .await
+        .expect_err("the task panics")
+        .into_panic();
+    *panic.downcast::<String>().expect("a formatted message")
 }
 
 backend_tests!(
