@@ -12,6 +12,13 @@
 //! | `kiribi_jobs_cancelled_total` | counter | `job`, `queue` | a running job was asked to stop and did |
 //! | `kiribi_jobs_snoozed_total` | counter | `job`, `queue` | an attempt snoozed (`JobError::snooze`) |
 //! | `kiribi_job_run_seconds` | histogram | `job`, `queue` | an attempt ended: how long it ran |
+//! | `kiribi_queue_pending` | gauge | `queue` | every 10 s, from each worker: jobs waiting (due or not) |
+//! | `kiribi_queue_running` | gauge | `queue` | every 10 s, from each worker: jobs running |
+//! | `kiribi_queue_oldest_pending_seconds` | gauge | `queue` | every 10 s, from each worker: how long the oldest due job has waited (0 when none) |
+//! | `kiribi_queue_paused` | gauge | `queue` | every 10 s, from each worker: 1 when paused, else 0 |
+//!
+//! Every process reports the queue gauges of the shared database: aggregate them with
+//! `max`, not `sum`.
 
 use std::time::Duration;
 
@@ -88,6 +95,21 @@ pub(crate) fn ended(name: &str, queue: &str, outcome: &Outcome, ran: Duration) {
         }
         ::metrics::histogram!("kiribi_job_run_seconds", &labels).record(ran.as_secs_f64());
     }
+}
+
+/// Sets the gauges of one queue.
+#[cfg(feature = "metrics")]
+pub(crate) fn queue_depth(queue: &kiribi_core::QueueInfo) {
+    let label = [("queue", queue.name.clone())];
+    // Counts past 2^53 lose precision as gauges; no queue holds that many jobs.
+    #[allow(clippy::cast_precision_loss)]
+    {
+        ::metrics::gauge!("kiribi_queue_pending", &label).set(queue.pending as f64);
+        ::metrics::gauge!("kiribi_queue_running", &label).set(queue.running as f64);
+    }
+    let oldest = queue.oldest_pending_age.unwrap_or_default();
+    ::metrics::gauge!("kiribi_queue_oldest_pending_seconds", &label).set(oldest.as_secs_f64());
+    ::metrics::gauge!("kiribi_queue_paused", &label).set(if queue.paused { 1.0 } else { 0.0 });
 }
 
 /// What an attempt's ending is called in its span's `outcome` field.

@@ -36,11 +36,13 @@ async fn bad() -> Result<(), String> {
     Err("always".to_owned())
 }
 
-/// One metric of one job in one queue: counters summed, histogram samples kept.
+/// One metric of one job in one queue: counters summed, histogram samples kept,
+/// and the highest value a gauge was seen at (a snapshot resets gauges to 0).
 #[derive(Debug, Default, Clone)]
 struct Figure {
     count: u64,
     samples: Vec<f64>,
+    gauge: Option<f64>,
 }
 
 /// Figures by (metric, job, queue).
@@ -79,7 +81,10 @@ fn figures() -> Figures {
                     .samples
                     .extend(samples.into_iter().map(|s| s.into_inner()));
             }
-            DebugValue::Gauge(_) => {}
+            DebugValue::Gauge(value) => {
+                let value = value.into_inner();
+                figure.gauge = Some(figure.gauge.map_or(value, |seen| seen.max(value)));
+            }
         }
     }
     seen.clone()
@@ -257,7 +262,40 @@ async fn each_attempt_runs_in_a_span_with_its_outcome(db: TestDb) {
     );
 }
 
+async fn workers_report_queue_depth_as_gauges(db: TestDb) {
+    install();
+    let kiribi = db.connect().await;
+    let queue = format!("depth-{:?}", db.backend()).to_lowercase();
+    kiribi.pause_queue(&queue).await.unwrap();
+    for n in 0..2 {
+        Ok::enqueue_with(&kiribi, Ok { n }, EnqueueOptions::new().queue(&queue))
+            .await
+            .unwrap();
+    }
+    let worker = kiribi
+        .worker()
+        .queues([queue.as_str()])
+        .poll_interval(Duration::from_millis(20))
+        .start();
+    let gauge = |figures: &Figures, metric: &str| {
+        figures
+            .get(&(metric.to_owned(), String::new(), queue.clone()))
+            .and_then(|figure| figure.gauge)
+    };
+    // A worker's services tick once when it starts.
+    let seen = wait::until("the queue gauges", Duration::from_secs(20), || async {
+        let figures = figures();
+        let pending = gauge(&figures, "kiribi_queue_pending")?;
+        let paused = gauge(&figures, "kiribi_queue_paused")?;
+        Some((pending, paused, gauge(&figures, "kiribi_queue_running")))
+    })
+    .await;
+    worker.shutdown().await.unwrap();
+    assert_eq!(seen, (2.0, 1.0, Some(0.0)), "pending, paused, running");
+}
+
 backend_tests!(
     metrics_count_each_attempt_by_job_and_queue,
     each_attempt_runs_in_a_span_with_its_outcome,
+    workers_report_queue_depth_as_gauges,
 );

@@ -11,6 +11,7 @@
 //! | `recorder.rs` | writing outcomes in batches (jobs' log lines and progress first), and giving up when that keeps failing |
 //! | `service.rs` | the interface of periodic services started with the worker |
 //! | `leases.rs`, `reaper.rs` | the lease heartbeat, and taking back expired leases |
+//! | `queue_depth.rs` | queue gauges for `metrics` (feature `metrics`) |
 //! | `cron.rs` | declaring `#[job(cron = …)]` schedules and enqueueing due cron ticks |
 //! | `wake.rs` | wake-ups: in-process, from the database, and at known due times |
 //! | `cancel.rs` | running jobs' cancel signals, and learning which were asked to stop |
@@ -29,6 +30,8 @@ pub(crate) mod execute;
 mod handle;
 pub(crate) mod identity;
 mod leases;
+#[cfg(feature = "metrics")]
+mod queue_depth;
 mod reaper;
 mod recorder;
 mod service;
@@ -60,6 +63,8 @@ fn services() -> Vec<Box<dyn Service>> {
         Box::new(leases::Heartbeat),
         Box::new(reaper::Reaper),
         Box::new(cron::CronTicks::default()),
+        #[cfg(feature = "metrics")]
+        Box::new(queue_depth::QueueDepth),
     ]
 }
 
