@@ -4,8 +4,8 @@
 //!
 //! | name | kind | labels | when |
 //! |---|---|---|---|
-//! | `kiribi_jobs_enqueued_total` | counter | `job`, `queue` | a job was inserted (not a duplicate); in a transaction, when the statement ran, even if the transaction later rolled back |
-//! | `kiribi_jobs_started_total` | counter | `job`, `queue` | a worker (or `testing::drain`) started an attempt |
+//! | `kiribi_jobs_enqueued_total` | counter | `job`, `queue` | a job was inserted for workers (not a duplicate; a flow's steps, cron ticks too; not `run_now`'s own record); in a transaction, when the statement ran, even if the transaction later rolled back |
+//! | `kiribi_jobs_started_total` | counter | `job`, `queue` | a worker, `run_now` or `testing::drain` started an attempt |
 //! | `kiribi_jobs_succeeded_total` | counter | `job`, `queue` | an attempt succeeded |
 //! | `kiribi_jobs_retried_total` | counter | `job`, `queue` | an attempt failed and another one is due |
 //! | `kiribi_jobs_failed_total` | counter | `job`, `queue` | an attempt failed and the job failed for good |
