@@ -209,9 +209,13 @@ pub async fn drain_with(kiribi: &Kiribi, options: Drain) -> Result<Drained> {
             job.id(),
         );
         let (id, name, attempt) = (job.id(), job.name.clone(), job.attempt());
+        let lease = job.lease.clone();
         execute(kiribi.clone(), registry.clone(), job, handover.clone()).await;
-        let Some((lease, ended)) = outcome.recv().await else {
-            unreachable!("the drain holds a sender of its own channel")
+        // `execute` hands the outcome over before it returns, and the channel has
+        // room for it: it is there now, unless the job was not run at all.
+        let Ok((lease, ended)) = outcome.try_recv() else {
+            storage.release(&[lease]).await?;
+            panic!("kiribi::testing::drain claimed job `{name}` ({id}) but could not run it");
         };
         // As a worker's recorder: the attempt's lines first, then its outcome.
         if let Some(pending) = output.take() {
