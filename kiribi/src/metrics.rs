@@ -20,8 +20,6 @@
 //! Every process reports the queue gauges of the shared database: aggregate them with
 //! `max`, not `sum`.
 
-use std::time::Duration;
-
 use kiribi_core::backend::{Enqueued, NewJob, Outcome};
 
 /// The labels of jobs on their way into the database, to count those inserted once
@@ -67,33 +65,47 @@ pub(crate) fn enqueued_one(name: &str, queue: &str) {
     ::metrics::counter!("kiribi_jobs_enqueued_total", &labels(name, queue)).increment(1);
 }
 
-/// Counts an attempt that starts.
-#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-pub(crate) fn started(name: &str, queue: &str) {
+/// One attempt from its start to its ending: counts both, and times it for the
+/// run-time histogram. Without the feature it holds nothing and reads no clock.
+pub(crate) struct Attempt {
     #[cfg(feature = "metrics")]
-    ::metrics::counter!("kiribi_jobs_started_total", &labels(name, queue)).increment(1);
+    began: std::time::Instant,
 }
 
-/// Counts an attempt's ending and records how long it ran.
-#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-pub(crate) fn ended(name: &str, queue: &str, outcome: &Outcome, ran: Duration) {
-    #[cfg(feature = "metrics")]
-    {
-        let labels = labels(name, queue);
-        let counter = match outcome {
-            Outcome::Succeeded { .. } => Some("kiribi_jobs_succeeded_total"),
-            Outcome::Retry { .. } => Some("kiribi_jobs_retried_total"),
-            Outcome::Failed { .. } => Some("kiribi_jobs_failed_total"),
-            Outcome::Cancelled { .. } => Some("kiribi_jobs_cancelled_total"),
-            Outcome::Snoozed { .. } => Some("kiribi_jobs_snoozed_total"),
-            // Not an ending of the job's making: no count (a worker's loss is
-            // counted by the reaper's warning, not here).
-            _ => None,
-        };
-        if let Some(counter) = counter {
-            ::metrics::counter!(counter, &labels).increment(1);
+impl Attempt {
+    /// Counts an attempt that starts now.
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub(crate) fn started(name: &str, queue: &str) -> Self {
+        #[cfg(feature = "metrics")]
+        ::metrics::counter!("kiribi_jobs_started_total", &labels(name, queue)).increment(1);
+        Self {
+            #[cfg(feature = "metrics")]
+            began: std::time::Instant::now(),
         }
-        ::metrics::histogram!("kiribi_job_run_seconds", &labels).record(ran.as_secs_f64());
+    }
+
+    /// Counts the attempt's ending and records how long it ran.
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub(crate) fn ended(self, name: &str, queue: &str, outcome: &Outcome) {
+        #[cfg(feature = "metrics")]
+        {
+            let labels = labels(name, queue);
+            let counter = match outcome {
+                Outcome::Succeeded { .. } => Some("kiribi_jobs_succeeded_total"),
+                Outcome::Retry { .. } => Some("kiribi_jobs_retried_total"),
+                Outcome::Failed { .. } => Some("kiribi_jobs_failed_total"),
+                Outcome::Cancelled { .. } => Some("kiribi_jobs_cancelled_total"),
+                Outcome::Snoozed { .. } => Some("kiribi_jobs_snoozed_total"),
+                // Not an ending of the job's making: no count (a worker's loss is
+                // counted by the reaper's warning, not here).
+                _ => None,
+            };
+            if let Some(counter) = counter {
+                ::metrics::counter!(counter, &labels).increment(1);
+            }
+            ::metrics::histogram!("kiribi_job_run_seconds", &labels)
+                .record(self.began.elapsed().as_secs_f64());
+        }
     }
 }
 

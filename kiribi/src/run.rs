@@ -60,8 +60,7 @@ pub(crate) async fn run_now<J: Job>(kiribi: &Kiribi, job: J) -> Result<J::Output
     );
     let ended_log = ctx.clone();
 
-    crate::metrics::started(&claimed.name, &claimed.queue);
-    let began = std::time::Instant::now();
+    let timed = crate::metrics::Attempt::started(&claimed.name, &claimed.queue);
     let running = attempt(job.run(ctx), J::CONFIG.timeout);
     tokio::pin!(running);
     let mut renew = tokio::time::interval(INLINE_LEASE / 3);
@@ -94,7 +93,7 @@ pub(crate) async fn run_now<J: Job>(kiribi: &Kiribi, job: J) -> Result<J::Output
             (outcome, Err(failed(error)))
         }
     };
-    crate::metrics::ended(&claimed.name, &claimed.queue, &outcome, began.elapsed());
+    timed.ended(&claimed.name, &claimed.queue, &outcome);
     ended_log.close_output();
     if let Some(pending) = output.take()
         && let Err(err) = pending.write(storage.as_ref()).await

@@ -74,8 +74,7 @@ pub(crate) async fn execute(
         tracing::info!("job asked to stop");
         tokio::time::sleep(grace).await;
     };
-    crate::metrics::started(&job.name, &job.queue);
-    let began = std::time::Instant::now();
+    let timed = crate::metrics::Attempt::started(&job.name, &job.queue);
     let ended = async {
         tracing::debug!("job started");
         tokio::select! {
@@ -92,7 +91,7 @@ pub(crate) async fn execute(
         Some(ended) if !cancelled => after_attempt(ended, charged, job.max_attempts, &config.retry),
         ended => after_cancel(ended.as_ref(), grace),
     };
-    crate::metrics::ended(&job.name, &job.queue, &outcome, began.elapsed());
+    timed.ended(&job.name, &job.queue, &outcome);
     span.record("outcome", crate::metrics::outcome_name(&outcome));
     if let Some(error) = outcome.error() {
         span.in_scope(|| tracing::info!(%error, "job attempt failed"));
