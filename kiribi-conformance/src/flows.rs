@@ -2,7 +2,7 @@
 //! dependencies succeed, cancelled with them, brought back by a retry, read back
 //! and listed with a derived status.
 
-use kiribi_core::backend::{ClaimedJob, JobLimits, NewFlow, NewFlowStep, Outcome};
+use kiribi_core::backend::{ClaimedJob, JobLimits, Lease, NewFlow, NewFlowStep, Outcome};
 use kiribi_core::{
     Error, FlowFilter, FlowId, FlowRecord, FlowStatus, JobFilter, JobId, JobStatus, Storage,
 };
@@ -159,6 +159,55 @@ pub async fn a_step_is_ready_once_all_its_dependencies_succeed(storage: &dyn Sto
     let report = claim_one(storage, "report", LONG_LEASE).await;
     succeed(storage, report, serde_json::json!(null)).await;
     assert_eq!(read_flow(storage, id).await.status, FlowStatus::Succeeded);
+}
+
+/// One batch of successes of one worker, mixing plain jobs, flow steps and a lease
+/// that no longer holds, records every held success with its result, readies the
+/// steps that waited for the steps in it, and reports the stale lease as not held
+/// (a backend may record plain jobs and flow steps in different ways).
+pub async fn a_batch_of_plain_and_step_successes_readies_the_dependents(storage: &dyn Storage) {
+    let id = enqueue_flow(storage, &onboarding()).await;
+    let plain = super::enqueue(storage, vec![job("plain", 1), job("plain", 2)]).await;
+    let mut claimed = claim(storage, &request("w", &["fetch", "plain"], 3, LONG_LEASE)).await;
+    assert_eq!(
+        claimed.len(),
+        3,
+        "the flow's first step and both plain jobs"
+    );
+    claimed.sort_by_key(ClaimedJob::id);
+    let stale = claimed.pop().expect("the second plain job");
+    assert_eq!(stale.id(), plain[1]);
+    let mut batch: Vec<(Lease, Outcome)> = claimed
+        .into_iter()
+        .map(|job| {
+            let result = serde_json::json!(job.name);
+            (job.lease, Outcome::succeeded(Some(result)))
+        })
+        .collect();
+    let wrong_attempt = Lease::new(stale.id(), stale.attempt() + 1, stale.lease.owner.clone());
+    batch.insert(1, (wrong_attempt, Outcome::succeeded(None)));
+    let held = storage.complete_many(&batch).await.expect("complete_many");
+    assert_eq!(held, [true, false, true], "in input order");
+
+    let flow = read_flow(storage, id).await;
+    let fetch = flow.step("fetch").expect("a step `fetch`");
+    assert_eq!(fetch.job.status, JobStatus::Succeeded);
+    assert_eq!(fetch.job.result, Some(serde_json::json!("fetch")));
+    assert_eq!(
+        step_status(storage, id, "welcome").await,
+        JobStatus::Pending
+    );
+    assert_eq!(step_status(storage, id, "crm").await, JobStatus::Pending);
+    let first = get(storage, plain[0]).await;
+    assert_eq!(first.status, JobStatus::Succeeded);
+    assert_eq!(first.result, Some(serde_json::json!("plain")));
+    assert_eq!(get(storage, plain[1]).await.status, JobStatus::Running);
+    assert!(
+        complete(storage, stale.lease, Outcome::succeeded(None))
+            .await
+            .expect("complete"),
+        "the right lease still holds"
+    );
 }
 
 /// A step that fails cancels every step that waits for it, transitively, naming

@@ -78,6 +78,7 @@ pub use enqueue::{
     enqueue_returns_increasing_ids_in_input_order, ids_are_never_reused_after_delete,
 };
 pub use flows::{
+    a_batch_of_plain_and_step_successes_readies_the_dependents,
     a_failure_cancels_dependents_and_a_retry_brings_them_back,
     a_flow_is_stored_whole_with_its_dependents_blocked,
     a_reaped_step_that_fails_cancels_its_dependents,
@@ -281,6 +282,7 @@ macro_rules! conformance_tests {
             progress_is_stored_on_the_record_of_the_latest_attempt,
             a_flow_is_stored_whole_with_its_dependents_blocked,
             a_step_is_ready_once_all_its_dependencies_succeed,
+            a_batch_of_plain_and_step_successes_readies_the_dependents,
             a_failure_cancels_dependents_and_a_retry_brings_them_back,
             a_reaped_step_that_fails_cancels_its_dependents,
             cancel_and_delete_of_a_step_cancel_its_dependents,

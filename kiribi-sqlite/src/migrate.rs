@@ -75,6 +75,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "attempt trigger on finish",
         include_str!("../migrations/20261203200000_attempt_trigger_on_finish.sql"),
     ),
+    Migration::new(
+        20261204000000,
+        "triggers on last error",
+        include_str!("../migrations/20261204000000_triggers_on_last_error.sql"),
+    ),
+    Migration::new(
+        20261204010000,
+        "limited indexes test limits first",
+        include_str!("../migrations/20261204010000_limited_indexes_test_limits_first.sql"),
+    ),
 ];
 const _: () = assert!(versions_increase(MIGRATIONS));
 

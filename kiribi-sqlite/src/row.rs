@@ -14,8 +14,8 @@ use kiribi_core::{
     AttemptRecord, FlowId, JobId, JobRecord, JobStatus, LogLevel, LogLine, NewLogLine,
     ScheduleRecord,
 };
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Column, Row};
 
 /// The current time in Unix epoch milliseconds.
 pub(crate) fn now_ms() -> i64 {
@@ -57,12 +57,53 @@ struct Columns<'r> {
     row: &'r SqliteRow,
     table: &'static str,
     job_id: Option<i64>,
+    /// The names of the row's first columns, in order, when the statement fixes
+    /// them: those are read by position (see [`Columns::positioned`]).
+    positions: &'static [&'static str],
 }
 
 impl<'r> Columns<'r> {
     fn new(row: &'r SqliteRow, table: &'static str, id_column: &'static str) -> Self {
         let job_id = row.try_get::<i64, _>(id_column).ok();
-        Self { row, table, job_id }
+        Self {
+            row,
+            table,
+            job_id,
+            positions: &[],
+        }
+    }
+
+    /// Columns of a row whose first columns are `positions`, in that order, the
+    /// first of them the job id. The driver finds a column by name through a
+    /// hash map of the statement's names; a claim's rows, every job a worker
+    /// runs, are read by position instead (checked against the names in debug
+    /// builds, so every test run checks the statements' column order).
+    fn positioned(
+        row: &'r SqliteRow,
+        table: &'static str,
+        positions: &'static [&'static str],
+    ) -> Self {
+        let mut columns = Self {
+            row,
+            table,
+            job_id: None,
+            positions,
+        };
+        columns.job_id = positions
+            .first()
+            .and_then(|&id| columns.get::<i64>(id).ok());
+        columns
+    }
+
+    fn position(&self, column: &'static str) -> Option<usize> {
+        let at = self.positions.iter().position(|&name| name == column)?;
+        debug_assert_eq!(
+            self.row.columns().get(at).map(Column::name),
+            Some(column),
+            "column {at} of a `{}` row",
+            self.table
+        );
+        Some(at)
     }
 
     /// A decoder's answer, its reason named as this row's corrupt `column`: the
@@ -75,7 +116,10 @@ impl<'r> Columns<'r> {
     where
         T: for<'a> sqlx::Decode<'a, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
     {
-        self.row.try_get(column)
+        match self.position(column) {
+            Some(at) => self.row.try_get(at),
+            None => self.row.try_get(column),
+        }
     }
 
     fn id(&self, column: &'static str) -> Result<JobId, sqlx::Error> {
@@ -136,7 +180,7 @@ impl<'r> Columns<'r> {
 
 /// A `kiribi_jobs` row selected with every column (`sql::job_columns!`).
 pub(crate) fn decode_job(row: &SqliteRow) -> Result<JobRecord, sqlx::Error> {
-    let c = Columns::new(row, "kiribi_jobs", "id");
+    let c = Columns::positioned(row, "kiribi_jobs", crate::sql::JOB_COLUMNS);
     Ok(JobRecordBuilder::new(c.id("id")?, c.get::<String>("name")?)
         .queue(c.get("queue")?)
         .status(c.status("status")?)
@@ -235,7 +279,7 @@ pub(crate) struct Claimed {
 
 /// A row returned by `sql::CLAIM_JOBS` for `owner`.
 pub(crate) fn decode_claimed(row: &SqliteRow, owner: &WorkerId) -> Result<Claimed, sqlx::Error> {
-    let c = Columns::new(row, "kiribi_jobs", "id");
+    let c = Columns::positioned(row, "kiribi_jobs", crate::sql::CLAIMED_COLUMNS);
     let lease = Lease::new(c.id("id")?, c.count("attempts")?, owner.clone());
     Ok(Claimed {
         job: ClaimedJob::new(lease, c.get::<String>("name")?, c.json("payload")?)

@@ -11,13 +11,16 @@
 //! completions is one statement: atomic without an explicit transaction, and one
 //! round trip to SQLite's thread.
 //!
-//! The triggers of job rows (failed attempts, flows) fire on `finished_at`: every
+//! The triggers of job rows (failed attempts, flows) fire on `last_error`: every
 //! statement here that ends an attempt, finishes a job or takes a finished one back
-//! sets `finished_at` (to NULL where it takes it back), and claims never set it, so
-//! that they run no trigger (see the `attempt_trigger_on_finish` migration). Keep it
-//! so in any new statement that changes `status`.
+//! names `last_error` (`last_error = last_error` where it keeps it), except
+//! [`COMPLETE_SUCCESSES`], which records successes of jobs outside flows only, and
+//! claims never do; so the hot path (claim, then record successes) runs no trigger
+//! (see the `triggers_on_last_error` migration). Keep it so in any new statement
+//! that changes `status`.
 
-/// Every column of `kiribi_jobs`, in the order `storage::decode_job` reads them.
+/// Every column of `kiribi_jobs` that `row::decode_job` reads, in [`JOB_COLUMNS`]'
+/// order.
 macro_rules! job_columns {
     () => {
         "id, name, queue, status, priority, attempts, max_attempts, interruptions, payload, \
@@ -25,6 +28,55 @@ macro_rules! job_columns {
          lease_expires_at, unique_key, schedule, schedule_tick, progress, flow_id, flow_step"
     };
 }
+
+/// The names of [`job_columns!`], in order: `row::decode_job` reads them by
+/// position (a unit test keeps the two lists alike).
+pub(crate) const JOB_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "queue",
+    "status",
+    "priority",
+    "attempts",
+    "max_attempts",
+    "interruptions",
+    "payload",
+    "result",
+    "last_error",
+    "created_at",
+    "run_at",
+    "started_at",
+    "finished_at",
+    "lease_owner",
+    "lease_expires_at",
+    "unique_key",
+    "schedule",
+    "schedule_tick",
+    "progress",
+    "flow_id",
+    "flow_step",
+];
+
+/// The columns every claim returns first, in order (see [`claim_jobs!`] and
+/// [`CLAIM_LIMITED_JOBS`]); `row::decode_claimed` reads them by position.
+macro_rules! claimed_columns {
+    () => {
+        "id, name, queue, payload, attempts, max_attempts, interruptions, priority, run_at"
+    };
+}
+
+/// The names of [`claimed_columns!`], in order.
+pub(crate) const CLAIMED_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "queue",
+    "payload",
+    "attempts",
+    "max_attempts",
+    "interruptions",
+    "priority",
+    "run_at",
+];
 
 /// The highest id any job has had: the newest job's, or the highest deleted one's
 /// (`kiribi_id_floor`, kept by a delete trigger). New jobs take the ids above it, so
@@ -142,8 +194,8 @@ pub(crate) use ready_predicate;
 /// retrying jobs with limits), to spell out likewise.
 macro_rules! ready_limited_predicate {
     () => {
-        "status IN ('pending', 'retrying') \
-         AND (concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL)"
+        "(concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL) \
+         AND status IN ('pending', 'retrying')"
     };
 }
 pub(crate) use ready_limited_predicate;
@@ -208,8 +260,8 @@ macro_rules! claim_jobs {
             not_paused!(),
             " ORDER BY priority DESC, run_at, id \
                  LIMIT ?6) \
-             RETURNING id, name, queue, payload, attempts, max_attempts, interruptions, \
-                       priority, run_at",
+             RETURNING ",
+            claimed_columns!(),
             $returning
         )
     };
@@ -295,7 +347,7 @@ pub(crate) const CLAIM_LIMITED_JOBS: &str = concat!(
                     AND c.rank <= c.concurrency_limit - ( \
                         SELECT count(*) FROM kiribi_jobs AS r \
                         INDEXED BY kiribi_jobs_running_limited \
-                        WHERE r.status = 'running' AND r.concurrency_limit IS NOT NULL \
+                        WHERE r.concurrency_limit IS NOT NULL AND r.status = 'running' \
                           AND r.name = c.name AND r.limit_key = c.limit_key))) \
            AND (c.rate_limit IS NULL \
                 OR (c.rank <= c.rate_limit \
@@ -305,8 +357,9 @@ pub(crate) const CLAIM_LIMITED_JOBS: &str = concat!(
                           AND s.expires_at > ?1))) \
          ORDER BY c.priority DESC, c.run_at, c.id \
          LIMIT ?6) \
-     RETURNING id, name, queue, payload, attempts, max_attempts, interruptions, priority, \
-               run_at, limit_key, rate_limit, rate_period_ms"
+     RETURNING ",
+    claimed_columns!(),
+    ", limit_key, rate_limit, rate_period_ms"
 );
 
 /// Records claims of rate-limited jobs: ?1 a JSON array of `[name, limit key,
@@ -394,7 +447,11 @@ pub(crate) const COMPLETE_JOBS_JSONB: &str = complete_jobs!("jsonb_each");
 
 /// Records a batch of successes of one worker, the usual batch of a busy worker,
 /// with a third of the JSON of [`complete_jobs!`] to split and no column to look
-/// up for what every success sets alike. Fenced and returning as that statement.
+/// up for what every success sets alike. Fenced and returning as that statement,
+/// and only for jobs outside flows: it does not name `last_error`, so it runs no
+/// trigger, and a flow step's success must run `kiribi_flow_step_changed`. The
+/// caller records what it did not take (flow steps, lost leases) with
+/// [`complete_jobs!`].
 ///
 /// ?1 a JSON array with one array per success: `[id, attempt, result (JSON text) or
 /// null]`; ?2 finished_at; ?3 the lease owner of every job in the batch.
@@ -411,6 +468,7 @@ macro_rules! complete_successes {
             "(?1)) AS c \
              WHERE kiribi_jobs.id = c.job_id AND kiribi_jobs.status = 'running' \
                AND kiribi_jobs.attempts = c.attempt AND kiribi_jobs.lease_owner = ?3 \
+               AND kiribi_jobs.flow_id IS NULL \
              RETURNING kiribi_jobs.id"
         )
     };
@@ -436,6 +494,7 @@ pub(crate) const RELEASE_JOB: &str = "\
         status = CASE WHEN cancel_requested = 1 THEN 'cancelled' \
                       WHEN attempts - 1 = 0 THEN 'pending' ELSE 'retrying' END, \
         finished_at = CASE WHEN cancel_requested = 1 THEN ?4 ELSE finished_at END, \
+        last_error = last_error, \
         started_at = (SELECT a.started_at FROM kiribi_attempts AS a \
                       WHERE a.job_id = kiribi_jobs.id AND a.attempt = kiribi_jobs.attempts - 1), \
         attempted_by = (SELECT a.worker FROM kiribi_attempts AS a \
@@ -489,7 +548,8 @@ pub(crate) const CANCEL_JOB: &str = "\
     UPDATE kiribi_jobs \
     SET status = CASE WHEN status = 'running' THEN status ELSE 'cancelled' END, \
         finished_at = CASE WHEN status = 'running' THEN finished_at ELSE ?1 END, \
-        cancel_requested = CASE WHEN status = 'running' THEN 1 ELSE cancel_requested END \
+        cancel_requested = CASE WHEN status = 'running' THEN 1 ELSE cancel_requested END, \
+        last_error = last_error \
     WHERE id = ?2 AND status IN ('pending', 'retrying', 'running', 'blocked')";
 
 /// The running jobs of lease owner ?1 whose cancel was requested, by id: through
@@ -503,21 +563,22 @@ pub(crate) const CANCEL_REQUESTS: &str = concat!(
 /// How many cancels of running jobs were ever requested: one primary-key read.
 pub(crate) const CANCEL_SIGNAL: &str = "SELECT requests FROM kiribi_cancel_signal WHERE id = 1";
 
-/// Makes job ?2 ready at ?1 again, with at least one attempt left, unless another
-/// job of its name took its unique key meanwhile (which would make two holders). A
-/// flow step with dependencies left waits for them again (`blocked`); the trigger
-/// `kiribi_flow_step_changed` brings back the steps it cancelled.
 /// Makes job ?2 due at ?1 if it waits for a later time (see `Storage::make_due`).
 pub(crate) const MAKE_DUE: &str = "\
     UPDATE kiribi_jobs SET run_at = ?1 \
     WHERE id = ?2 AND status IN ('pending', 'retrying') AND run_at > ?1";
 
+/// Makes job ?2 ready at ?1 again, with at least one attempt left, unless another
+/// job of its name took its unique key meanwhile (which would make two holders). A
+/// flow step with dependencies left waits for them again (`blocked`); the trigger
+/// `kiribi_flow_step_changed` brings back the steps it cancelled.
 pub(crate) const RETRY_JOB: &str = "\
     UPDATE kiribi_jobs \
     SET status = CASE WHEN deps_left > 0 THEN 'blocked' \
                       WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
         max_attempts = MAX(max_attempts, attempts + 1), \
-        run_at = ?1, finished_at = NULL, cancel_requested = 0, cancelled_by = NULL \
+        run_at = ?1, finished_at = NULL, cancel_requested = 0, cancelled_by = NULL, \
+        last_error = last_error \
     WHERE id = ?2 AND status IN ('failed', 'cancelled', 'retrying') \
       AND NOT EXISTS ( \
           SELECT 1 FROM kiribi_jobs AS other \
@@ -664,5 +725,21 @@ mod tests {
         let sql = insert_jobs(3);
         assert_eq!(sql.matches('?').count(), 3 * INSERT_JOB_BINDS);
         assert_eq!(sql.matches("(NULL, ?").count(), 2, "{sql}");
+    }
+
+    fn names(list: &str) -> Vec<&str> {
+        list.split(',').map(str::trim).collect()
+    }
+
+    #[test]
+    fn column_lists_read_by_position_name_their_columns_in_order() {
+        assert_eq!(names(job_columns!()), JOB_COLUMNS);
+        assert_eq!(names(claimed_columns!()), CLAIMED_COLUMNS);
+        for claim in [CLAIM_JOBS, CLAIM_JOBS_PROBING, CLAIM_LIMITED_JOBS] {
+            assert!(
+                claim.contains(concat!("RETURNING ", claimed_columns!())),
+                "{claim}"
+            );
+        }
     }
 }

@@ -797,22 +797,32 @@ async fn complete(
         return Ok(Vec::new());
     }
     let now = now_ms();
-    // One statement: the trigger `kiribi_attempt_fails` records failed attempts.
-    let query = match successes_of_one_owner(completions) {
-        Some((owner, successes)) => sqlx::query_scalar::<_, i64>(statements.successes)
+    let mut held = HashSet::with_capacity(completions.len());
+    // A busy worker's batch of successes is one statement that runs no trigger; it
+    // leaves flow steps (their success must run `kiribi_flow_step_changed`) and
+    // lost leases to the statement for any outcome, whose trigger
+    // `kiribi_attempt_fails` also records failed attempts.
+    if let Some((owner, successes)) = successes_of_one_owner(completions) {
+        let recorded = sqlx::query_scalar::<_, i64>(statements.successes)
             .bind(successes)
             .bind(now)
-            .bind(owner),
-        None => {
-            let rows: Vec<serde_json::Value> = completions
-                .iter()
-                .map(|(lease, outcome)| completion_row(now, lease, outcome))
-                .collect();
-            sqlx::query_scalar::<_, i64>(statements.any)
-                .bind(serde_json::Value::from(rows).to_string())
-        }
-    };
-    let held: HashSet<i64> = query.fetch_all(&mut *conn).await?.into_iter().collect();
+            .bind(owner)
+            .fetch_all(&mut *conn)
+            .await?;
+        held.extend(recorded);
+    }
+    let rest: Vec<serde_json::Value> = completions
+        .iter()
+        .filter(|(lease, _)| !held.contains(&lease.id.as_i64()))
+        .map(|(lease, outcome)| completion_row(now, lease, outcome))
+        .collect();
+    if !rest.is_empty() {
+        let recorded = sqlx::query_scalar::<_, i64>(statements.any)
+            .bind(serde_json::Value::from(rest).to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+        held.extend(recorded);
+    }
     Ok(completions
         .iter()
         .map(|(lease, _)| held.contains(&lease.id.as_i64()))

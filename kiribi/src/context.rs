@@ -4,9 +4,8 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use crate::logs::{AttemptOutput, OutputSink};
+use crate::worker::cancel::CancelSignal;
 use crate::{Error, JobError, JobId, JobStatus, Kiribi, LogLevel};
 
 /// The running attempt's identity, and a way to enqueue follow-up jobs.
@@ -39,8 +38,8 @@ struct ContextInner {
     attempt: u32,
     max_attempts: u32,
     kiribi: Kiribi,
-    /// Turns true when the job is asked to stop (a cancel of the running job).
-    cancel: watch::Receiver<bool>,
+    /// Raised when the job is asked to stop (a cancel of the running job).
+    cancel: CancelSignal,
     /// The attempt's log lines and progress, on their way to the database.
     output: AttemptOutput,
 }
@@ -55,19 +54,19 @@ impl JobContext {
         kiribi: Kiribi,
         output: OutputSink,
     ) -> Self {
-        // The sender is gone, the value stays false.
+        // Nobody holds it to raise it.
         Self::cancellable(
             id,
             name,
             attempt,
             max_attempts,
             kiribi,
-            watch::channel(false).1,
+            CancelSignal::default(),
             output,
         )
     }
 
-    /// A context that turns cancelled when `cancel` turns true, and whose log lines
+    /// A context that turns cancelled when `cancel` is raised, and whose log lines
     /// and progress go to `output`.
     pub(crate) fn cancellable(
         id: JobId,
@@ -75,7 +74,7 @@ impl JobContext {
         attempt: u32,
         max_attempts: u32,
         kiribi: Kiribi,
-        cancel: watch::Receiver<bool>,
+        cancel: CancelSignal,
         output: OutputSink,
     ) -> Self {
         Self {
@@ -235,7 +234,7 @@ impl JobContext {
     /// }
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        *self.inner.cancel.borrow()
+        self.inner.cancel.is_raised()
     }
 
     /// Resolves once the job was asked to stop (see
@@ -257,11 +256,7 @@ impl JobContext {
     /// }
     /// ```
     pub async fn cancelled(&self) {
-        let mut cancel = self.inner.cancel.clone();
-        if cancel.wait_for(|&cancelled| cancelled).await.is_err() {
-            // The attempt ended without a request: nothing will ever come.
-            std::future::pending::<()>().await;
-        }
+        self.inner.cancel.raised().await;
     }
 }
 

@@ -115,5 +115,5 @@ pub(crate) const WAITING_FLOW_STEPS: &str = concat!(
 /// `kiribi_flow_step_changed` to cancel in its name, as when PostgreSQL cancels the
 /// flow's steps in one statement.
 pub(crate) const CANCEL_FLOW_STEP: &str = "\
-    UPDATE kiribi_jobs SET status = 'cancelled', finished_at = ?2 \
+    UPDATE kiribi_jobs SET status = 'cancelled', finished_at = ?2, last_error = last_error \
     WHERE id = ?1 AND status IN ('blocked', 'pending', 'retrying')";

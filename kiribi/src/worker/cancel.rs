@@ -11,17 +11,62 @@
 //! query, and only while it runs jobs; it then raises the signal of each job named.
 //! What a cancelled attempt means is decided in [`crate::policy::after_cancel`].
 
-use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use kiribi_core::JobId;
 use kiribi_core::backend::Listener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::Kiribi;
 use crate::worker::WorkerShared;
+use crate::worker::ids::{IdMap, IdSet};
+
+/// A job's cancel signal, as its context and its worker see it: raised at most
+/// once, never lowered. One that nobody raises (a job run inline) stays down.
+///
+/// A flag and a [`Notify`] in one allocation: every attempt gets one, and nearly
+/// none is ever raised, so it costs less to make and drop than a channel.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CancelSignal(Arc<SignalState>);
+
+#[derive(Debug, Default)]
+struct SignalState {
+    raised: AtomicBool,
+    waiters: Notify,
+}
+
+impl CancelSignal {
+    /// Raises the signal; whether it was down.
+    pub(crate) fn raise(&self) -> bool {
+        if self.0.raised.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.0.waiters.notify_waiters();
+        true
+    }
+
+    /// Whether it was raised.
+    pub(crate) fn is_raised(&self) -> bool {
+        self.0.raised.load(Ordering::Acquire)
+    }
+
+    /// Resolves once it is raised; never, if it never is. Cancel-safe.
+    pub(crate) async fn raised(&self) {
+        loop {
+            let notified = self.0.waiters.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the flag is read, so a raise in between wakes it.
+            notified.as_mut().enable();
+            if self.is_raised() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
 
 /// The cancel signals of the jobs a worker runs now, by job id.
 #[derive(Debug, Clone, Default)]
@@ -32,10 +77,10 @@ pub(crate) struct Running {
 #[derive(Debug, Default)]
 struct Jobs {
     /// The signal of each job that runs.
-    running: HashMap<JobId, watch::Sender<bool>>,
+    running: IdMap<JobId, CancelSignal>,
     /// The ids the database last reported as asked to stop: a job claimed ahead
     /// that was asked before it started starts with its signal raised.
-    requested: HashSet<JobId>,
+    requested: IdSet<JobId>,
 }
 
 /// A running job's entry in [`Running`]: removed when the attempt ends.
@@ -43,7 +88,7 @@ pub(crate) struct Registered {
     running: Running,
     id: JobId,
     /// The job's signal, as its context sees it.
-    pub(crate) signal: watch::Receiver<bool>,
+    pub(crate) signal: CancelSignal,
 }
 
 impl Drop for Registered {
@@ -60,9 +105,12 @@ impl Running {
     /// Registers job `id` as running, until the returned entry is dropped; its
     /// signal is raised already if it was asked to stop before it started.
     pub(crate) fn register(&self, id: JobId) -> Registered {
+        let signal = CancelSignal::default();
         let mut jobs = self.lock();
-        let (sender, signal) = watch::channel(jobs.requested.contains(&id));
-        jobs.running.insert(id, sender);
+        if jobs.requested.contains(&id) {
+            signal.raise();
+        }
+        jobs.running.insert(id, signal.clone());
         drop(jobs);
         Registered {
             running: self.clone(),
@@ -85,7 +133,7 @@ impl Running {
         jobs.requested = ids.iter().copied().collect();
         ids.iter()
             .filter_map(|id| jobs.running.get(id))
-            .filter(|signal| signal.send_if_modified(|raised| !std::mem::replace(raised, true)))
+            .filter(|signal| signal.raise())
             .count()
     }
 }
@@ -170,14 +218,34 @@ pub(crate) async fn watch_cancels(kiribi: Kiribi, worker: WorkerShared, running:
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_raised_signal_wakes_every_waiter_once_and_stays_raised() {
+        let signal = CancelSignal::default();
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let signal = signal.clone();
+                tokio::spawn(async move { signal.raised().await })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        assert!(!signal.is_raised());
+        assert!(signal.raise());
+        assert!(!signal.raise(), "raised already");
+        for waiter in waiters {
+            waiter.await.expect("the waiter wakes");
+        }
+        // Raised before the wait: resolves at once.
+        signal.raised().await;
+    }
+
     #[test]
     fn a_signal_is_raised_once_and_only_for_jobs_that_run_here() {
         let running = Running::default();
         let job = running.register(JobId::from_i64(7));
-        assert!(!*job.signal.borrow());
+        assert!(!job.signal.is_raised());
         assert_eq!(running.cancel(&[JobId::from_i64(8)]), 0);
         assert_eq!(running.cancel(&[JobId::from_i64(7)]), 1);
-        assert!(*job.signal.borrow());
+        assert!(job.signal.is_raised());
         assert_eq!(running.cancel(&[JobId::from_i64(7)]), 0, "raised already");
         drop(job);
         assert!(running.is_empty());
@@ -189,9 +257,9 @@ mod tests {
         let other = running.register(JobId::from_i64(1));
         assert_eq!(running.cancel(&[JobId::from_i64(2)]), 0, "not started yet");
         let job = running.register(JobId::from_i64(2));
-        assert!(*job.signal.borrow());
-        assert!(!*other.signal.borrow());
+        assert!(job.signal.is_raised());
+        assert!(!other.signal.is_raised());
         running.cancel(&[]);
-        assert!(!*running.register(JobId::from_i64(3)).signal.borrow());
+        assert!(!running.register(JobId::from_i64(3)).signal.is_raised());
     }
 }

@@ -5,7 +5,7 @@
 //! enough of the capacity is free ([`ClaimAhead`]), and only when jobs may be ready:
 //! after a wake-up, a full batch, a known due time, or the poll.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ use crate::worker::WorkerShared;
 use crate::worker::ahead::ClaimAhead;
 use crate::worker::cancel::Running;
 use crate::worker::execute::{Handover, execute};
+use crate::worker::ids::IdMap;
 use crate::worker::recorder::Recorder;
 use crate::{Error, Kiribi};
 
@@ -49,7 +50,7 @@ pub(crate) struct Dispatcher {
     handover: Handover,
     /// Running job tasks, and the lease each one holds.
     pub(crate) tasks: JoinSet<()>,
-    pub(crate) running: HashMap<tokio::task::Id, Lease>,
+    pub(crate) running: IdMap<tokio::task::Id, Lease>,
     /// Jobs claimed ahead: leased to this worker, not started yet.
     pub(crate) claimed: VecDeque<ClaimedJob>,
     pub(crate) claiming: Option<PendingClaim>,
@@ -98,7 +99,7 @@ impl Dispatcher {
             limited_names,
             limited_hint: LimitedHint::default(),
             tasks: JoinSet::new(),
-            running: HashMap::new(),
+            running: IdMap::default(),
             claimed: VecDeque::new(),
             claiming: None,
             claim_limit: 0,

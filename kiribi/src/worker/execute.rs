@@ -65,12 +65,10 @@ pub(crate) async fn execute(
     let output = ctx.clone();
     let charged = job.charged_attempts();
     let grace = handover.cancel_grace;
-    let mut signal = registered.signal.clone();
+    let signal = registered.signal.clone();
     // Once the job is asked to stop, it has `grace` to return; then it is dropped.
     let stopped = async move {
-        if signal.wait_for(|&cancelled| cancelled).await.is_err() {
-            std::future::pending::<()>().await;
-        }
+        signal.raised().await;
         tracing::info!("job asked to stop");
         tokio::time::sleep(grace).await;
     };
@@ -85,7 +83,7 @@ pub(crate) async fn execute(
     }
     .instrument(span.clone())
     .await;
-    let cancelled = *registered.signal.borrow();
+    let cancelled = registered.signal.is_raised();
     drop(registered);
     let outcome: Outcome = match ended {
         Some(ended) if !cancelled => after_attempt(ended, charged, job.max_attempts, &config.retry),

@@ -29,6 +29,7 @@ mod dispatch;
 pub(crate) mod execute;
 mod handle;
 pub(crate) mod identity;
+mod ids;
 mod leases;
 #[cfg(feature = "metrics")]
 mod queue_depth;
