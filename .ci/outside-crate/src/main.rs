@@ -1,0 +1,50 @@
+//! The README's testing example, and a worker on a second handle of one database,
+//! built as a separate crate that depends on kiribi.
+
+use std::time::{Duration, Instant};
+
+use kiribi::JobContext;
+
+#[kiribi::job]
+async fn sign_up(ctx: JobContext, user_id: i64) -> anyhow::Result<()> {
+    Welcome::enqueue(ctx.kiribi(), Welcome { user_id }).await?;
+    Ok(())
+}
+
+#[kiribi::job]
+async fn welcome(user_id: i64) -> anyhow::Result<()> {
+    let _ = user_id;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let k = kiribi::testing::kiribi().await?;
+    SignUp::enqueue(&k, SignUp { user_id: 7 }).await?;
+    let drained = kiribi::testing::drain(&k).await?;
+    assert_eq!(drained.names(), ["sign_up", "welcome"]);
+    kiribi::testing::assert_enqueued::<Welcome>(&k, |w| w.user_id == 7).await;
+
+    // Two handles on one file: jobs enqueued through one are run by a worker of
+    // the other.
+    let dir = std::env::temp_dir().join(format!("kiribi-outside-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}", dir.join("jobs.db").display());
+    let first = kiribi::Kiribi::connect(&url).await?;
+    let second = kiribi::Kiribi::connect(&url).await?;
+    let id = SignUp::enqueue(&first, SignUp { user_id: 8 }).await?;
+    let worker = second.worker().start();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let job = first.job(id).await?.expect("the job exists");
+        if job.status == kiribi::JobStatus::Succeeded {
+            break;
+        }
+        assert!(Instant::now() < deadline, "job {id} not run within 30 s: {job:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker.shutdown().await?;
+    std::fs::remove_dir_all(&dir)?;
+    println!("outside crate: testing helpers and two handles work");
+    Ok(())
+}
