@@ -9,7 +9,9 @@
 //! the trigger `kiribi_attempt_fails` (see the `lean_indexes` migration); the job row
 //! describes its running or succeeded latest attempt. So a claim or a batch of
 //! completions is one statement: atomic without an explicit transaction, and one
-//! round trip to SQLite's thread.
+//! round trip to SQLite's thread. (A batch of successes that holds flow steps or
+//! lost leases is two: see [`COMPLETE_SUCCESSES`]; each completion in it is still
+//! recorded whole or not at all.)
 //!
 //! The triggers of job rows (failed attempts, flows) fire on `last_error`: every
 //! statement here that ends an attempt, finishes a job or takes a finished one back

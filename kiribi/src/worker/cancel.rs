@@ -232,7 +232,10 @@ mod tests {
         assert!(signal.raise());
         assert!(!signal.raise(), "raised already");
         for waiter in waiters {
-            waiter.await.expect("the waiter wakes");
+            tokio::time::timeout(Duration::from_secs(10), waiter)
+                .await
+                .expect("the waiter wakes within 10 s")
+                .expect("the waiter does not panic");
         }
         // Raised before the wait: resolves at once.
         signal.raised().await;
