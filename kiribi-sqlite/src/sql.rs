@@ -59,7 +59,7 @@ pub(crate) const JOB_COLUMNS: &[&str] = &[
     "flow_step",
 ];
 
-/// The columns every claim returns first, in order (see [`claim_jobs!`] and
+/// The columns every claim returns first, in order (see `claim_jobs!` and
 /// [`CLAIM_LIMITED_JOBS`]); `row::decode_claimed` reads them by position.
 macro_rules! claimed_columns {
     () => {
