@@ -48,6 +48,7 @@ mod listen;
 mod logs;
 mod queues;
 mod schedule;
+mod stats;
 mod unique;
 pub mod wait;
 
@@ -119,6 +120,12 @@ pub use schedule::{
     a_paused_schedule_enqueues_no_tick, a_tick_is_enqueued_once_by_concurrent_callers,
     delete_schedule_removes_it_and_keeps_its_jobs, missed_ticks_collapse_to_the_latest,
     upsert_schedule_inserts_then_updates_by_name,
+};
+pub use stats::{
+    a_flow_is_pruned_whole_once_every_step_is_done,
+    concurrent_roll_ups_from_two_handles_count_each_job_once, count_matches_what_list_returns,
+    list_and_count_filter_by_text_and_time, prune_deletes_only_counted_jobs_past_retention,
+    rollups_count_every_finished_job_once,
 };
 pub use unique::{
     a_key_held_in_any_state_outlives_its_job, a_unique_key_is_held_until_its_job_finishes,
@@ -291,6 +298,11 @@ macro_rules! conformance_tests {
             an_invalid_flow_is_refused_and_stores_nothing,
             flows_are_listed_newest_first_by_status,
             limited_steps_are_claimed_within_their_limits,
+            rollups_count_every_finished_job_once,
+            prune_deletes_only_counted_jobs_past_retention,
+            a_flow_is_pruned_whole_once_every_step_is_done,
+            count_matches_what_list_returns,
+            list_and_count_filter_by_text_and_time,
         );
         $crate::conformance_tests!(@pair $database;
             claims_from_two_handles_never_hand_out_a_job_twice,
@@ -302,6 +314,7 @@ macro_rules! conformance_tests {
             cancel_listener_announces_requests_from_other_handles,
             dependencies_completed_at_once_by_two_handles_ready_their_dependent,
             crossing_batches_from_two_handles_ready_every_dependent,
+            concurrent_roll_ups_from_two_handles_count_each_job_once,
         );
     };
     (@single $database:expr; $($check:ident),* $(,)?) => {

@@ -1,5 +1,7 @@
 //! `JobFilter`: which jobs `Kiribi::jobs` returns.
 
+use chrono::{DateTime, Utc};
+
 use crate::{JobId, JobStatus};
 
 /// Selects jobs to list, newest first.
@@ -20,6 +22,9 @@ pub struct JobFilter {
     pub(crate) status: Option<JobStatus>,
     pub(crate) name: Option<String>,
     pub(crate) queue: Option<String>,
+    pub(crate) text: Option<String>,
+    pub(crate) created: TimeRange,
+    pub(crate) finished: TimeRange,
     pub(crate) before: Option<JobId>,
     pub(crate) limit: usize,
 }
@@ -34,6 +39,9 @@ impl JobFilter {
             status: None,
             name: None,
             queue: None,
+            text: None,
+            created: TimeRange::default(),
+            finished: TimeRange::default(),
             before: None,
             limit: Self::DEFAULT_LIMIT,
         }
@@ -54,6 +62,43 @@ impl JobFilter {
     /// Only jobs in this queue.
     pub fn queue(mut self, queue: impl Into<String>) -> Self {
         self.queue = Some(queue.into());
+        self
+    }
+
+    /// Only jobs whose payload (its JSON text as stored) or last error contains
+    /// `text`, case-sensitively. Search for a value (`alice@example.com`) rather
+    /// than JSON syntax: backends store JSON with different spacing.
+    ///
+    /// No index holds the text: the jobs the other criteria select are read, newest
+    /// first, until the limit is reached (all of them for
+    /// `Kiribi::count`); narrow it with a name, status
+    /// or time range on a large table.
+    pub fn text(mut self, text: impl Into<String>) -> Self {
+        self.text = Some(text.into());
+        self
+    }
+
+    /// Only jobs created at or after `at`.
+    pub fn created_after(mut self, at: DateTime<Utc>) -> Self {
+        self.created.after = Some(at);
+        self
+    }
+
+    /// Only jobs created before `at`.
+    pub fn created_before(mut self, at: DateTime<Utc>) -> Self {
+        self.created.before = Some(at);
+        self
+    }
+
+    /// Only jobs that finished at or after `at` (so only finished jobs).
+    pub fn finished_after(mut self, at: DateTime<Utc>) -> Self {
+        self.finished.after = Some(at);
+        self
+    }
+
+    /// Only jobs that finished before `at` (so only finished jobs).
+    pub fn finished_before(mut self, at: DateTime<Utc>) -> Self {
+        self.finished.before = Some(at);
         self
     }
 
@@ -84,6 +129,21 @@ impl JobFilter {
         self.queue.as_deref()
     }
 
+    /// The text criterion.
+    pub fn get_text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+
+    /// The creation time range: at or after, before.
+    pub fn get_created(&self) -> TimeRange {
+        self.created
+    }
+
+    /// The finish time range: at or after, before.
+    pub fn get_finished(&self) -> TimeRange {
+        self.finished
+    }
+
     /// The paging cursor.
     pub fn get_before(&self) -> Option<JobId> {
         self.before
@@ -99,4 +159,15 @@ impl Default for JobFilter {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A range of time a [`JobFilter`] criterion covers: at or after `after`, before
+/// `before`; an end left `None` is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct TimeRange {
+    /// The first instant in the range.
+    pub after: Option<DateTime<Utc>>,
+    /// The first instant past the range.
+    pub before: Option<DateTime<Utc>>,
 }

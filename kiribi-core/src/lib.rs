@@ -29,11 +29,12 @@ mod options;
 mod record;
 mod retry;
 mod schedule;
+mod stats;
 mod status;
 mod storage;
 
 pub use error::{BoxError, Error, JobError, Result, chain_text};
-pub use filter::JobFilter;
+pub use filter::{JobFilter, TimeRange};
 pub use flow::{
     FlowFilter, FlowId, FlowRecord, FlowStatus, FlowStep, ParseFlowIdError, ParseFlowStatusError,
 };
@@ -43,5 +44,6 @@ pub use options::EnqueueOptions;
 pub use record::{AttemptRecord, JobRecord, QueueInfo};
 pub use retry::{Backoff, ParseBackoffError, RetryPolicy};
 pub use schedule::ScheduleRecord;
+pub use stats::{JobStats, MinuteStats, Percentiles, Retention, Stats};
 pub use status::{JobStatus, ParseJobStatusError};
 pub use storage::Storage;

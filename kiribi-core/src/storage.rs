@@ -4,14 +4,15 @@ use std::any::Any;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::backend::{
     ClaimRequest, ClaimedJob, Enqueued, ExpiredLease, Lease, NewFlow, NewJob, NewSchedule, Outcome,
-    ScheduleTick, WorkerId,
+    Rollup, RollupProgress, ScheduleTick, WorkerId,
 };
 use crate::{
     AttemptRecord, FlowFilter, FlowId, FlowRecord, JobFilter, JobId, JobRecord, LogLine,
-    NewLogLine, ProgressUpdate, QueueInfo, Result, ScheduleRecord,
+    NewLogLine, ProgressUpdate, QueueInfo, Result, Retention, ScheduleRecord,
 };
 
 /// What becomes of a job whose lease expired: the worker's failure policy, handed
@@ -172,6 +173,32 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 ///   whose steps share dependents may still wait for each other in crossing orders,
 ///   and a backend that detects the deadlock fails one batch, which the worker
 ///   retries whole (nothing of it was stored).
+/// - **Rollups.** The backend keeps a watermark and per-minute [`Rollup`] rows,
+///   one per (minute a job finished in, name, queue). Every job that became
+///   `Succeeded`, `Failed` or `Cancelled` with `finished_at` before the watermark
+///   is counted in exactly one row, once for each time it finished (a job retried
+///   by hand and finished again counts again); none after it is.
+///   [`roll_up`](Storage::roll_up) folds the jobs from the watermark up to at most
+///   [`ROLLUP_SPAN`](crate::backend::ROLLUP_SPAN) later, and no later than
+///   now − `lag`, into the rows and moves the watermark in the same transaction, so
+///   a crash neither drops nor double-counts a job; one process rolls up at a time
+///   (another one's call returns at once, caught up). A job whose `finished_at` is
+///   stamped more than `lag` before its completion commits could fall behind the
+///   watermark; completions commit within their statement's time, so the worker's
+///   lag of minutes covers them. [`rollups`](Storage::rollups) returns the stored
+///   rows from a minute on plus the jobs past the watermark folded on the fly, read
+///   in one snapshot, so its figures are the same whether or not `roll_up` ran.
+///   Completions pay one index entry (`finished_at`) for this, and no statement.
+/// - **Retention.** [`prune`](Storage::prune) deletes finished jobs past their
+///   status's [`Retention`] and before the rollup watermark (never a job not yet
+///   counted), at most `batch` jobs per call, each call one short transaction
+///   that waits for no job row (claims and enqueues go on); one process prunes at
+///   a time. A flow step is deleted only with its whole flow, when every step is
+///   finished and past its retention; a job's attempts, log lines and dependency
+///   rows go with it, and an empty flow's record with its last step.
+/// - **Counting.** [`count`](Storage::count) returns how many jobs a filter matches
+///   (its paging cursor and limit ignored), the same jobs
+///   [`list`](Storage::list) would return without a limit.
 ///
 /// [`upsert_schedule`]: Storage::upsert_schedule
 /// [`enqueue_tick`]: Storage::enqueue_tick
@@ -368,6 +395,22 @@ pub trait Storage: Send + Sync + 'static {
 
     /// A job's log lines, by attempt, then `seq`; empty for an unknown id.
     async fn logs(&self, id: JobId) -> Result<Vec<LogLine>>;
+
+    /// Folds jobs finished since the watermark into the rollups, as the contract's
+    /// *Rollups* says: one short transaction, up to now − `lag`.
+    async fn roll_up(&self, lag: Duration) -> Result<RollupProgress>;
+
+    /// The rollup rows of the minutes from `since`'s on, the stored ones and the
+    /// jobs past the watermark folded, in one snapshot (several rows may share a
+    /// key; they add up).
+    async fn rollups(&self, since: DateTime<Utc>) -> Result<Vec<Rollup>>;
+
+    /// Deletes at most `batch` finished jobs that `retention` no longer keeps and
+    /// that were rolled up, as the contract's *Retention* says; returns how many.
+    async fn prune(&self, retention: &Retention, batch: u32) -> Result<u64>;
+
+    /// How many jobs `filter` matches, without its cursor and limit.
+    async fn count(&self, filter: &JobFilter) -> Result<u64>;
 }
 
 /// A stream of wake-ups from the database; see [`Storage::listen`].

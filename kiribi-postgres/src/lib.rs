@@ -57,6 +57,7 @@ mod logs;
 mod migrate;
 mod nodelay;
 mod options;
+mod rollup;
 mod row;
 mod schedule;
 mod sql;

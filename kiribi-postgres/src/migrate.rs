@@ -73,6 +73,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "logs",
         include_str!("../migrations/20261203100000_logs.sql"),
     ),
+    Migration::new(
+        20261205000000,
+        "rollups",
+        include_str!("../migrations/20261205000000_rollups.sql"),
+    ),
 ];
 const _: () = assert!(versions_increase(MIGRATIONS));
 

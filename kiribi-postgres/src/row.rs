@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kiribi_core::backend::{
-    AttemptRecordBuilder, ClaimedJob, CorruptRow, ExpiredLease, JobRecordBuilder, Lease,
-    ScheduleRecordBuilder, WorkerId, decode_count, decode_json, decode_status,
+    AttemptRecordBuilder, ClaimedJob, CorruptRow, DurationSketch, ExpiredLease, FinishedJob,
+    JobRecordBuilder, Lease, Rollup, ScheduleRecordBuilder, WorkerId, decode_count, decode_json,
+    decode_sketch, decode_status,
 };
 use kiribi_core::{
     AttemptRecord, FlowId, JobId, JobRecord, JobStatus, LogLevel, LogLine, NewLogLine,
@@ -90,6 +91,47 @@ impl<'r> Columns<'r> {
         let text: String = self.get(column)?;
         self.decoded(column, decode_status(&text))
     }
+}
+
+/// A row of `sql::rollup::FINISHED_BETWEEN`: a finished job as a roll-up counts it.
+pub(crate) fn decode_finished(row: &PgRow) -> Result<FinishedJob, sqlx::Error> {
+    let c = Columns::new(row, "kiribi_jobs", "id");
+    Ok(FinishedJob {
+        name: c.get("name")?,
+        queue: c.get("queue")?,
+        status: c.status("status")?,
+        attempts: c.count("attempts")?,
+        run_at: c.get("run_at")?,
+        started_at: c.get("started_at")?,
+        finished_at: c.get("finished_at")?,
+    })
+}
+
+/// A row of `kiribi_rollups`.
+pub(crate) fn decode_rollup(row: &PgRow) -> Result<Rollup, sqlx::Error> {
+    let c = Columns::new(row, "kiribi_rollups", "minute");
+    let total = |column| -> Result<u64, sqlx::Error> {
+        let value: i64 = c.get(column)?;
+        c.decoded(
+            column,
+            u64::try_from(value).map_err(|_| format!("holds {value}, not a count")),
+        )
+    };
+    let sketch = |column| -> Result<DurationSketch, sqlx::Error> {
+        let bytes: Vec<u8> = c.get(column)?;
+        decode_sketch("kiribi_rollups", column, &bytes).map_err(into_sqlx)
+    };
+    Ok(Rollup {
+        minute: c.get("minute")?,
+        name: c.get("name")?,
+        queue: c.get("queue")?,
+        succeeded: total("succeeded")?,
+        failed: total("failed")?,
+        cancelled: total("cancelled")?,
+        retried: total("retried")?,
+        run_time: sketch("run_time")?,
+        wait_time: sketch("wait_time")?,
+    })
 }
 
 /// A `kiribi_jobs` row selected with every column (`sql::job_columns!`).

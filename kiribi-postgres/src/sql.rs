@@ -622,3 +622,4 @@ pub(crate) const RECORD_LAST_JOB: &str =
     "UPDATE kiribi_schedules SET last_job_id = $2 WHERE name = $1";
 
 pub(crate) mod flow;
+pub(crate) mod rollup;

@@ -13,13 +13,15 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use kiribi_core::backend::{
     ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, Migrated, NewFlow, NewJob, NewSchedule,
-    Outcome, OutcomeColumns, ReapDecision, ScheduleTick, WorkerId,
+    Outcome, OutcomeColumns, ReapDecision, Rollup, RollupProgress, ScheduleTick, WorkerId,
 };
 use kiribi_core::{
     AttemptRecord, Error, FlowFilter, FlowId, FlowRecord, JobFilter, JobId, JobRecord, JobStatus,
-    LogLine, NewLogLine, ProgressUpdate, QueueInfo, ScheduleRecord, Storage,
+    LogLine, NewLogLine, ProgressUpdate, QueueInfo, Retention, ScheduleRecord, Storage,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
@@ -31,7 +33,7 @@ use crate::listen::PgJobListener;
 use crate::options::{PgStorageOptions, cancel_channel, channel, quote_identifier};
 use crate::row::{self, int_column, micros};
 use crate::sql;
-use crate::{flow, logs, migrate, nodelay, schedule};
+use crate::{flow, logs, migrate, nodelay, rollup, schedule};
 
 /// A pooled connection idle for this long is pinged before it is handed out. A
 /// busy pool hands each connection out again within milliseconds, so its
@@ -451,62 +453,15 @@ impl Storage for PgStorage {
     }
 
     async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, Error> {
-        // Only the conditions the filter sets, so PostgreSQL can use the matching
-        // index; every fragment is fixed text and every value is bound.
-        let mut conditions = Vec::new();
-        match filter.get_status() {
-            // Succeeded jobs are most of the table: walking it newest first finds
-            // them at once.
-            Some(JobStatus::Succeeded) => conditions.push("status = $"),
-            // A partial index's predicate, spelled out: a generic plan cannot
-            // prove it from the bound status. Pending jobs are only in the ready
-            // index (see the `lighter_enqueue` migration).
-            Some(JobStatus::Pending | JobStatus::Retrying) => {
-                // Both ready indexes (jobs without limits; with limits).
-                conditions.push(
-                    "((status IN ('pending', 'retrying') AND concurrency_limit IS NULL \
-                       AND rate_limit IS NULL) \
-                      OR (status IN ('pending', 'retrying') \
-                          AND (concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL))) \
-                     AND status = $",
-                );
-            }
-            Some(_) => conditions.push("status NOT IN ('succeeded', 'pending') AND status = $"),
-            None => {}
-        }
-        if filter.get_name().is_some() {
-            conditions.push("name = $");
-        }
-        if filter.get_queue().is_some() {
-            conditions.push("queue = $");
-        }
-        if filter.get_before().is_some() {
-            conditions.push("id < $");
-        }
+        let conditions = filter_conditions(filter, false);
         let mut text = String::from(sql::LIST_JOBS);
-        for (index, condition) in conditions.iter().enumerate() {
-            text.push_str(if index == 0 { " WHERE " } else { " AND " });
-            text.push_str(condition);
-            text.push_str(&(index + 1).to_string());
-        }
+        push_conditions(&mut text, &conditions);
         text.push_str(" ORDER BY id DESC LIMIT $");
         text.push_str(&(conditions.len() + 1).to_string());
         let limit = i64::try_from(filter.get_limit()).unwrap_or(i64::MAX);
         async {
             let mut session = self.session().await?;
-            let mut query = sqlx::query(AssertSqlSafe(text));
-            if let Some(status) = filter.get_status() {
-                query = query.bind(status.as_str());
-            }
-            if let Some(name) = filter.get_name() {
-                query = query.bind(name);
-            }
-            if let Some(queue) = filter.get_queue() {
-                query = query.bind(queue);
-            }
-            if let Some(before) = filter.get_before() {
-                query = query.bind(before.as_i64());
-            }
+            let query = bind_filter(sqlx::query(AssertSqlSafe(text)), filter);
             let jobs = query
                 .bind(limit)
                 .fetch_all(&mut *session)
@@ -701,6 +656,56 @@ impl Storage for PgStorage {
         )
         .await?;
         Ok(Some(Box::new(listener)))
+    }
+
+    async fn roll_up(&self, lag: Duration) -> Result<RollupProgress, Error> {
+        async {
+            let mut session = self.session().await?;
+            let progress = rollup::roll_up(&mut session, lag).await?;
+            session.finish().await?;
+            Ok(progress)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn rollups(&self, since: DateTime<Utc>) -> Result<Vec<Rollup>, Error> {
+        async {
+            let mut session = self.session().await?;
+            let rollups = rollup::rollups(&mut session, since).await?;
+            session.finish().await?;
+            Ok(rollups)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn prune(&self, retention: &Retention, batch: u32) -> Result<u64, Error> {
+        async {
+            let mut session = self.session().await?;
+            let deleted = rollup::prune(&mut session, retention, batch).await?;
+            session.finish().await?;
+            Ok(deleted)
+        }
+        .await
+        .map_err(storage_error)
+    }
+
+    async fn count(&self, filter: &JobFilter) -> Result<u64, Error> {
+        let conditions = filter_conditions(filter, true);
+        let mut text = String::from("SELECT count(*) FROM kiribi_jobs");
+        push_conditions(&mut text, &conditions);
+        async {
+            let mut session = self.session().await?;
+            let counted: i64 = bind_filter(sqlx::query(AssertSqlSafe(text)), filter)
+                .fetch_one(&mut *session)
+                .await?
+                .try_get(0)?;
+            session.finish().await?;
+            Ok(u64::try_from(counted).unwrap_or(0))
+        }
+        .await
+        .map_err(storage_error)
     }
 
     async fn enqueue_flow(&self, new: &NewFlow) -> Result<FlowId, Error> {
@@ -1066,4 +1071,104 @@ impl<'a> Completions<'a> {
         self.interrupted.push(columns.interrupted);
         self.released.push(columns.released);
     }
+}
+
+/// The conditions `filter` sets, each with `$` where its one parameter goes
+/// (numbered by [`push_conditions`]), in the order [`bind_filter`] binds them. Only the
+/// conditions the filter sets, so PostgreSQL can use the matching index; every
+/// fragment is fixed text and every value is bound. `counting` asks for the
+/// variant that counts in an index rather than walks the table newest first.
+fn filter_conditions(filter: &JobFilter, counting: bool) -> Vec<&'static str> {
+    let mut conditions = Vec::new();
+    match filter.get_status() {
+        // Succeeded jobs are most of the table: walking it newest first finds
+        // them at once; counting them is a walk of `kiribi_jobs_finished`.
+        Some(JobStatus::Succeeded) if counting => {
+            conditions.push("finished_at IS NOT NULL AND status = $");
+        }
+        Some(JobStatus::Succeeded) => conditions.push("status = $"),
+        // A partial index's predicate, spelled out: a generic plan cannot
+        // prove it from the bound status. Pending jobs are only in the ready
+        // index (see the `lighter_enqueue` migration).
+        Some(JobStatus::Pending | JobStatus::Retrying) => {
+            // Both ready indexes (jobs without limits; with limits).
+            conditions.push(
+                "((status IN ('pending', 'retrying') AND concurrency_limit IS NULL \
+                   AND rate_limit IS NULL) \
+                  OR (status IN ('pending', 'retrying') \
+                      AND (concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL))) \
+                 AND status = $",
+            );
+        }
+        Some(_) => conditions.push("status NOT IN ('succeeded', 'pending') AND status = $"),
+        None => {}
+    }
+    if filter.get_name().is_some() {
+        conditions.push("name = $");
+    }
+    if filter.get_queue().is_some() {
+        conditions.push("queue = $");
+    }
+    if filter.get_text().is_some() {
+        conditions.push("(strpos(payload::text, $) > 0 OR strpos(last_error, $) > 0)");
+    }
+    let (created, finished) = (filter.get_created(), filter.get_finished());
+    for (set, condition) in [
+        (created.after, "created_at >= $"),
+        (created.before, "created_at < $"),
+        (finished.after, "finished_at >= $"),
+        (finished.before, "finished_at < $"),
+    ] {
+        if set.is_some() {
+            conditions.push(condition);
+        }
+    }
+    if filter.get_before().is_some() {
+        conditions.push("id < $");
+    }
+    conditions
+}
+
+/// Appends ` WHERE` and `conditions`, numbering their parameters from 1: every
+/// `$` of a condition is its one parameter.
+fn push_conditions(text: &mut String, conditions: &[&str]) {
+    for (index, condition) in conditions.iter().enumerate() {
+        text.push_str(if index == 0 { " WHERE " } else { " AND " });
+        text.push_str(&condition.replace('$', &format!("${}", index + 1)));
+    }
+}
+
+/// Binds the values of [`filter_conditions`].
+fn bind_filter<'q>(
+    mut query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    filter: &'q JobFilter,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    if let Some(status) = filter.get_status() {
+        query = query.bind(status.as_str());
+    }
+    if let Some(name) = filter.get_name() {
+        query = query.bind(name);
+    }
+    if let Some(queue) = filter.get_queue() {
+        query = query.bind(queue);
+    }
+    if let Some(text) = filter.get_text() {
+        query = query.bind(text);
+    }
+    let (created, finished) = (filter.get_created(), filter.get_finished());
+    for at in [
+        created.after,
+        created.before,
+        finished.after,
+        finished.before,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        query = query.bind(at);
+    }
+    if let Some(before) = filter.get_before() {
+        query = query.bind(before.as_i64());
+    }
+    query
 }

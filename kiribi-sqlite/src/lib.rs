@@ -52,6 +52,7 @@ mod listen;
 mod logs;
 mod migrate;
 mod options;
+mod rollup;
 mod row;
 mod schedule;
 mod sql;

@@ -16,7 +16,7 @@
 use kiribi_core::{JobFilter, JobRecord, JobStatus};
 use sqlx::query::Query;
 use sqlx::sqlite::SqliteArguments;
-use sqlx::{AssertSqlSafe, Connection, Sqlite, SqliteConnection};
+use sqlx::{AssertSqlSafe, Connection, Row, Sqlite, SqliteConnection};
 
 use crate::{row, sql};
 
@@ -48,6 +48,37 @@ pub(crate) async fn list(
         conn,
     )
     .await
+}
+
+/// How many jobs `filter` selects (its limit aside), counted in an index: the
+/// ready indexes for pending and retrying jobs, `kiribi_jobs_finished` for
+/// succeeded ones, `kiribi_jobs_by_status` for the other statuses.
+pub(crate) async fn count(
+    conn: &mut SqliteConnection,
+    filter: &JobFilter,
+) -> Result<u64, sqlx::Error> {
+    let statuses: &[&str] = match filter.get_status() {
+        Some(JobStatus::Pending | JobStatus::Retrying) => &[
+            concat!("status = ? AND ", sql::ready_predicate!()),
+            concat!("status = ? AND ", sql::ready_limited_predicate!()),
+        ],
+        Some(JobStatus::Succeeded) => &["status = ? AND finished_at IS NOT NULL"],
+        Some(_) => &[concat!("status = ? AND ", sql::by_status_predicate!())],
+        None => &[""],
+    };
+    let mut total = 0;
+    for status in statuses {
+        let text = format!(
+            "SELECT count(*) FROM kiribi_jobs {}",
+            where_clause(filter, status, None)
+        );
+        let counted: i64 = bind(sqlx::query(AssertSqlSafe(text)), filter, None)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+        total += u64::try_from(counted).unwrap_or(0);
+    }
+    Ok(total)
 }
 
 /// Pending or retrying jobs: the newest ids by the table, then the rest by the
@@ -125,8 +156,8 @@ async fn list_ready(
 }
 
 /// `WHERE` and the conditions the filter sets, in the order [`bind`] binds them:
-/// `status` (when the filter has a status), name, queue, the paging cursor, then
-/// `id_bound` (one bound id).
+/// `status` (when the filter has a status), name, queue, text (twice), the time
+/// ranges, the paging cursor, then `id_bound` (one bound id).
 fn where_clause(filter: &JobFilter, status: &str, id_bound: Option<&str>) -> String {
     let mut conditions = Vec::new();
     if filter.get_status().is_some() {
@@ -137,6 +168,20 @@ fn where_clause(filter: &JobFilter, status: &str, id_bound: Option<&str>) -> Str
     }
     if filter.get_queue().is_some() {
         conditions.push("queue = ?");
+    }
+    if filter.get_text().is_some() {
+        conditions.push("(instr(payload, ?) > 0 OR instr(last_error, ?) > 0)");
+    }
+    let (created, finished) = (filter.get_created(), filter.get_finished());
+    for (set, condition) in [
+        (created.after, "created_at >= ?"),
+        (created.before, "created_at < ?"),
+        (finished.after, "finished_at >= ?"),
+        (finished.before, "finished_at < ?"),
+    ] {
+        if set.is_some() {
+            conditions.push(condition);
+        }
     }
     if filter.get_before().is_some() {
         conditions.push("id < ?");
@@ -163,6 +208,21 @@ fn bind<'q>(
     }
     if let Some(queue) = filter.get_queue() {
         query = query.bind(queue);
+    }
+    if let Some(text) = filter.get_text() {
+        query = query.bind(text).bind(text);
+    }
+    let (created, finished) = (filter.get_created(), filter.get_finished());
+    for at in [
+        created.after,
+        created.before,
+        finished.after,
+        finished.before,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        query = query.bind(at.timestamp_millis());
     }
     if let Some(before) = filter.get_before() {
         query = query.bind(before.as_i64());

@@ -85,6 +85,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "limited indexes test limits first",
         include_str!("../migrations/20261204010000_limited_indexes_test_limits_first.sql"),
     ),
+    Migration::new(
+        20261205000000,
+        "rollups",
+        include_str!("../migrations/20261205000000_rollups.sql"),
+    ),
 ];
 const _: () = assert!(versions_increase(MIGRATIONS));
 

@@ -717,6 +717,7 @@ pub(crate) const RECORD_MIGRATION: &str = "\
     INSERT INTO kiribi_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)";
 
 pub(crate) mod flow;
+pub(crate) mod rollup;
 
 #[cfg(test)]
 mod tests {

@@ -19,13 +19,15 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use kiribi_core::backend::{
     ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, NewFlow, NewJob, NewSchedule, Outcome,
-    OutcomeColumns, ReapDecision, ScheduleTick, WorkerId,
+    OutcomeColumns, ReapDecision, Rollup, RollupProgress, ScheduleTick, WorkerId,
 };
 use kiribi_core::{
     AttemptRecord, Error, FlowFilter, FlowId, FlowRecord, JobFilter, JobId, JobRecord, LogLine,
-    NewLogLine, ProgressUpdate, QueueInfo, ScheduleRecord, Storage,
+    NewLogLine, ProgressUpdate, QueueInfo, Retention, ScheduleRecord, Storage,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -38,7 +40,7 @@ use crate::listen::CommitWatcher;
 use crate::options::SqliteStorageOptions;
 use crate::row::{self, after, attempt_column, now_ms};
 use crate::sql;
-use crate::{flow, list, logs, migrate, schedule};
+use crate::{flow, list, logs, migrate, rollup, schedule};
 
 /// How long a caller waits for the single write connection before giving up.
 const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -586,6 +588,26 @@ impl Storage for SqliteStorage {
         };
         let watcher = CommitWatcher::open(path.clone(), connect.clone(), *interval).await?;
         Ok(Some(Box::new(watcher)))
+    }
+
+    async fn roll_up(&self, lag: Duration) -> Result<RollupProgress, Error> {
+        self.write(|mut conn| async move { rollup::roll_up(&mut conn, lag).await })
+            .await
+    }
+
+    async fn rollups(&self, since: DateTime<Utc>) -> Result<Vec<Rollup>, Error> {
+        self.read(|mut conn| async move { rollup::rollups(&mut conn, since).await })
+            .await
+    }
+
+    async fn prune(&self, retention: &Retention, batch: u32) -> Result<u64, Error> {
+        self.write(|mut conn| async move { rollup::prune(&mut conn, retention, batch).await })
+            .await
+    }
+
+    async fn count(&self, filter: &JobFilter) -> Result<u64, Error> {
+        self.read(|mut conn| async move { list::count(&mut conn, filter).await })
+            .await
     }
 
     async fn enqueue_flow(&self, new: &NewFlow) -> Result<FlowId, Error> {

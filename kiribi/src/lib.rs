@@ -94,10 +94,11 @@ pub use log_layer::{LogLayer, log_layer};
 
 pub use kiribi_core::{
     AttemptRecord, Backoff, BoxError, EnqueueOptions, Error, FlowFilter, FlowId, FlowRecord,
-    FlowStatus, FlowStep, JobError, JobFilter, JobId, JobRecord, JobStatus, LogLevel, LogLine,
-    NewLogLine, ParseBackoffError, ParseFlowIdError, ParseFlowStatusError, ParseJobIdError,
-    ParseJobStatusError, ParseLogLevelError, ProgressUpdate, QueueInfo, Result, RetryPolicy,
-    ScheduleRecord, Storage, chain_text,
+    FlowStatus, FlowStep, JobError, JobFilter, JobId, JobRecord, JobStats, JobStatus, LogLevel,
+    LogLine, MinuteStats, NewLogLine, ParseBackoffError, ParseFlowIdError, ParseFlowStatusError,
+    ParseJobIdError, ParseJobStatusError, ParseLogLevelError, Percentiles, ProgressUpdate,
+    QueueInfo, Result, Retention, RetryPolicy, ScheduleRecord, Stats, Storage, TimeRange,
+    chain_text,
 };
 
 /// For backend authors: the values that cross the [`Storage`] trait, the listener

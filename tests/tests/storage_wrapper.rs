@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use kiribi::backend::{
     ClaimRequest, ClaimedJob, Enqueued, Lease, Listener, NewFlow, NewJob, NewSchedule, Outcome,
-    ReapDecision, ScheduleTick, WorkerId, async_trait,
+    ReapDecision, Rollup, RollupProgress, ScheduleTick, WorkerId, async_trait,
 };
 use kiribi::{
     AttemptRecord, FlowFilter, FlowId, FlowRecord, JobFilter, JobId, JobRecord, JobStatus, Kiribi,
-    LogLine, NewLogLine, ProgressUpdate, Result, ScheduleRecord, Storage, job,
+    LogLine, NewLogLine, ProgressUpdate, Result, Retention, ScheduleRecord, Storage, job,
 };
 use kiribi_tests::{Backend, TestDb, wait_for_status};
 
@@ -24,7 +24,7 @@ struct Counted {
 }
 
 impl Counted {
-    fn count(&self, method: &'static str) {
+    fn tally(&self, method: &'static str) {
         *self.calls.lock().unwrap().entry(method).or_default() += 1;
     }
 }
@@ -40,7 +40,7 @@ impl Storage for Counted {
     }
 
     async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
-        self.count("enqueue");
+        self.tally("enqueue");
         self.inner.enqueue(jobs).await
     }
 
@@ -50,112 +50,112 @@ impl Storage for Counted {
         owner: &WorkerId,
         lease: Duration,
     ) -> Result<ClaimedJob> {
-        self.count("enqueue_running");
+        self.tally("enqueue_running");
         self.inner.enqueue_running(job, owner, lease).await
     }
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>> {
-        self.count("claim");
+        self.tally("claim");
         self.inner.claim(request).await
     }
 
     async fn renew_leases(&self, owner: &WorkerId, lease: Duration) -> Result<u64> {
-        self.count("renew_leases");
+        self.tally("renew_leases");
         self.inner.renew_leases(owner, lease).await
     }
 
     async fn complete_many(&self, completions: &[(Lease, Outcome)]) -> Result<Vec<bool>> {
-        self.count("complete_many");
+        self.tally("complete_many");
         self.inner.complete_many(completions).await
     }
 
     async fn release(&self, leases: &[Lease]) -> Result<u64> {
-        self.count("release");
+        self.tally("release");
         self.inner.release(leases).await
     }
 
     async fn reap_expired(&self, decide: ReapDecision<'_>) -> Result<u64> {
-        self.count("reap_expired");
+        self.tally("reap_expired");
         self.inner.reap_expired(decide).await
     }
 
     async fn get(&self, id: JobId) -> Result<Option<JobRecord>> {
-        self.count("get");
+        self.tally("get");
         self.inner.get(id).await
     }
 
     async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>> {
-        self.count("list");
+        self.tally("list");
         self.inner.list(filter).await
     }
 
     async fn attempts(&self, id: JobId) -> Result<Vec<AttemptRecord>> {
-        self.count("attempts");
+        self.tally("attempts");
         self.inner.attempts(id).await
     }
 
     async fn cancel(&self, id: JobId) -> Result<bool> {
-        self.count("cancel");
+        self.tally("cancel");
         self.inner.cancel(id).await
     }
 
     async fn cancel_requests(&self, owner: &WorkerId) -> Result<Vec<JobId>> {
-        self.count("cancel_requests");
+        self.tally("cancel_requests");
         self.inner.cancel_requests(owner).await
     }
 
     async fn listen_cancels(&self) -> Result<Option<Box<dyn Listener>>> {
-        self.count("listen_cancels");
+        self.tally("listen_cancels");
         self.inner.listen_cancels().await
     }
 
     async fn retry(&self, id: JobId) -> Result<bool> {
-        self.count("retry");
+        self.tally("retry");
         self.inner.retry(id).await
     }
 
     async fn make_due(&self, id: JobId) -> Result<bool> {
-        self.count("make_due");
+        self.tally("make_due");
         self.inner.make_due(id).await
     }
 
     async fn delete(&self, id: JobId) -> Result<bool> {
-        self.count("delete");
+        self.tally("delete");
         self.inner.delete(id).await
     }
 
     async fn pause_queue(&self, queue: &str) -> Result<bool> {
-        self.count("pause_queue");
+        self.tally("pause_queue");
         self.inner.pause_queue(queue).await
     }
 
     async fn resume_queue(&self, queue: &str) -> Result<bool> {
-        self.count("resume_queue");
+        self.tally("resume_queue");
         self.inner.resume_queue(queue).await
     }
 
     async fn queues(&self) -> Result<Vec<kiribi::QueueInfo>> {
-        self.count("queues");
+        self.tally("queues");
         self.inner.queues().await
     }
 
     async fn listen(&self) -> Result<Option<Box<dyn Listener>>> {
-        self.count("listen");
+        self.tally("listen");
         self.inner.listen().await
     }
 
     async fn upsert_schedule(&self, schedule: &NewSchedule) -> Result<ScheduleRecord> {
-        self.count("upsert_schedule");
+        self.tally("upsert_schedule");
         self.inner.upsert_schedule(schedule).await
     }
 
     async fn schedules(&self) -> Result<Vec<ScheduleRecord>> {
-        self.count("schedules");
+        self.tally("schedules");
         self.inner.schedules().await
     }
 
     async fn delete_schedule(&self, name: &str) -> Result<bool> {
-        self.count("delete_schedule");
+        self.tally("delete_schedule");
         self.inner.delete_schedule(name).await
     }
 
@@ -165,55 +165,78 @@ impl Storage for Counted {
         paused: bool,
         next_run_at: Option<kiribi::chrono::DateTime<kiribi::chrono::Utc>>,
     ) -> Result<bool> {
-        self.count("set_schedule_paused");
+        self.tally("set_schedule_paused");
         self.inner
             .set_schedule_paused(name, paused, next_run_at)
             .await
     }
 
     async fn enqueue_flow(&self, flow: &NewFlow) -> Result<FlowId> {
-        self.count("enqueue_flow");
+        self.tally("enqueue_flow");
         self.inner.enqueue_flow(flow).await
     }
 
     async fn flow(&self, id: FlowId) -> Result<Option<FlowRecord>> {
-        self.count("flow");
+        self.tally("flow");
         self.inner.flow(id).await
     }
 
     async fn flows(&self, filter: &FlowFilter) -> Result<Vec<FlowRecord>> {
-        self.count("flows");
+        self.tally("flows");
         self.inner.flows(filter).await
     }
 
     async fn cancel_flow(&self, id: FlowId) -> Result<u64> {
-        self.count("cancel_flow");
+        self.tally("cancel_flow");
         self.inner.cancel_flow(id).await
     }
 
     async fn dependencies(&self, id: JobId) -> Result<Vec<JobRecord>> {
-        self.count("dependencies");
+        self.tally("dependencies");
         self.inner.dependencies(id).await
     }
 
     async fn enqueue_tick(&self, tick: &ScheduleTick) -> Result<Option<JobId>> {
-        self.count("enqueue_tick");
+        self.tally("enqueue_tick");
         self.inner.enqueue_tick(tick).await
     }
 
     async fn append_logs(&self, lines: &[NewLogLine]) -> Result<()> {
-        self.count("append_logs");
+        self.tally("append_logs");
         self.inner.append_logs(lines).await
     }
 
     async fn set_progress(&self, progress: &[ProgressUpdate]) -> Result<()> {
-        self.count("set_progress");
+        self.tally("set_progress");
         self.inner.set_progress(progress).await
     }
 
     async fn logs(&self, id: JobId) -> Result<Vec<LogLine>> {
-        self.count("logs");
+        self.tally("logs");
         self.inner.logs(id).await
+    }
+
+    async fn roll_up(&self, lag: Duration) -> Result<RollupProgress> {
+        self.tally("roll_up");
+        self.inner.roll_up(lag).await
+    }
+
+    async fn rollups(
+        &self,
+        since: kiribi::chrono::DateTime<kiribi::chrono::Utc>,
+    ) -> Result<Vec<Rollup>> {
+        self.tally("rollups");
+        self.inner.rollups(since).await
+    }
+
+    async fn prune(&self, retention: &Retention, batch: u32) -> Result<u64> {
+        self.tally("prune");
+        self.inner.prune(retention, batch).await
+    }
+
+    async fn count(&self, filter: &JobFilter) -> Result<u64> {
+        self.tally("count");
+        self.inner.count(filter).await
     }
 }
 

@@ -50,6 +50,7 @@ mod job;
 mod lease;
 mod migrate;
 mod outcome;
+mod rollup;
 mod row;
 mod schedule;
 
@@ -64,6 +65,10 @@ pub use migrate::{
     schema_state, versions_increase,
 };
 pub use outcome::OutcomeColumns;
+pub use rollup::{
+    DurationSketch, FinishedJob, ROLLUP_SPAN, Rollup, RollupProgress, Rollups,
+    SKETCH_RELATIVE_ACCURACY, decode_sketch, minute_of,
+};
 pub use row::{CorruptRow, decode_count, decode_json, decode_status, inserted_ids};
 pub use schedule::{DueTick, NewSchedule, ScheduleTick};
 

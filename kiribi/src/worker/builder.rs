@@ -51,6 +51,8 @@ struct Settings {
     poll_interval: Duration,
     shutdown_timeout: Duration,
     cancel_grace: Duration,
+    housekeeping_interval: Duration,
+    rollup_lag: Duration,
 }
 
 /// A worker's settings, checked.
@@ -63,6 +65,8 @@ pub(crate) struct WorkerConfig {
     pub(crate) poll_interval: Duration,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) cancel_grace: Duration,
+    pub(crate) housekeeping_interval: Duration,
+    pub(crate) rollup_lag: Duration,
 }
 
 impl WorkerBuilder {
@@ -84,6 +88,13 @@ impl WorkerBuilder {
     /// The longest [`cancel_grace`](Self::cancel_grace) a worker accepts.
     pub const MAX_CANCEL_GRACE: Duration = Duration::from_secs(3600);
 
+    /// The default [`rollup_lag`](Self::rollup_lag).
+    pub const DEFAULT_ROLLUP_LAG: Duration = Duration::from_secs(120);
+
+    /// The shortest [`housekeeping_interval`](Self::housekeeping_interval) a worker
+    /// accepts.
+    pub const MIN_HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(100);
+
     pub(crate) fn new(kiribi: Kiribi) -> Self {
         Self {
             kiribi,
@@ -95,6 +106,8 @@ impl WorkerBuilder {
                 poll_interval: Duration::from_secs(1),
                 shutdown_timeout: Duration::from_secs(30),
                 cancel_grace: Self::DEFAULT_CANCEL_GRACE,
+                housekeeping_interval: Duration::from_secs(30),
+                rollup_lag: Self::DEFAULT_ROLLUP_LAG,
             },
         }
     }
@@ -195,6 +208,29 @@ impl WorkerBuilder {
         self
     }
 
+    /// How often the worker rolls finished jobs up into the statistics and then
+    /// prunes what the handle's [retention](crate::KiribiBuilder::retention) no
+    /// longer keeps (default 30 s; at least
+    /// [`MIN_HOUSEKEEPING_INTERVAL`](Self::MIN_HOUSEKEEPING_INTERVAL)). Every
+    /// worker does it; the database lets one process at a time do each step.
+    pub fn housekeeping_interval(mut self, interval: Duration) -> Self {
+        self.settings.housekeeping_interval = interval;
+        self
+    }
+
+    /// How long after a job finished the worker counts it into the stored rollups
+    /// (default [`DEFAULT_ROLLUP_LAG`](Self::DEFAULT_ROLLUP_LAG), 2 minutes).
+    ///
+    /// Statistics include the jobs not rolled up yet, so this changes when jobs can
+    /// be pruned, not what [`Kiribi::stats`] says. It must be longer than a
+    /// completion can take to commit after it was stamped (a wait for SQLite's
+    /// write lock, a slow PostgreSQL transaction): a job that commits later than
+    /// this after its `finished_at` could be missed by the statistics.
+    pub fn rollup_lag(mut self, lag: Duration) -> Self {
+        self.settings.rollup_lag = lag;
+        self
+    }
+
     /// Spawns the worker on the current tokio runtime.
     ///
     /// Never fails: a start-up error (a setting out of range, two jobs with one
@@ -271,6 +307,17 @@ impl Settings {
                 ),
             );
         }
+        if self.housekeeping_interval < WorkerBuilder::MIN_HOUSEKEEPING_INTERVAL {
+            return invalid(
+                "housekeeping_interval",
+                format!(
+                    "{:?} is shorter than {:?}; rolling up and pruning more often only \
+                     costs the database",
+                    self.housekeeping_interval,
+                    WorkerBuilder::MIN_HOUSEKEEPING_INTERVAL
+                ),
+            );
+        }
         if self.queues.as_ref().is_some_and(Vec::is_empty) {
             return invalid(
                 "queues",
@@ -289,6 +336,8 @@ impl Settings {
             poll_interval: self.poll_interval,
             shutdown_timeout: self.shutdown_timeout,
             cancel_grace: self.cancel_grace,
+            housekeeping_interval: self.housekeeping_interval,
+            rollup_lag: self.rollup_lag,
         })
     }
 }
@@ -306,7 +355,28 @@ mod tests {
             poll_interval: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(30),
             cancel_grace: WorkerBuilder::DEFAULT_CANCEL_GRACE,
+            housekeeping_interval: Duration::from_secs(30),
+            rollup_lag: WorkerBuilder::DEFAULT_ROLLUP_LAG,
         }
+    }
+
+    #[test]
+    fn a_housekeeping_interval_under_the_minimum_is_refused() {
+        let refused = Settings {
+            housekeeping_interval: Duration::from_millis(10),
+            ..settings()
+        }
+        .validate();
+        assert!(
+            matches!(
+                refused,
+                Err(Error::InvalidOption {
+                    option: "housekeeping_interval",
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
     }
 
     #[test]

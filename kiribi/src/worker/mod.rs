@@ -12,6 +12,7 @@
 //! | `service.rs` | the interface of periodic services started with the worker |
 //! | `leases.rs`, `reaper.rs` | the lease heartbeat, and taking back expired leases |
 //! | `queue_depth.rs` | queue gauges for `metrics` (feature `metrics`) |
+//! | `housekeeping.rs` | rolling finished jobs up into the statistics, then pruning what retention no longer keeps |
 //! | `cron.rs` | declaring `#[job(cron = …)]` schedules and enqueueing due cron ticks |
 //! | `wake.rs` | wake-ups: in-process, from the database, and at known due times |
 //! | `cancel.rs` | running jobs' cancel signals, and learning which were asked to stop |
@@ -28,6 +29,7 @@ mod cron;
 mod dispatch;
 pub(crate) mod execute;
 mod handle;
+mod housekeeping;
 pub(crate) mod identity;
 mod ids;
 mod leases;
@@ -64,6 +66,7 @@ fn services() -> Vec<Box<dyn Service>> {
         Box::new(leases::Heartbeat),
         Box::new(reaper::Reaper),
         Box::new(cron::CronTicks::default()),
+        Box::new(housekeeping::Housekeeping),
         #[cfg(feature = "metrics")]
         Box::new(queue_depth::QueueDepth),
     ]
