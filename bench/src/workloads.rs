@@ -42,6 +42,12 @@ pub(crate) const ALL: &[(&str, &str)] = &[
         "w10-flow",
         "W10 flow of 1,000 steps on 3 levels, enqueue to last step done, c=8 (steps/s)",
     ),
+    (
+        "s1-stats",
+        "S1 stats over 1 h of 1M finished jobs, p50 / p95 (ms)",
+    ),
+    ("s1-count", "S1 count of 1M succeeded jobs, p50 / p95 (ms)"),
+    ("s1-rollup", "S1 roll-up of 1M finished jobs (jobs/s)"),
     ("w6-small", "W6 drain with 10k finished (jobs/s)"),
     ("w6-large", "W6 drain with 1M finished (jobs/s)"),
     ("dead", "PG dead tuples after W3"),
@@ -85,6 +91,7 @@ pub(crate) const RUNNABLE: &[(&str, &[&str], bool)] = &[
     ("w9", &["w9-keys", "w9-most"], false),
     ("w3-logs", &["w3-logs"], false),
     ("w10-flow", &["w10-flow"], false),
+    ("s1", &["s1-stats", "s1-count", "s1-rollup"], true),
     ("w6-small", &["w6-small"], false),
     ("w6-large", &["w6-large"], true),
     ("rss", &["rss"], true),
@@ -132,6 +139,7 @@ async fn run_on(
         }
         "w3-logs" => one("w3-logs", drain_logging(name, target, n).await?),
         "w10-flow" => one("w10-flow", run_flow(name, target).await?),
+        "s1" | "s1-stats" | "s1-count" | "s1-rollup" => stats(config, name, target).await,
         "w6-small" => {
             let finished = config.finished_small();
             one("w6-small", drain(config, name, target, finished).await?.0)
@@ -250,6 +258,46 @@ async fn run_flow(name: &str, target: &Target) -> Result<Measure> {
     let elapsed = start.elapsed();
     workers.shutdown().await?;
     Ok(rate(FLOW_STEPS, elapsed))
+}
+
+/// S1: statistics over 1M finished jobs (`config.finished_large()`), spread over
+/// the last hour.
+async fn stats(
+    config: &Config,
+    name: &str,
+    target: &Target,
+) -> Result<Vec<(&'static str, Measure)>> {
+    let contender = connect(name, target, false).await?;
+    let Some(timings) = contender.stats_timings(config.finished_large()).await? else {
+        let none = || Measure::NotApplicable("no statistics");
+        return Ok(vec![
+            ("s1-stats", none()),
+            ("s1-count", none()),
+            ("s1-rollup", none()),
+        ]);
+    };
+    let latency = |mut calls: Vec<Duration>| {
+        calls.sort();
+        let at = |q: f64| {
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss,
+                reason = "a rank among a few dozen calls"
+            )]
+            let rank = (q * (calls.len() - 1) as f64) as usize;
+            calls[rank].as_secs_f64() * 1000.0
+        };
+        Measure::Latency {
+            p50_ms: at(0.5),
+            tail_ms: at(0.95),
+        }
+    };
+    Ok(vec![
+        ("s1-stats", latency(timings.stats)),
+        ("s1-count", latency(timings.count)),
+        ("s1-rollup", rate(config.finished_large(), timings.roll_up)),
+    ])
 }
 
 /// Starts the contender's workers (concurrency 8) on `n` jobs enqueued already and

@@ -2,13 +2,13 @@
 //! the dispatch to each backend's bulk SQL for pre-filled tables.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use kiribi::{EnqueueOptions, Job, JobContext, JobFilter, Kiribi, State, WorkerHandle, job};
 
-use super::{Contender, Workers, kiribi_postgres, kiribi_sqlite};
+use super::{Contender, StatsTimings, Workers, kiribi_postgres, kiribi_sqlite};
 use crate::recorder::{Payload, Recorder, Start, now_us};
 
 /// The benchmark's no-op job: records its execution and returns.
@@ -181,6 +181,45 @@ impl Contender for KiribiContender {
     async fn insert_finished(&self, n: u64) -> Result<bool> {
         self.insert_rows(n, true).await?;
         Ok(true)
+    }
+
+    async fn stats_timings(&self, n: u64) -> Result<Option<StatsTimings>> {
+        if let Some(pool) = self.kiribi.sqlite_pool() {
+            kiribi_sqlite::insert_history(pool, n).await?;
+        } else if let Some(pool) = self.kiribi.pg_pool() {
+            kiribi_postgres::insert_history(pool, n).await?;
+        } else {
+            anyhow::bail!("kiribi handle without a SQLite or PostgreSQL pool")
+        }
+        let storage = self.kiribi.storage();
+        let start = Instant::now();
+        while !storage.roll_up(Duration::ZERO).await?.caught_up {}
+        let roll_up = start.elapsed();
+        let mut timings = StatsTimings {
+            roll_up,
+            stats: Vec::new(),
+            count: Vec::new(),
+        };
+        for _ in 0..20 {
+            let start = Instant::now();
+            let stats = self.kiribi.stats(Duration::from_secs(3600)).await?;
+            timings.stats.push(start.elapsed());
+            let finished: u64 = stats
+                .jobs
+                .iter()
+                .map(|job| job.succeeded + job.failed + job.cancelled)
+                .sum();
+            anyhow::ensure!(finished == n, "stats counted {finished} of {n} jobs");
+
+            let start = Instant::now();
+            let succeeded = self
+                .kiribi
+                .count(JobFilter::new().status(kiribi::JobStatus::Succeeded))
+                .await?;
+            timings.count.push(start.elapsed());
+            anyhow::ensure!(succeeded > 0, "no succeeded job counted");
+        }
+        Ok(Some(timings))
     }
 
     async fn start_workers(&self, concurrency: usize) -> Result<Box<dyn Workers>> {

@@ -54,3 +54,24 @@ pub(super) async fn insert_rows(pool: &sqlx::SqlitePool, n: u64, finished: bool)
     tx.commit().await?;
     Ok(())
 }
+
+/// S1's history: `n` finished jobs over the last hour, of 5 names, 1 in 20
+/// failed and 1 in 50 cancelled, run times 0 to 500 ms, waits 0 to 50 ms.
+pub(super) async fn insert_history(pool: &sqlx::SqlitePool, n: u64) -> Result<()> {
+    sqlx::query(
+        "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < ?1) \
+         INSERT INTO kiribi_jobs (name, queue, status, priority, attempts, max_attempts, \
+             payload, created_at, run_at, started_at, finished_at) \
+         SELECT 'bench.stats.' || (i % 5), 'default', \
+             CASE WHEN i % 20 = 0 THEN 'failed' WHEN i % 50 = 1 THEN 'cancelled' \
+                  ELSE 'succeeded' END, \
+             0, 1 + (i % 7 = 0), 5, json_object('seq', i), \
+             f - 600, f - (i * 7919) % 500 - i % 50, f - (i * 7919) % 500, f \
+         FROM (SELECT i, ?2 - i * 3600000 / ?1 AS f FROM s)",
+    )
+    .bind(i64::try_from(n)?)
+    .bind(now_us() / 1000)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -117,6 +117,17 @@ pub(crate) const OPT_IN: &[&str] = &[
     "kiribi-sql-postgres",
 ];
 
+/// What S1 measured: each call's time.
+#[derive(Debug, Clone)]
+pub(crate) struct StatsTimings {
+    /// Rolling up every inserted job, once.
+    pub(crate) roll_up: std::time::Duration,
+    /// Each `stats(1 hour)` call.
+    pub(crate) stats: Vec<std::time::Duration>,
+    /// Each `count(status = succeeded)` call.
+    pub(crate) count: Vec<std::time::Duration>,
+}
+
 /// Whether this build can run the contender.
 pub(crate) fn available(name: &str) -> bool {
     ALL.iter()
@@ -187,6 +198,13 @@ pub(crate) trait Contender: Send + Sync {
     /// `Ok(false)`: the contender has no flows.
     async fn enqueue_flow(&self, _steps: u64) -> Result<bool> {
         Ok(false)
+    }
+
+    /// S1: inserts `n` finished jobs spread over the last hour (in SQL), rolls them
+    /// up, and times `stats` over the hour and `count` of the succeeded jobs.
+    /// `Ok(None)`: the contender has no statistics.
+    async fn stats_timings(&self, _n: u64) -> Result<Option<StatsTimings>> {
+        Ok(None)
     }
 
     /// W8: enqueues a job unique by `key`, one call; whether it was a duplicate.
