@@ -28,7 +28,7 @@ async fn render_report(n: u64) -> Result<(), String> {
 #[job(max_attempts = 2, retry_delay = "10ms")]
 async fn call_partner_api(ctx: JobContext, n: u64) -> Result<(), String> {
     tokio::time::sleep(Duration::from_millis(5 + n % 10)).await;
-    if scramble(n * 10 + u64::from(ctx.attempt())) % 3 == 0 {
+    if scramble(n * 10 + u64::from(ctx.attempt())).is_multiple_of(3) {
         return Err("the partner API answered 503".to_owned());
     }
     Ok(())
