@@ -212,7 +212,8 @@ pub(crate) fn decode_claimed(row: &PgRow, owner: &WorkerId) -> Result<ClaimedJob
         ClaimedJob::new(lease, c.get::<String>("name")?, c.json("payload")?)
             .with_queue(c.get::<String>("queue")?)
             .with_max_attempts(c.count("max_attempts")?)
-            .with_interruptions(c.count("interruptions")?),
+            .with_interruptions(c.count("interruptions")?)
+            .with_due_at(c.get("run_at")?),
     )
 }
 

@@ -117,7 +117,8 @@ macro_rules! claim_ctes {
 /// Claims up to $3 ready jobs (see [`claim_ctes!`]) and returns them in claim order.
 pub(crate) const CLAIM_JOBS: &str = concat!(
     claim_ctes!(),
-    "SELECT id, name, queue, payload::text AS payload, attempts, max_attempts, interruptions \
+    "SELECT id, name, queue, payload::text AS payload, attempts, max_attempts, interruptions, \
+     run_at \
      FROM claimed ORDER BY priority DESC, run_at, id"
 );
 
@@ -139,7 +140,7 @@ pub(crate) const CLAIM_JOBS_PROBING: &str = concat!(
         ) AS limited_waiting \
     ) \
     SELECT c.id, c.name, c.queue, c.payload::text AS payload, c.attempts, c.max_attempts, \
-           c.interruptions, p.limited_waiting \
+           c.interruptions, c.run_at, p.limited_waiting \
     FROM probe AS p LEFT JOIN claimed AS c ON true \
     ORDER BY c.priority DESC, c.run_at, c.id"
 );
@@ -246,7 +247,8 @@ pub(crate) const CLAIM_LIMITED_JOBS: &str = "\
         SELECT name, limit_key, now() + rate_period_us * interval '1 microsecond' \
         FROM claimed WHERE rate_limit IS NOT NULL \
     ) \
-    SELECT id, name, queue, payload::text AS payload, attempts, max_attempts, interruptions \
+    SELECT id, name, queue, payload::text AS payload, attempts, max_attempts, interruptions, \
+     run_at \
     FROM claimed ORDER BY priority DESC, run_at, id";
 
 /// Extends every lease of worker $2 to now + $1 µs.

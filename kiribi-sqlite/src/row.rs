@@ -282,13 +282,15 @@ pub(crate) struct Claimed {
 pub(crate) fn decode_claimed(row: &SqliteRow, owner: &WorkerId) -> Result<Claimed, sqlx::Error> {
     let c = Columns::positioned(row, "kiribi_jobs", crate::sql::CLAIMED_COLUMNS);
     let lease = Lease::new(c.id("id")?, c.count("attempts")?, owner.clone());
+    let run_at: i64 = c.get("run_at")?;
     Ok(Claimed {
         job: ClaimedJob::new(lease, c.get::<String>("name")?, c.json("payload")?)
             .with_queue(c.get::<String>("queue")?)
             .with_max_attempts(c.count("max_attempts")?)
-            .with_interruptions(c.count("interruptions")?),
+            .with_interruptions(c.count("interruptions")?)
+            .with_due_at(time_of(run_at)),
         priority: c.priority("priority")?,
-        run_at: c.get("run_at")?,
+        run_at,
     })
 }
 

@@ -12,6 +12,7 @@
 //! | `kiribi_jobs_cancelled_total` | counter | `job`, `queue` | a running job was asked to stop and did |
 //! | `kiribi_jobs_snoozed_total` | counter | `job`, `queue` | an attempt snoozed (`JobError::snooze`) |
 //! | `kiribi_job_run_seconds` | histogram | `job`, `queue` | an attempt ended: how long it ran |
+//! | `kiribi_job_wait_seconds` | histogram | `job`, `queue` | a worker or `testing::drain` started an attempt: how long after it was due (this process's clock against the database's due time; 0 when the clock is behind) |
 //! | `kiribi_queue_pending` | gauge | `queue` | every 10 s, from each worker: jobs waiting (due or not) |
 //! | `kiribi_queue_running` | gauge | `queue` | every 10 s, from each worker: jobs running |
 //! | `kiribi_queue_oldest_pending_seconds` | gauge | `queue` | every 10 s, from each worker: how long the oldest due job has waited (0 when none) |
@@ -73,11 +74,24 @@ pub(crate) struct Attempt {
 }
 
 impl Attempt {
-    /// Counts an attempt that starts now.
+    /// Counts an attempt that starts now, `due_at` the time it became due (`None`
+    /// for an inline run, which did not wait).
     #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-    pub(crate) fn started(name: &str, queue: &str) -> Self {
+    pub(crate) fn started(
+        name: &str,
+        queue: &str,
+        due_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Self {
         #[cfg(feature = "metrics")]
-        ::metrics::counter!("kiribi_jobs_started_total", &labels(name, queue)).increment(1);
+        {
+            let labels = labels(name, queue);
+            ::metrics::counter!("kiribi_jobs_started_total", &labels).increment(1);
+            if let Some(due_at) = due_at {
+                let waited = (chrono::Utc::now() - due_at).to_std().unwrap_or_default();
+                ::metrics::histogram!("kiribi_job_wait_seconds", &labels)
+                    .record(waited.as_secs_f64());
+            }
+        }
         Self {
             #[cfg(feature = "metrics")]
             began: std::time::Instant::now(),

@@ -60,7 +60,7 @@ pub(crate) async fn run_now<J: Job>(kiribi: &Kiribi, job: J) -> Result<J::Output
     );
     let ended_log = ctx.clone();
 
-    let timed = crate::metrics::Attempt::started(&claimed.name, &claimed.queue);
+    let timed = crate::metrics::Attempt::started(&claimed.name, &claimed.queue, None);
     let running = attempt(job.run(ctx), J::CONFIG.timeout);
     tokio::pin!(running);
     let mut renew = tokio::time::interval(INLINE_LEASE / 3);

@@ -221,6 +221,13 @@ async fn metrics_count_each_attempt_by_job_and_queue(db: TestDb) {
     )];
     assert_eq!(run_time.samples.len(), 2, "one sample per attempt");
     assert!(run_time.samples.iter().all(|s| s.is_finite() && *s >= 0.0));
+    let wait_time = &figures[&(
+        "kiribi_job_wait_seconds".to_owned(),
+        "obs.flaky".to_owned(),
+        queue.clone(),
+    )];
+    assert_eq!(wait_time.samples.len(), 2, "one wait per attempt");
+    assert!(wait_time.samples.iter().all(|s| s.is_finite() && *s >= 0.0));
 }
 
 async fn each_attempt_runs_in_a_span_with_its_outcome(db: TestDb) {

@@ -555,6 +555,9 @@ pub struct ClaimedJob {
     /// How many earlier attempts were interrupted (their worker was lost) and so
     /// were not charged against `max_attempts`.
     pub interruptions: u32,
+    /// When this attempt became due (the job's `run_at` when it was claimed), for
+    /// the wait-time metric; `None` when the backend did not say.
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 impl ClaimedJob {
@@ -567,7 +570,15 @@ impl ClaimedJob {
             payload,
             max_attempts: 5,
             interruptions: 0,
+            due_at: None,
         }
+    }
+
+    /// Sets when this attempt became due.
+    #[must_use]
+    pub fn with_due_at(mut self, due_at: DateTime<Utc>) -> Self {
+        self.due_at = Some(due_at);
+        self
     }
 
     /// Sets the queue it came from.

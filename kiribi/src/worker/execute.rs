@@ -72,7 +72,7 @@ pub(crate) async fn execute(
         tracing::info!("job asked to stop");
         tokio::time::sleep(grace).await;
     };
-    let timed = crate::metrics::Attempt::started(&job.name, &job.queue);
+    let timed = crate::metrics::Attempt::started(&job.name, &job.queue, job.due_at);
     let ended = async {
         tracing::debug!("job started");
         tokio::select! {
