@@ -3,7 +3,7 @@
 use kiribi_core::backend::NewJob;
 use kiribi_core::{JobFilter, JobId, JobStatus, Storage};
 
-use super::{enqueue, get, job};
+use super::{LONG_LEASE, enqueue, get, job, request};
 
 /// Ids are positive, increase with insertion order and come back in input order.
 pub async fn enqueue_returns_increasing_ids_in_input_order(storage: &dyn Storage) {
@@ -74,4 +74,62 @@ pub async fn a_large_batch_is_inserted_whole_and_in_order(storage: &dyn Storage)
         .await
         .expect("list");
     assert_eq!(listed.len(), 2_500);
+}
+
+/// A job enqueued with a trace context keeps it; a claim returns it only when it
+/// asks, jobs without one come back without, and a duplicate stores none.
+pub async fn trace_contexts_are_kept_and_returned_to_claims_that_ask(storage: &dyn Storage) {
+    use kiribi_core::backend::UniqueKey;
+
+    let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let other = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+    let unique = || {
+        job("traced", 3)
+            .with_unique(UniqueKey::while_unfinished("once"))
+            .with_trace_context(other)
+    };
+    let ids = enqueue(
+        storage,
+        vec![
+            job("traced", 0).with_trace_context(parent),
+            job("traced", 1),
+            unique(),
+        ],
+    )
+    .await;
+    let again = storage.enqueue(vec![unique()]).await.expect("enqueue");
+    assert!(again[0].duplicate, "the second unique job is a duplicate");
+
+    let plain = super::claim(storage, &request("worker-a", &["traced"], 1, LONG_LEASE)).await;
+    assert_eq!(plain[0].lease.id, ids[0]);
+    assert_eq!(plain[0].trace_context, None, "not asked for");
+
+    let asked = request("worker-a", &["traced"], 10, LONG_LEASE).with_trace_contexts(true);
+    let claimed = super::claim(storage, &asked).await;
+    let contexts: Vec<_> = claimed
+        .iter()
+        .map(|job| (job.lease.id, job.trace_context.as_deref()))
+        .collect();
+    assert_eq!(contexts, [(ids[1], None), (ids[2], Some(other))]);
+
+    // The first job's context is still there for its next attempt.
+    assert!(
+        super::complete(
+            storage,
+            plain[0].lease.clone(),
+            kiribi_core::backend::Outcome::retry("again", std::time::Duration::ZERO)
+        )
+        .await
+        .expect("complete")
+    );
+    let retried = super::claim(storage, &asked).await;
+    assert_eq!(retried[0].trace_context.as_deref(), Some(parent));
+    // Deleting a job deletes its trace context with it.
+    let done = kiribi_core::backend::Outcome::succeeded(None);
+    assert!(
+        super::complete(storage, retried[0].lease.clone(), done)
+            .await
+            .expect("complete")
+    );
+    assert!(storage.delete(ids[0]).await.expect("delete"));
 }

@@ -77,6 +77,7 @@ pub use control::{
 pub use enqueue::{
     a_large_batch_is_inserted_whole_and_in_order, a_new_job_is_pending_with_no_attempts,
     enqueue_returns_increasing_ids_in_input_order, ids_are_never_reused_after_delete,
+    trace_contexts_are_kept_and_returned_to_claims_that_ask,
 };
 pub use flows::{
     a_batch_of_plain_and_step_successes_readies_the_dependents,
@@ -240,6 +241,7 @@ macro_rules! conformance_tests {
             a_new_job_is_pending_with_no_attempts,
             ids_are_never_reused_after_delete,
             a_large_batch_is_inserted_whole_and_in_order,
+            trace_contexts_are_kept_and_returned_to_claims_that_ask,
             claim_records_the_lease_and_opens_an_attempt,
             claim_orders_by_priority_then_run_at_then_id,
             delayed_jobs_are_not_claimed_before_run_at,

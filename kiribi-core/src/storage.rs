@@ -196,6 +196,13 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 ///   a time. A flow step is deleted only with its whole flow, when every step is
 ///   finished and past its retention; a job's attempts, log lines and dependency
 ///   rows go with it, and an empty flow's record with its last step.
+/// - **Trace contexts.** A job enqueued with a
+///   [`trace_context`](crate::backend::NewJob::trace_context) keeps it, through
+///   [`enqueue`](Storage::enqueue) and a caller's transaction alike, until it is
+///   deleted (a duplicate stores none); a claim with
+///   [`trace_contexts`](crate::backend::ClaimRequest::trace_contexts) set returns
+///   it on each claimed job that has one. Jobs without one pay nothing: no row
+///   and no statement, and a claim without the flag reads nothing more.
 /// - **Counting.** [`count`](Storage::count) returns how many jobs a filter matches
 ///   (its paging cursor and limit ignored), the same jobs
 ///   [`list`](Storage::list) would return without a limit.

@@ -1,7 +1,7 @@
 //! Inserting new jobs: the one write path of `enqueue`, whether through kiribi's own
 //! pool or a caller's transaction.
 
-use kiribi_core::backend::{Enqueued, NewJob, inserted_ids};
+use kiribi_core::backend::{ClaimedJob, Enqueued, NewJob, inserted_ids};
 use kiribi_core::{Error, JobId};
 use sqlx::{Connection, PgConnection};
 
@@ -61,6 +61,50 @@ pub async fn enqueue_on(
 
 /// [`enqueue_on`] without the error mapping, for `PgStorage::enqueue`.
 pub(crate) async fn insert_jobs(
+    conn: &mut PgConnection,
+    jobs: &[NewJob],
+) -> Result<Vec<Enqueued>, sqlx::Error> {
+    if jobs.iter().all(|job| job.trace_context.is_none()) {
+        return insert_untraced(conn, jobs).await;
+    }
+    // The jobs and their trace contexts: all or none.
+    let mut tx = conn.begin().await?;
+    let enqueued = insert_untraced(&mut tx, jobs).await?;
+    let (ids, traces): (Vec<i64>, Vec<&str>) = jobs
+        .iter()
+        .zip(&enqueued)
+        .filter(|(_, enqueued)| !enqueued.duplicate)
+        .filter_map(|(job, enqueued)| Some((enqueued.id.as_i64(), job.trace_context.as_deref()?)))
+        .unzip();
+    sqlx::query(sql::INSERT_TRACES)
+        .bind(ids)
+        .bind(traces)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(enqueued)
+}
+
+/// The stored trace context of each job, in order (`None` for most).
+pub(crate) async fn trace_contexts(
+    conn: &mut PgConnection,
+    jobs: &[ClaimedJob],
+) -> Result<Vec<Option<String>>, sqlx::Error> {
+    let ids: Vec<i64> = jobs.iter().map(|job| job.id().as_i64()).collect();
+    let found: std::collections::HashMap<i64, String> = sqlx::query_as(sql::TRACES_OF)
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(jobs
+        .iter()
+        .map(|job| found.get(&job.id().as_i64()).cloned())
+        .collect())
+}
+
+/// [`insert_jobs`] of jobs whose trace contexts (if any) are stored by the caller.
+async fn insert_untraced(
     conn: &mut PgConnection,
     jobs: &[NewJob],
 ) -> Result<Vec<Enqueued>, sqlx::Error> {

@@ -78,6 +78,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "rollups",
         include_str!("../migrations/20261205000000_rollups.sql"),
     ),
+    Migration::new(
+        20261205100000,
+        "job traces",
+        include_str!("../migrations/20261205100000_job_traces.sql"),
+    ),
 ];
 const _: () = assert!(versions_increase(MIGRATIONS));
 

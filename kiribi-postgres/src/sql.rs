@@ -145,6 +145,15 @@ pub(crate) const CLAIM_JOBS_PROBING: &str = concat!(
     ORDER BY c.priority DESC, c.run_at, c.id"
 );
 
+/// Stores trace contexts: $1 job ids, $2 their `traceparent`s.
+pub(crate) const INSERT_TRACES: &str = "\
+    INSERT INTO kiribi_job_traces (job_id, traceparent) \
+    SELECT * FROM unnest($1::bigint[], $2::text[])";
+
+/// The stored trace contexts of the jobs $1.
+pub(crate) const TRACES_OF: &str = "\
+    SELECT job_id, traceparent FROM kiribi_job_traces WHERE job_id = ANY($1::bigint[])";
+
 /// Pauses queue $1; changes nothing if it is paused already.
 pub(crate) const PAUSE_QUEUE: &str = "\
     INSERT INTO kiribi_queues (name) VALUES ($1) ON CONFLICT DO NOTHING";

@@ -27,7 +27,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 
-use crate::enqueue::insert_jobs;
+use crate::enqueue::{self, insert_jobs};
 use crate::error::{BACKEND, connect_error, storage_error};
 use crate::listen::PgJobListener;
 use crate::options::{PgStorageOptions, cancel_channel, channel, quote_identifier};
@@ -333,11 +333,17 @@ impl Storage for PgStorage {
         let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
         async {
             let mut session = self.session().await?;
-            let claimed = if request.limited_names.is_empty() {
+            let mut claimed = if request.limited_names.is_empty() {
                 claim_ready(&mut session, request, limit).await?.0
             } else {
                 claim_with_limited(&mut session, request, limit).await?
             };
+            if request.trace_contexts && !claimed.is_empty() {
+                let traces = enqueue::trace_contexts(&mut session, &claimed).await?;
+                for (job, trace) in claimed.iter_mut().zip(traces) {
+                    job.trace_context = trace;
+                }
+            }
             session.finish().await?;
             Ok(claimed)
         }

@@ -8,7 +8,7 @@ use kiribi_core::{Error, JobFilter, Storage};
 use kiribi_postgres::{PgStorage, PgStorageOptions};
 
 /// Every migration this kiribi has, oldest first.
-const MIGRATIONS: [i64; 12] = [
+const MIGRATIONS: [i64; 13] = [
     20261129000000,
     20261129120000,
     20261129180000,
@@ -21,6 +21,7 @@ const MIGRATIONS: [i64; 12] = [
     20261203000000,
     20261203100000,
     20261205000000,
+    20261205100000,
 ];
 
 async fn applied_migrations(schema: &str) -> Vec<i64> {

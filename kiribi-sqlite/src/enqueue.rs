@@ -1,7 +1,7 @@
 //! Inserting new jobs: the one write path of `enqueue`, whether through kiribi's own
 //! connection or a caller's transaction.
 
-use kiribi_core::backend::{Enqueued, NewJob, inserted_ids};
+use kiribi_core::backend::{ClaimedJob, Enqueued, NewJob, inserted_ids};
 use kiribi_core::{Error, JobId};
 use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
 
@@ -53,6 +53,56 @@ pub async fn enqueue_on(
 }
 
 pub(crate) async fn insert_jobs(
+    conn: &mut SqliteConnection,
+    jobs: &[NewJob],
+) -> Result<Vec<Enqueued>, sqlx::Error> {
+    if jobs.iter().all(|job| job.trace_context.is_none()) {
+        return insert_untraced(conn, jobs).await;
+    }
+    // The jobs and their trace contexts: all or none.
+    let mut tx = if conn.is_in_transaction() {
+        conn.begin().await?
+    } else {
+        conn.begin_with("BEGIN IMMEDIATE").await?
+    };
+    let enqueued = insert_untraced(&mut tx, jobs).await?;
+    let traces: Vec<serde_json::Value> = jobs
+        .iter()
+        .zip(&enqueued)
+        .filter(|(_, enqueued)| !enqueued.duplicate)
+        .filter_map(|(job, enqueued)| {
+            let trace = job.trace_context.as_deref()?;
+            Some(serde_json::json!([enqueued.id.as_i64(), trace]))
+        })
+        .collect();
+    sqlx::query(sql::INSERT_TRACES)
+        .bind(serde_json::Value::from(traces).to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(enqueued)
+}
+
+/// The stored trace context of each job, in order (`None` for most).
+pub(crate) async fn trace_contexts(
+    conn: &mut SqliteConnection,
+    jobs: &[ClaimedJob],
+) -> Result<Vec<Option<String>>, sqlx::Error> {
+    let ids = serde_json::Value::from(jobs.iter().map(|job| job.id().as_i64()).collect::<Vec<_>>());
+    let found: std::collections::HashMap<i64, String> = sqlx::query_as(sql::TRACES_OF)
+        .bind(ids.to_string())
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(jobs
+        .iter()
+        .map(|job| found.get(&job.id().as_i64()).cloned())
+        .collect())
+}
+
+/// [`insert_jobs`] of jobs whose trace contexts (if any) are stored by the caller.
+async fn insert_untraced(
     conn: &mut SqliteConnection,
     jobs: &[NewJob],
 ) -> Result<Vec<Enqueued>, sqlx::Error> {

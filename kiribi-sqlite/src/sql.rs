@@ -593,6 +593,16 @@ pub(crate) const RETRY_JOB: &str = "\
 pub(crate) const DELETE_JOB: &str = "\
     DELETE FROM kiribi_jobs WHERE id = ?1 AND status <> 'running'";
 
+/// Stores trace contexts: ?1 a JSON array of `[job id, traceparent]`.
+pub(crate) const INSERT_TRACES: &str = "\
+    INSERT INTO kiribi_job_traces (job_id, traceparent) \
+    SELECT value ->> 0, value ->> 1 FROM json_each(?1)";
+
+/// The stored trace contexts of the jobs ?1 (a JSON array of ids).
+pub(crate) const TRACES_OF: &str = "\
+    SELECT job_id, traceparent FROM kiribi_job_traces \
+    WHERE job_id IN (SELECT value FROM json_each(?1))";
+
 /// Stores log lines of jobs that exist, each once (see the `logs` migration).
 ///
 /// ?1 a JSON array with one array per line: `[job_id, attempt, seq, at (epoch ms),

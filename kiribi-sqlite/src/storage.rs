@@ -34,7 +34,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Connection, Sqlite, SqlitePool};
 
 use crate::cancel_listen::CancelListener;
-use crate::enqueue::insert_jobs;
+use crate::enqueue::{self, insert_jobs};
 use crate::error::{BACKEND, retry_on_contention, storage_error};
 use crate::listen::CommitWatcher;
 use crate::options::SqliteStorageOptions;
@@ -343,7 +343,17 @@ impl Storage for SqliteStorage {
             })
             .await?;
         claimed.sort_by_key(|c| (Reverse(c.priority), c.run_at, c.job.id()));
-        Ok(claimed.into_iter().map(|c| c.job).collect())
+        let mut claimed: Vec<ClaimedJob> = claimed.into_iter().map(|c| c.job).collect();
+        if request.trace_contexts && !claimed.is_empty() {
+            let jobs = &claimed;
+            let traces = self
+                .read(|mut conn| async move { enqueue::trace_contexts(&mut conn, jobs).await })
+                .await?;
+            for (job, trace) in claimed.iter_mut().zip(traces) {
+                job.trace_context = trace;
+            }
+        }
+        Ok(claimed)
     }
 
     async fn renew_leases(&self, owner: &WorkerId, lease: Duration) -> Result<u64, Error> {

@@ -5,7 +5,7 @@ use kiribi_core::{Error, JobId, JobStatus, Storage};
 use kiribi_sqlite::{SqliteStorage, SqliteStorageOptions};
 
 /// How many migrations this kiribi has.
-const MIGRATIONS: i64 = 15;
+const MIGRATIONS: i64 = 16;
 
 fn url(dir: &tempfile::TempDir, file: &str) -> String {
     format!("sqlite://{}/{file}", dir.path().display())

@@ -170,6 +170,9 @@ pub(crate) fn new_job<J: Job>(job: &J, options: Option<&EnqueueOptions>) -> Resu
     if let Some(limits) = crate::limits::limits(config, &new.payload, options)? {
         new = new.with_limits(limits);
     }
+    if let Some(traceparent) = crate::otel::current_traceparent() {
+        new = new.with_trace_context(traceparent);
+    }
     Ok(new)
 }
 

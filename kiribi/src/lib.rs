@@ -46,6 +46,16 @@
 //!   `postgresql:` URLs, for many processes and machines sharing the work.
 //! - `log-layer`: `LogLayer`, a `tracing_subscriber` layer that keeps the `tracing`
 //!   events inside a job with its log lines (`JobContext::log`, `Kiribi::logs`).
+//! - `metrics`: counters and histograms through the `metrics` facade (see
+//!   `kiribi::metrics`).
+//! - `testing`: `kiribi::testing`, a fresh database per test, `drain` and
+//!   `assert_enqueued`.
+//! - `opentelemetry`: a job enqueued inside a span that has an OpenTelemetry
+//!   context (a `tracing_opentelemetry` layer is installed) stores that context, as
+//!   a W3C `traceparent`, and its attempts' spans continue it in whichever process
+//!   runs them: as their parent for the first attempt, as a link for retries. Costs
+//!   nothing for jobs enqueued outside such spans; each claim that returns jobs
+//!   reads their stored contexts (one indexed read).
 //!
 //! # Jobs in library crates
 //!
@@ -69,6 +79,7 @@ mod logs;
 pub mod metrics;
 #[cfg(not(feature = "metrics"))]
 mod metrics;
+mod otel;
 pub mod policy;
 mod registry;
 mod run;

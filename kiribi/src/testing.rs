@@ -181,7 +181,8 @@ pub async fn drain_with(kiribi: &Kiribi, options: Drain) -> Result<Drained> {
     let request = ClaimRequest::new(identity::worker(), DRAIN_LEASE)
         .with_names(registry.names())
         .with_limited_names(registry.limited_names())
-        .with_limit(1);
+        .with_limit(1)
+        .with_trace_contexts(crate::otel::ENABLED);
     let (outcomes, mut outcome) = mpsc::channel(1);
     let output = OutputSink::default();
     let handover = Handover {

@@ -207,3 +207,14 @@ pub async fn flow_step(
     record_span(&step, start)?;
     Ok(step)
 }
+
+/// Fails its first attempt when asked to, for the trace propagation test (the
+/// retry then continues the trace as a link).
+#[job(name = "test.trace_hop", max_attempts = 2, retry_delay = "10ms")]
+pub async fn trace_hop(ctx: JobContext, fail_first: bool) -> Result<(), String> {
+    tracing::info!("hop");
+    if fail_first && ctx.attempt() == 1 {
+        return Err("the first attempt fails".to_owned());
+    }
+    Ok(())
+}

@@ -50,6 +50,11 @@ pub struct NewJob {
     /// How many attempts of its group may run at once or start per period, if
     /// limited.
     pub limits: Option<JobLimits>,
+    /// The trace context of the span it was enqueued in, as a W3C `traceparent`
+    /// (`00-<trace id>-<span id>-<flags>`), kept with the job so that its
+    /// attempts continue the trace; `None` for most jobs, which then store nothing
+    /// for it.
+    pub trace_context: Option<String>,
 }
 
 /// The limits on a job's attempts, enforced by claims across every worker: its
@@ -182,7 +187,16 @@ impl NewJob {
             run_at: None,
             unique: None,
             limits: None,
+            trace_context: None,
         }
+    }
+
+    /// Sets the trace context the job's attempts continue (see
+    /// [`trace_context`](Self::trace_context)).
+    #[must_use]
+    pub fn with_trace_context(mut self, traceparent: impl Into<String>) -> Self {
+        self.trace_context = Some(traceparent.into());
+        self
     }
 
     /// Whether the job has neither a unique key nor limits: a backend may insert
@@ -376,6 +390,10 @@ pub struct ClaimRequest {
     /// worker: while they are not, a claim skips its search for them. A request
     /// made with [`new`](Self::new) has a fresh hint, which says they may be.
     pub limited_hint: LimitedHint,
+    /// Whether the claimed jobs come with their stored
+    /// [`trace_context`](ClaimedJob::trace_context) (a worker built with
+    /// OpenTelemetry asks; without it a claim reads nothing more).
+    pub trace_contexts: bool,
 }
 
 /// A backend's memory, from one claim of a worker to the next, of whether ready
@@ -441,6 +459,7 @@ impl ClaimRequest {
             lease,
             limited_names: Vec::new(),
             limited_hint: LimitedHint::default(),
+            trace_contexts: false,
         }
     }
 
@@ -496,6 +515,14 @@ impl ClaimRequest {
     #[must_use]
     pub fn with_limit(mut self, limit: usize) -> Self {
         self.limit = limit;
+        self
+    }
+
+    /// Asks for the claimed jobs' trace contexts (see
+    /// [`trace_contexts`](Self::trace_contexts)).
+    #[must_use]
+    pub fn with_trace_contexts(mut self, trace_contexts: bool) -> Self {
+        self.trace_contexts = trace_contexts;
         self
     }
 }
@@ -558,6 +585,9 @@ pub struct ClaimedJob {
     /// When this attempt became due (the job's `run_at` when it was claimed), for
     /// the wait-time metric; `None` when the backend did not say.
     pub due_at: Option<DateTime<Utc>>,
+    /// The trace context the job was enqueued with, when the claim asked for it
+    /// ([`ClaimRequest::trace_contexts`]).
+    pub trace_context: Option<String>,
 }
 
 impl ClaimedJob {
@@ -571,6 +601,7 @@ impl ClaimedJob {
             max_attempts: 5,
             interruptions: 0,
             due_at: None,
+            trace_context: None,
         }
     }
 

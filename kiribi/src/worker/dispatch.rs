@@ -193,7 +193,8 @@ impl Dispatcher {
             .with_names(self.names.iter().cloned())
             .with_limited_names(self.limited_names.iter().cloned())
             .with_limited_hint(self.limited_hint.clone())
-            .with_limit(wanted);
+            .with_limit(wanted)
+            .with_trace_contexts(crate::otel::ENABLED);
         if let Some(queues) = &config.queues {
             request = request.with_queues(queues.iter().cloned());
         }

@@ -61,6 +61,7 @@ pub(crate) async fn execute(
         &ctx,
         || tracing::info_span!("job", id = %job.id(), job = %job.name, queue = %job.queue, attempt = job.attempt(), outcome = tracing::field::Empty),
     );
+    crate::otel::continue_trace(&span, job.trace_context.as_deref(), job.attempt());
     // The job's own handle is moved into its future; this one ends its log.
     let output = ctx.clone();
     let charged = job.charged_attempts();
