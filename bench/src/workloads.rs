@@ -47,6 +47,11 @@ pub(crate) const ALL: &[(&str, &str)] = &[
         "S1 stats over 1 h of 1M finished jobs, p50 / p95 (ms)",
     ),
     ("s1-count", "S1 count of 1M succeeded jobs, p50 / p95 (ms)"),
+    (
+        "s1-count-recent",
+        "S1 count of the jobs finished in the last 10 min of 1M, p50 / p95 (ms)",
+    ),
+    ("s1-text", "S1 jobs by payload text among 1M, p50 / p95 (ms)"),
     ("s1-rollup", "S1 roll-up of 1M finished jobs (jobs/s)"),
     ("w6-small", "W6 drain with 10k finished (jobs/s)"),
     ("w6-large", "W6 drain with 1M finished (jobs/s)"),
@@ -91,7 +96,11 @@ pub(crate) const RUNNABLE: &[(&str, &[&str], bool)] = &[
     ("w9", &["w9-keys", "w9-most"], false),
     ("w3-logs", &["w3-logs"], false),
     ("w10-flow", &["w10-flow"], false),
-    ("s1", &["s1-stats", "s1-count", "s1-rollup"], true),
+    (
+        "s1",
+        &["s1-stats", "s1-count", "s1-count-recent", "s1-text", "s1-rollup"],
+        true,
+    ),
     ("w6-small", &["w6-small"], false),
     ("w6-large", &["w6-large"], true),
     ("rss", &["rss"], true),
@@ -139,7 +148,7 @@ async fn run_on(
         }
         "w3-logs" => one("w3-logs", drain_logging(name, target, n).await?),
         "w10-flow" => one("w10-flow", run_flow(name, target).await?),
-        "s1" | "s1-stats" | "s1-count" | "s1-rollup" => stats(config, name, target).await,
+        "s1" | "s1-stats" | "s1-count" | "s1-count-recent" | "s1-text" | "s1-rollup" => stats(config, name, target).await,
         "w6-small" => {
             let finished = config.finished_small();
             one("w6-small", drain(config, name, target, finished).await?.0)
@@ -296,6 +305,8 @@ async fn stats(
     Ok(vec![
         ("s1-stats", latency(timings.stats)),
         ("s1-count", latency(timings.count)),
+        ("s1-count-recent", latency(timings.count_recent)),
+        ("s1-text", latency(timings.text)),
         ("s1-rollup", rate(config.finished_large(), timings.roll_up)),
     ])
 }

@@ -461,9 +461,9 @@ impl Storage for PgStorage {
     async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, Error> {
         let conditions = filter_conditions(filter, false);
         let mut text = String::from(sql::LIST_JOBS);
-        push_conditions(&mut text, &conditions);
+        let parameters = push_conditions(&mut text, &conditions);
         text.push_str(" ORDER BY id DESC LIMIT $");
-        text.push_str(&(conditions.len() + 1).to_string());
+        text.push_str(&(parameters + 1).to_string());
         let limit = i64::try_from(filter.get_limit()).unwrap_or(i64::MAX);
         async {
             let mut session = self.session().await?;
@@ -1119,6 +1119,11 @@ fn filter_conditions(filter: &JobFilter, counting: bool) -> Vec<&'static str> {
         conditions.push("(strpos(payload::text, $) > 0 OR strpos(last_error, $) > 0)");
     }
     let (created, finished) = (filter.get_created(), filter.get_finished());
+    if filter.get_status().is_none() && (finished.after.is_some() || finished.before.is_some()) {
+        // Only finished jobs have a finish time: spelled out, PostgreSQL walks each
+        // status's range of `kiribi_jobs_finished`.
+        conditions.push("status IN ('succeeded', 'failed', 'cancelled')");
+    }
     for (set, condition) in [
         (created.after, "created_at >= $"),
         (created.before, "created_at < $"),
@@ -1136,12 +1141,20 @@ fn filter_conditions(filter: &JobFilter, counting: bool) -> Vec<&'static str> {
 }
 
 /// Appends ` WHERE` and `conditions`, numbering their parameters from 1: every
-/// `$` of a condition is its one parameter.
-fn push_conditions(text: &mut String, conditions: &[&str]) {
+/// `$` of a condition is its one parameter (a condition without one binds none).
+/// Returns how many parameters they take.
+fn push_conditions(text: &mut String, conditions: &[&str]) -> usize {
+    let mut parameters = 0;
     for (index, condition) in conditions.iter().enumerate() {
         text.push_str(if index == 0 { " WHERE " } else { " AND " });
-        text.push_str(&condition.replace('$', &format!("${}", index + 1)));
+        if condition.contains('$') {
+            parameters += 1;
+            text.push_str(&condition.replace('$', &format!("${parameters}")));
+        } else {
+            text.push_str(condition);
+        }
     }
+    parameters
 }
 
 /// Binds the values of [`filter_conditions`].

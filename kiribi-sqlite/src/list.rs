@@ -173,6 +173,11 @@ fn where_clause(filter: &JobFilter, status: &str, id_bound: Option<&str>) -> Str
         conditions.push("(instr(payload, ?) > 0 OR instr(last_error, ?) > 0)");
     }
     let (created, finished) = (filter.get_created(), filter.get_finished());
+    if filter.get_status().is_none() && (finished.after.is_some() || finished.before.is_some()) {
+        // Only finished jobs have a finish time: spelled out, SQLite walks each
+        // status's range of `kiribi_jobs_finished`.
+        conditions.push("status IN ('succeeded', 'failed', 'cancelled')");
+    }
     for (set, condition) in [
         (created.after, "created_at >= ?"),
         (created.before, "created_at < ?"),

@@ -199,6 +199,8 @@ impl Contender for KiribiContender {
             roll_up,
             stats: Vec::new(),
             count: Vec::new(),
+            count_recent: Vec::new(),
+            text: Vec::new(),
         };
         for _ in 0..20 {
             let start = Instant::now();
@@ -218,6 +220,21 @@ impl Contender for KiribiContender {
                 .await?;
             timings.count.push(start.elapsed());
             anyhow::ensure!(succeeded > 0, "no succeeded job counted");
+
+            let recent = kiribi::chrono::Utc::now() - kiribi::chrono::TimeDelta::minutes(10);
+            let start = Instant::now();
+            let counted = self
+                .kiribi
+                .count(JobFilter::new().finished_after(recent))
+                .await?;
+            timings.count_recent.push(start.elapsed());
+            anyhow::ensure!(counted > 0 && counted < n, "{counted} finished in 10 minutes");
+
+            let needle = (n / 2 + 12_345).to_string();
+            let start = Instant::now();
+            let found = self.kiribi.jobs(JobFilter::new().text(needle).limit(50)).await?;
+            timings.text.push(start.elapsed());
+            anyhow::ensure!(!found.is_empty(), "the text search found nothing");
         }
         Ok(Some(timings))
     }

@@ -55,7 +55,7 @@ pub(super) async fn insert_rows(pool: &sqlx::SqlitePool, n: u64, finished: bool)
     Ok(())
 }
 
-/// S1's history: `n` finished jobs over the last hour, of 5 names, 1 in 20
+/// S1 history: `n` finished jobs over the last 50 minutes, of 5 names, 1 in 20
 /// failed and 1 in 50 cancelled, run times 0 to 500 ms, waits 0 to 50 ms.
 pub(super) async fn insert_history(pool: &sqlx::SqlitePool, n: u64) -> Result<()> {
     sqlx::query(
@@ -67,7 +67,7 @@ pub(super) async fn insert_history(pool: &sqlx::SqlitePool, n: u64) -> Result<()
                   ELSE 'succeeded' END, \
              0, 1 + (i % 7 = 0), 5, json_object('seq', i), \
              f - 600, f - (i * 7919) % 500 - i % 50, f - (i * 7919) % 500, f \
-         FROM (SELECT i, ?2 - i * 3600000 / ?1 AS f FROM s)",
+         FROM (SELECT i, ?2 - i * 3000000 / ?1 AS f FROM s)",
     )
     .bind(i64::try_from(n)?)
     .bind(now_us() / 1000)

@@ -126,6 +126,10 @@ pub(crate) struct StatsTimings {
     pub(crate) stats: Vec<std::time::Duration>,
     /// Each `count(status = succeeded)` call.
     pub(crate) count: Vec<std::time::Duration>,
+    /// Each `count(finished in the last 10 minutes)` call.
+    pub(crate) count_recent: Vec<std::time::Duration>,
+    /// Each `jobs(text = one job's payload value)` call: a scan of every payload.
+    pub(crate) text: Vec<std::time::Duration>,
 }
 
 /// Whether this build can run the contender.
@@ -200,7 +204,7 @@ pub(crate) trait Contender: Send + Sync {
         Ok(false)
     }
 
-    /// S1: inserts `n` finished jobs spread over the last hour (in SQL), rolls them
+    /// S1: inserts `n` finished jobs spread over the last 50 minutes (in SQL), rolls them
     /// up, and times `stats` over the hour and `count` of the succeeded jobs.
     /// `Ok(None)`: the contender has no statistics.
     async fn stats_timings(&self, _n: u64) -> Result<Option<StatsTimings>> {
