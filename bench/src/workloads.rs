@@ -51,7 +51,10 @@ pub(crate) const ALL: &[(&str, &str)] = &[
         "s1-count-recent",
         "S1 count of the jobs finished in the last 10 min of 1M, p50 / p95 (ms)",
     ),
-    ("s1-text", "S1 jobs by payload text among 1M, p50 / p95 (ms)"),
+    (
+        "s1-text",
+        "S1 jobs by payload text among 1M, p50 / p95 (ms)",
+    ),
     ("s1-rollup", "S1 roll-up of 1M finished jobs (jobs/s)"),
     ("w6-small", "W6 drain with 10k finished (jobs/s)"),
     ("w6-large", "W6 drain with 1M finished (jobs/s)"),
@@ -98,7 +101,13 @@ pub(crate) const RUNNABLE: &[(&str, &[&str], bool)] = &[
     ("w10-flow", &["w10-flow"], false),
     (
         "s1",
-        &["s1-stats", "s1-count", "s1-count-recent", "s1-text", "s1-rollup"],
+        &[
+            "s1-stats",
+            "s1-count",
+            "s1-count-recent",
+            "s1-text",
+            "s1-rollup",
+        ],
         true,
     ),
     ("w6-small", &["w6-small"], false),
@@ -148,7 +157,9 @@ async fn run_on(
         }
         "w3-logs" => one("w3-logs", drain_logging(name, target, n).await?),
         "w10-flow" => one("w10-flow", run_flow(name, target).await?),
-        "s1" | "s1-stats" | "s1-count" | "s1-count-recent" | "s1-text" | "s1-rollup" => stats(config, name, target).await,
+        "s1" | "s1-stats" | "s1-count" | "s1-count-recent" | "s1-text" | "s1-rollup" => {
+            stats(config, name, target).await
+        }
         "w6-small" => {
             let finished = config.finished_small();
             one("w6-small", drain(config, name, target, finished).await?.0)

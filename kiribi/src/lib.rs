@@ -246,7 +246,8 @@ pub use sqlx;
     feature = "sqlite",
     feature = "postgres",
     feature = "log-layer",
-    feature = "testing"
+    feature = "testing",
+    feature = "opentelemetry"
 ))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

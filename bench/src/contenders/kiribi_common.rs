@@ -228,11 +228,17 @@ impl Contender for KiribiContender {
                 .count(JobFilter::new().finished_after(recent))
                 .await?;
             timings.count_recent.push(start.elapsed());
-            anyhow::ensure!(counted > 0 && counted < n, "{counted} finished in 10 minutes");
+            anyhow::ensure!(
+                counted > 0 && counted < n,
+                "{counted} finished in 10 minutes"
+            );
 
             let needle = (n / 2 + 12_345).to_string();
             let start = Instant::now();
-            let found = self.kiribi.jobs(JobFilter::new().text(needle).limit(50)).await?;
+            let found = self
+                .kiribi
+                .jobs(JobFilter::new().text(needle).limit(50))
+                .await?;
             timings.text.push(start.elapsed());
             anyhow::ensure!(!found.is_empty(), "the text search found nothing");
         }

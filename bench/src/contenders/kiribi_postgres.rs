@@ -75,6 +75,8 @@ pub(super) async fn insert_history(pool: &sqlx::PgPool, n: u64) -> Result<()> {
         .await?;
     // A table in its steady state: autovacuum has set the visibility map, so
     // index-only scans stay in the index.
-    sqlx::query("VACUUM (ANALYZE) kiribi_jobs").execute(pool).await?;
+    sqlx::query("VACUUM (ANALYZE) kiribi_jobs")
+        .execute(pool)
+        .await?;
     Ok(())
 }
