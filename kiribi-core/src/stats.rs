@@ -102,6 +102,10 @@ pub struct MinuteStats {
 }
 
 impl Stats {
+    /// The longest window `Kiribi::stats` covers: 31 days (44,640 minutes in
+    /// [`minutes`](Self::minutes)); a longer one is cut to it.
+    pub const MAX_WINDOW: Duration = Duration::from_secs(31 * 86_400);
+
     /// The statistics from rollup rows (any number per key; they add up) of the
     /// minutes from `since` to `until`, and the queues as they are now.
     ///
@@ -197,6 +201,11 @@ impl Stats {
 /// one process at a time. A flow's steps are pruned together, once every step is
 /// finished and past its status's retention; a job's attempts and log lines go with
 /// it.
+///
+/// A job that holds a unique key for a period (`#[job(unique(period = "1h"))]`)
+/// holds it until it is deleted: keep finished jobs at least as long as the longest
+/// such period, or a pruned job's key can be enqueued again within its window.
+/// Rollup rows are kept forever (one row per minute, job name and queue).
 ///
 /// # Examples
 ///

@@ -414,7 +414,8 @@ impl Kiribi {
         self.inner.storage.queues().await
     }
 
-    /// What happened over the last `window` (rounded out to whole minutes): per
+    /// What happened over the last `window` (rounded out to whole minutes; at most
+    /// [`Stats::MAX_WINDOW`], 31 days): per
     /// job name, succeeded, failed, retried and cancelled counts, failure rate, run
     /// time p50/p95/p99, wait time p50/p95 and jobs per minute; the queues as they
     /// are now; and every minute's figures, for charts.
@@ -452,8 +453,9 @@ impl Kiribi {
     /// [`Error::Storage`] when the database fails or a stored rollup is corrupt.
     pub async fn stats(&self, window: Duration) -> Result<Stats> {
         let until = chrono::Utc::now();
-        let since = until - chrono::TimeDelta::from_std(window).unwrap_or(chrono::TimeDelta::MAX);
-        let since = since.max(chrono::DateTime::UNIX_EPOCH);
+        let window = window.min(Stats::MAX_WINDOW);
+        let since =
+            until - chrono::TimeDelta::from_std(window).unwrap_or(chrono::TimeDelta::zero());
         let rollups = self.inner.storage.rollups(since).await?;
         let queues = self.inner.storage.queues().await?;
         Ok(Stats::from_rollups(since, until, rollups, queues))

@@ -108,6 +108,10 @@ async fn stats_agree_with_the_jobs_table(db: TestDb) {
             "run time p{q}: {got} ms from stats, {truth} ms from the jobs table"
         );
     }
+    let longest = kiribi.stats(Duration::MAX).await.unwrap();
+    assert_eq!(longest.minutes.len(), 31 * 24 * 60 + 1, "cut to 31 days");
+    assert_eq!(longest.job("stats.timed").unwrap().failed, 6);
+
     for (q, got) in [(0.5, timed.wait_time.p50), (0.95, timed.wait_time.p95)] {
         let truth = exact(&mut wait, q);
         let got = millis(got.expect("measured"));

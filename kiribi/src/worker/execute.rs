@@ -92,9 +92,17 @@ pub(crate) async fn execute(
     };
     timed.ended(&job.name, &job.queue, &outcome);
     span.record("outcome", crate::metrics::outcome_name(&outcome));
-    if let Some(error) = outcome.error() {
-        span.in_scope(|| tracing::info!(%error, "job attempt failed"));
-    }
+    span.in_scope(|| match &outcome {
+        Outcome::Retry { error, delay, .. } => {
+            tracing::warn!(%error, retry_in = ?delay, "job attempt failed; it will be retried");
+        }
+        Outcome::Failed { error, .. } => tracing::error!(%error, "job failed for good"),
+        other => {
+            if let Some(error) = other.error() {
+                tracing::info!(reason = %error, "job attempt stopped");
+            }
+        }
+    });
     // Before the outcome: the recorder writes the attempt's last lines with it.
     output.close_output();
     drop(output);
