@@ -1,5 +1,5 @@
-//! The README's testing example, and a worker on a second handle of one database,
-//! built as a separate crate that depends on kiribi.
+//! The README's testing example, a worker on a second handle of one database, and
+//! that handle's statistics, built as a separate crate that depends on kiribi.
 
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,11 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     worker.shutdown().await?;
+    // The second handle's statistics count what its worker ran for the first.
+    let stats = second.stats(Duration::from_secs(3600)).await?;
+    let ran: u64 = stats.jobs.iter().map(|job| job.succeeded).sum();
+    assert_eq!(ran, 2, "sign_up and its welcome: {stats:?}");
     std::fs::remove_dir_all(&dir)?;
-    println!("outside crate: testing helpers and two handles work");
+    println!("outside crate: testing helpers, two handles and their statistics work");
     Ok(())
 }
