@@ -99,17 +99,7 @@ pub(crate) const RUNNABLE: &[(&str, &[&str], bool)] = &[
     ("w9", &["w9-keys", "w9-most"], false),
     ("w3-logs", &["w3-logs"], false),
     ("w10-flow", &["w10-flow"], false),
-    (
-        "s1",
-        &[
-            "s1-stats",
-            "s1-count",
-            "s1-count-recent",
-            "s1-text",
-            "s1-rollup",
-        ],
-        true,
-    ),
+    ("s1", S1_COLUMNS, true),
     ("w6-small", &["w6-small"], false),
     ("w6-large", &["w6-large"], true),
     ("rss", &["rss"], true),
@@ -280,6 +270,15 @@ async fn run_flow(name: &str, target: &Target) -> Result<Measure> {
     Ok(rate(FLOW_STEPS, elapsed))
 }
 
+/// The columns S1 fills.
+const S1_COLUMNS: &[&str] = &[
+    "s1-stats",
+    "s1-count",
+    "s1-count-recent",
+    "s1-text",
+    "s1-rollup",
+];
+
 /// S1: statistics over 1M finished jobs (`config.finished_large()`), spread over
 /// the last hour.
 async fn stats(
@@ -290,11 +289,7 @@ async fn stats(
     let contender = connect(name, target, false).await?;
     let Some(timings) = contender.stats_timings(config.finished_large()).await? else {
         let none = || Measure::NotApplicable("no statistics");
-        return Ok(vec![
-            ("s1-stats", none()),
-            ("s1-count", none()),
-            ("s1-rollup", none()),
-        ]);
+        return Ok(S1_COLUMNS.iter().map(|&key| (key, none())).collect());
     };
     let latency = |mut calls: Vec<Duration>| {
         calls.sort();

@@ -304,6 +304,10 @@ pub async fn count_matches_what_list_returns(storage: &dyn Storage) {
         JobFilter::new().name("counted"),
         JobFilter::new().queue("media"),
         JobFilter::new().name("counted").queue("default"),
+        JobFilter::new().before(retrying),
+        JobFilter::new()
+            .status(JobStatus::Succeeded)
+            .before(retrying),
     ];
     for status in [
         JobStatus::Pending,

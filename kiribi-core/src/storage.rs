@@ -191,7 +191,8 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 ///   Completions pay one index entry (`finished_at`) for this, and no statement.
 /// - **Retention.** [`prune`](Storage::prune) deletes finished jobs past their
 ///   status's [`Retention`] and before the rollup watermark (never a job not yet
-///   counted), at most `batch` jobs per call, each call one short transaction
+///   counted), at most `batch` jobs outside flows and `batch / 100` (at least one)
+///   whole flows per call, each call one short transaction
 ///   that waits for no job row (claims and enqueues go on); one process prunes at
 ///   a time. A flow step is deleted only with its whole flow, when every step is
 ///   finished and past its retention; a job's attempts, log lines and dependency
@@ -204,8 +205,8 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 ///   it on each claimed job that has one. Jobs without one pay nothing: no row
 ///   and no statement, and a claim without the flag reads nothing more.
 /// - **Counting.** [`count`](Storage::count) returns how many jobs a filter matches
-///   (its paging cursor and limit ignored), the same jobs
-///   [`list`](Storage::list) would return without a limit.
+///   with its limit ignored: the jobs [`list`](Storage::list) would return without
+///   a limit (with a paging cursor, the jobs older than it).
 ///
 /// [`upsert_schedule`]: Storage::upsert_schedule
 /// [`enqueue_tick`]: Storage::enqueue_tick
@@ -412,11 +413,11 @@ pub trait Storage: Send + Sync + 'static {
     /// key; they add up).
     async fn rollups(&self, since: DateTime<Utc>) -> Result<Vec<Rollup>>;
 
-    /// Deletes at most `batch` finished jobs that `retention` no longer keeps and
-    /// that were rolled up, as the contract's *Retention* says; returns how many.
+    /// Deletes finished jobs that `retention` no longer keeps and that were rolled
+    /// up, a batch of them, as the contract's *Retention* says; returns how many.
     async fn prune(&self, retention: &Retention, batch: u32) -> Result<u64>;
 
-    /// How many jobs `filter` matches, without its cursor and limit.
+    /// How many jobs `filter` matches, its limit aside (see *Counting*).
     async fn count(&self, filter: &JobFilter) -> Result<u64>;
 }
 

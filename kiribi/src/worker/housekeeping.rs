@@ -44,9 +44,11 @@ impl Service for Housekeeping {
         let mut pruned = 0;
         if !retention.keeps_everything() {
             for _ in 0..MAX_ROUNDS {
+                // A call deletes up to a batch of jobs and a few whole flows; the
+                // next one finds what is left, until one finds nothing.
                 let deleted = storage.prune(retention, PRUNE_BATCH).await?;
                 pruned += deleted;
-                if deleted < u64::from(PRUNE_BATCH) {
+                if deleted == 0 {
                     break;
                 }
                 // Let waiting claims and enqueues in between batches.
