@@ -97,36 +97,45 @@ pub(crate) async fn roll_up(
 /// The stored rollups from `since`'s minute on, and the jobs past the watermark
 /// folded. The rollups and the watermark are read in one statement; the jobs
 /// after, from that watermark, so a roll-up committing in between is counted
-/// once: in the jobs, not the rows read before it.
+/// once: in the jobs, not in the rows read before it. A prune after such a roll-up
+/// could delete jobs the second read then misses, so the watermark is read once
+/// more: when it moved, the whole read is done again.
 pub(crate) async fn rollups(
     conn: &mut PgConnection,
     since: DateTime<Utc>,
 ) -> Result<Vec<Rollup>, sqlx::Error> {
     let since = minute_of(since);
-    let mut rollups = Rollups::default();
-    let mut watermark = DateTime::<Utc>::UNIX_EPOCH;
-    for stored in sqlx::query(sql::ROLLUPS_SINCE)
-        .bind(since)
-        .fetch_all(&mut *conn)
-        .await?
-    {
-        watermark = stored.try_get("rolled_until")?;
-        if stored
-            .try_get::<Option<DateTime<Utc>>, _>("minute")?
-            .is_some()
+    loop {
+        let mut rollups = Rollups::default();
+        let mut watermark = DateTime::<Utc>::UNIX_EPOCH;
+        for stored in sqlx::query(sql::ROLLUPS_SINCE)
+            .bind(since)
+            .fetch_all(&mut *conn)
+            .await?
         {
-            rollups.add_row(&row::decode_rollup(&stored)?);
+            watermark = stored.try_get("rolled_until")?;
+            if stored
+                .try_get::<Option<DateTime<Utc>>, _>("minute")?
+                .is_some()
+            {
+                rollups.add_row(&row::decode_rollup(&stored)?);
+            }
+        }
+        for job in sqlx::query(sql::FINISHED_BETWEEN)
+            .bind(watermark.max(since))
+            .bind(None::<DateTime<Utc>>)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            rollups.add_job(&row::decode_finished(&job)?);
+        }
+        let now: DateTime<Utc> = sqlx::query_scalar(sql::WATERMARK)
+            .fetch_one(&mut *conn)
+            .await?;
+        if now == watermark {
+            return Ok(rollups.into_rows());
         }
     }
-    for job in sqlx::query(sql::FINISHED_BETWEEN)
-        .bind(watermark.max(since))
-        .bind(None::<DateTime<Utc>>)
-        .fetch_all(&mut *conn)
-        .await?
-    {
-        rollups.add_job(&row::decode_finished(&job)?);
-    }
-    Ok(rollups.into_rows())
 }
 
 /// Deletes up to `batch` jobs that `retention` no longer keeps: whole flows first

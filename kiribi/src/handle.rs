@@ -461,8 +461,9 @@ impl Kiribi {
         Ok(Stats::from_rollups(since, until, rollups, queues))
     }
 
-    /// How many jobs `filter` matches (its limit aside), counted by the database
-    /// without reading the jobs.
+    /// How many jobs `filter` matches (its limit aside), counted by the database:
+    /// in an index for status, name, queue and finish-time criteria; a text
+    /// criterion reads the payload of each job the others select.
     ///
     /// # Errors
     ///

@@ -9,6 +9,9 @@ pub(crate) const LOCK_WATERMARK: &str = "\
     SELECT rolled_until, now() - $1::bigint * interval '1 microsecond' AS until \
     FROM kiribi_rollup_state WHERE id = 1 FOR UPDATE SKIP LOCKED";
 
+/// The watermark, without a lock.
+pub(crate) const WATERMARK: &str = "SELECT rolled_until FROM kiribi_rollup_state WHERE id = 1";
+
 /// Moves the watermark to $1.
 pub(crate) const SET_WATERMARK: &str =
     "UPDATE kiribi_rollup_state SET rolled_until = $1 WHERE id = 1";
