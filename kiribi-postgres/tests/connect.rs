@@ -56,11 +56,14 @@ async fn connect_creates_the_schema_and_migrates_it() {
             "kiribi_attempts",
             "kiribi_flows",
             "kiribi_job_deps",
+            "kiribi_job_traces",
             "kiribi_jobs",
             "kiribi_logs",
             "kiribi_migrations",
             "kiribi_queues",
             "kiribi_rate_starts",
+            "kiribi_rollup_state",
+            "kiribi_rollups",
             "kiribi_schedules"
         ]
     );
