@@ -386,9 +386,12 @@ pub(crate) const RENEW_LEASES: &str = concat!(
 /// function that splits the batch: see [`COMPLETE_JOBS`] and [`COMPLETE_JOBS_JSONB`].
 ///
 /// ?1 a JSON array with one array per completion: `[id, attempt, owner, status,
-/// result (JSON text) or null, error or null (keeps the previous one), next run_at
-/// or null (keeps it), finished_at or null, 1 if the attempt was interrupted else
-/// 0, 1 if the attempt is given back uncharged (a snooze) else 0]`.
+/// result (JSON text) or null, error or null (keeps the previous one), milliseconds
+/// until the next attempt is due or null (keeps `run_at`), finished_at or null, 1
+/// if the attempt was interrupted else 0, 1 if the attempt is given back uncharged
+/// (a snooze) else 0]`. The next `run_at` counts from the statement's own clock,
+/// the one the trigger `kiribi_attempt_fails` stamps the attempt's end with, so a
+/// retry is never due sooner after its attempt's recorded end than its delay.
 ///
 /// A job whose cancel was requested (`cancel_requested`) is not made to wait again:
 /// an unfinished outcome is stored as `cancelled`, finished now, charged (see the
@@ -417,7 +420,8 @@ macro_rules! complete_jobs {
                      ELSE kiribi_jobs.attempted_by END, \
                  result = c.result, \
                  last_error = COALESCE(c.error, kiribi_jobs.last_error), \
-                 run_at = COALESCE(c.run_at, kiribi_jobs.run_at), \
+                 run_at = COALESCE(CAST(unixepoch('subsec') * 1000 AS INTEGER) + c.retry_in, \
+                                   kiribi_jobs.run_at), \
                  finished_at = CASE \
                      WHEN kiribi_jobs.cancel_requested = 1 AND c.finished_at IS NULL \
                          THEN CAST(unixepoch('subsec') * 1000 AS INTEGER) \
@@ -426,7 +430,7 @@ macro_rules! complete_jobs {
                  lease_owner = NULL, lease_expires_at = NULL \
              FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS attempt, value ->> 2 AS owner, \
                           value ->> 3 AS status, value ->> 4 AS result, value ->> 5 AS error, \
-                          value ->> 6 AS run_at, value ->> 7 AS finished_at, \
+                          value ->> 6 AS retry_in, value ->> 7 AS finished_at, \
                           value ->> 8 AS interrupted, value ->> 9 AS released \
                    FROM ",
             $each,

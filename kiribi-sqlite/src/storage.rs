@@ -38,7 +38,7 @@ use crate::enqueue::{self, insert_jobs};
 use crate::error::{BACKEND, retry_on_contention, storage_error};
 use crate::listen::CommitWatcher;
 use crate::options::SqliteStorageOptions;
-use crate::row::{self, after, attempt_column, now_ms};
+use crate::row::{self, after, attempt_column, duration_ms, now_ms};
 use crate::sql;
 use crate::{flow, list, logs, migrate, rollup, schedule};
 
@@ -884,7 +884,8 @@ fn successes_of_one_owner(completions: &[(Lease, Outcome)]) -> Option<(&str, Str
 }
 
 /// One completion as `sql::complete_jobs!` reads it: `[id, attempt, owner, status,
-/// result, error, next run_at, finished_at, interrupted, released]`.
+/// result, error, milliseconds until the next attempt, finished_at, interrupted,
+/// released]`.
 fn completion_row(now: i64, lease: &Lease, outcome: &Outcome) -> serde_json::Value {
     let columns = OutcomeColumns::of(outcome);
     serde_json::json!([
@@ -895,7 +896,7 @@ fn completion_row(now: i64, lease: &Lease, outcome: &Outcome) -> serde_json::Val
         columns.status.as_str(),
         columns.result,
         columns.error,
-        columns.retry_in.map(|delay| after(now, delay)),
+        columns.retry_in.map(duration_ms),
         columns.finished.then_some(now),
         i64::from(columns.interrupted),
         i64::from(columns.released)
@@ -905,7 +906,6 @@ fn completion_row(now: i64, lease: &Lease, outcome: &Outcome) -> serde_json::Val
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::row::duration_ms;
 
     #[test]
     fn versions_parse_and_compare() {
