@@ -202,8 +202,12 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 ///   [`enqueue`](Storage::enqueue) and a caller's transaction alike, until it is
 ///   deleted (a duplicate stores none); a claim with
 ///   [`trace_contexts`](crate::backend::ClaimRequest::trace_contexts) set returns
-///   it on each claimed job that has one. Jobs without one pay nothing: no row
-///   and no statement, and a claim without the flag reads nothing more.
+///   it on each claimed job that has one, read after the claim committed: when that
+///   read fails, the claim still returns its jobs, without their contexts (a claim
+///   that reported an error for jobs it moved to `Running` would leave them to a
+///   worker that renews their leases without running them). Jobs without one pay
+///   nothing: no row and no statement, and a claim without the flag reads nothing
+///   more.
 /// - **Counting.** [`count`](Storage::count) returns how many jobs a filter matches
 ///   with its limit ignored: the jobs [`list`](Storage::list) would return without
 ///   a limit (with a paging cursor, the jobs older than it).

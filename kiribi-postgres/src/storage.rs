@@ -218,6 +218,14 @@ impl PgStorage {
         &self.schema
     }
 
+    /// The stored trace contexts of claimed jobs, on a session of their own.
+    async fn traces_of(&self, claimed: &[ClaimedJob]) -> Result<Vec<Option<String>>, sqlx::Error> {
+        let mut session = self.session().await?;
+        let traces = enqueue::trace_contexts(&mut session, claimed).await?;
+        session.finish().await?;
+        Ok(traces)
+    }
+
     /// A connection whose `search_path` puts kiribi's schema first.
     async fn session(&self) -> Result<Session, sqlx::Error> {
         match &self.scoped_search_path {
@@ -338,13 +346,24 @@ impl Storage for PgStorage {
             } else {
                 claim_with_limited(&mut session, request, limit).await?
             };
+            session.finish().await?;
+            // After the claim committed: a failure here must not lose the claimed
+            // jobs (their leases are this worker's, renewed while it runs), so
+            // they run without their trace contexts instead.
             if request.trace_contexts && !claimed.is_empty() {
-                let traces = enqueue::trace_contexts(&mut session, &claimed).await?;
-                for (job, trace) in claimed.iter_mut().zip(traces) {
-                    job.trace_context = trace;
+                match self.traces_of(&claimed).await {
+                    Ok(traces) => {
+                        for (job, trace) in claimed.iter_mut().zip(traces) {
+                            job.trace_context = trace;
+                        }
+                    }
+                    Err(error) => tracing::warn!(
+                        %error,
+                        jobs = claimed.len(),
+                        "reading the claimed jobs' trace contexts failed; they run without"
+                    ),
                 }
             }
-            session.finish().await?;
             Ok(claimed)
         }
         .await

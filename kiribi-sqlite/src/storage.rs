@@ -344,13 +344,25 @@ impl Storage for SqliteStorage {
             .await?;
         claimed.sort_by_key(|c| (Reverse(c.priority), c.run_at, c.job.id()));
         let mut claimed: Vec<ClaimedJob> = claimed.into_iter().map(|c| c.job).collect();
+        // After the claim committed: a failure here must not lose the claimed jobs
+        // (their leases are this worker's, renewed while it runs), so they run
+        // without their trace contexts instead.
         if request.trace_contexts && !claimed.is_empty() {
             let jobs = &claimed;
             let traces = self
                 .read(|mut conn| async move { enqueue::trace_contexts(&mut conn, jobs).await })
-                .await?;
-            for (job, trace) in claimed.iter_mut().zip(traces) {
-                job.trace_context = trace;
+                .await;
+            match traces {
+                Ok(traces) => {
+                    for (job, trace) in claimed.iter_mut().zip(traces) {
+                        job.trace_context = trace;
+                    }
+                }
+                Err(error) => tracing::warn!(
+                    %error,
+                    jobs = claimed.len(),
+                    "reading the claimed jobs' trace contexts failed; they run without"
+                ),
             }
         }
         Ok(claimed)
