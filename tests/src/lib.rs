@@ -190,3 +190,24 @@ pub async fn wait_for_flow(
     })
     .await
 }
+
+/// Runs raw SQL statements, in order, on `kiribi`'s own pool (SQLite or
+/// PostgreSQL): for the migration tests, which take a database back to an
+/// earlier schema.
+pub async fn execute_sql(kiribi: &Kiribi, statements: &[&'static str]) {
+    for statement in statements {
+        if let Some(pool) = kiribi.sqlite_pool() {
+            kiribi::sqlx::raw_sql(*statement)
+                .execute(pool)
+                .await
+                .unwrap();
+        } else if let Some(pool) = kiribi.pg_pool() {
+            kiribi::sqlx::raw_sql(*statement)
+                .execute(pool)
+                .await
+                .unwrap();
+        } else {
+            panic!("a handle without a SQLite or PostgreSQL pool");
+        }
+    }
+}

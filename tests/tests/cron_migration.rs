@@ -1,9 +1,8 @@
 //! The schedules migration upgrades a database of the previous schema in place:
 //! its jobs stay and read as enqueued by no schedule, and schedules work after it.
 
-use kiribi::sqlx;
-use kiribi::{JobStatus, Kiribi, job};
-use kiribi_tests::{Backend, TestDb, backend_tests};
+use kiribi::{JobStatus, job};
+use kiribi_tests::{TestDb, backend_tests, execute_sql};
 
 #[job]
 async fn nightly(region: String) -> Result<(), String> {
@@ -20,28 +19,9 @@ const DOWNGRADE: &[&str] = &[
     "DELETE FROM kiribi_migrations WHERE version = 20261202100000",
 ];
 
-async fn downgrade(kiribi: &Kiribi, backend: Backend) {
-    for statement in DOWNGRADE {
-        match backend {
-            Backend::Sqlite => {
-                sqlx::raw_sql(*statement)
-                    .execute(kiribi.sqlite_pool().unwrap())
-                    .await
-                    .unwrap();
-            }
-            Backend::Postgres => {
-                sqlx::raw_sql(*statement)
-                    .execute(kiribi.pg_pool().unwrap())
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-}
-
 async fn a_database_of_the_previous_schema_is_upgraded_in_place(db: TestDb) {
     let old = db.connect().await;
-    downgrade(&old, db.backend()).await;
+    execute_sql(&old, DOWNGRADE).await;
     // Jobs enqueued before the upgrade, by the statements of the kiribi before it.
     let id = Nightly::enqueue(
         &old,

@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use kiribi::sqlx;
 use kiribi::{JobFilter, Kiribi, Retention, job};
-use kiribi_tests::{Backend, TestDb, backend_tests, wait};
+use kiribi_tests::{TestDb, backend_tests, execute_sql, wait};
 
 #[job(name = "upgrade.report")]
 async fn report(n: u32) -> Result<u32, String> {
@@ -23,28 +22,9 @@ const DOWNGRADE: &[&str] = &[
     "DELETE FROM kiribi_migrations WHERE version IN (20261205000000, 20261205100000)",
 ];
 
-async fn downgrade(kiribi: &Kiribi, backend: Backend) {
-    for statement in DOWNGRADE {
-        match backend {
-            Backend::Sqlite => {
-                sqlx::raw_sql(*statement)
-                    .execute(kiribi.sqlite_pool().unwrap())
-                    .await
-                    .unwrap();
-            }
-            Backend::Postgres => {
-                sqlx::raw_sql(*statement)
-                    .execute(kiribi.pg_pool().unwrap())
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-}
-
 async fn jobs_finished_before_the_upgrade_are_counted_rolled_up_and_pruned(db: TestDb) {
     let old = db.connect().await;
-    downgrade(&old, db.backend()).await;
+    execute_sql(&old, DOWNGRADE).await;
     // Jobs run to the end before the upgrade, by the statements of the kiribi
     // before it (an inline run writes no trace row and reads no rollup).
     for n in 0..3 {
