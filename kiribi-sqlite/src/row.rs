@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use kiribi_core::backend::{
     AttemptRecordBuilder, ClaimedJob, CorruptRow, DurationSketch, ExpiredLease, FinishedJob,
     JobRecordBuilder, Lease, Rollup, ScheduleRecordBuilder, WorkerId, decode_count, decode_json,
-    decode_sketch, decode_status,
+    decode_status, decode_total,
 };
 use kiribi_core::{
     AttemptRecord, FlowId, JobId, JobRecord, JobStatus, LogLevel, LogLine, NewLogLine,
@@ -64,6 +64,16 @@ struct Columns<'r> {
 }
 
 impl<'r> Columns<'r> {
+    /// Columns of a row that belongs to no job (its errors name no job).
+    fn of_table(row: &'r SqliteRow, table: &'static str) -> Self {
+        Self {
+            row,
+            table,
+            job_id: None,
+            positions: &[],
+        }
+    }
+
     fn new(row: &'r SqliteRow, table: &'static str, id_column: &'static str) -> Self {
         let job_id = row.try_get::<i64, _>(id_column).ok();
         Self {
@@ -322,17 +332,14 @@ pub(crate) fn decode_finished(row: &SqliteRow) -> Result<FinishedJob, sqlx::Erro
 
 /// A row of `kiribi_rollups`.
 pub(crate) fn decode_rollup(row: &SqliteRow) -> Result<Rollup, sqlx::Error> {
-    let c = Columns::new(row, "kiribi_rollups", "minute");
+    let c = Columns::of_table(row, "kiribi_rollups");
     let total = |column| -> Result<u64, sqlx::Error> {
         let value: i64 = c.get(column)?;
-        c.decoded(
-            column,
-            u64::try_from(value).map_err(|_| format!("holds {value}, not a count")),
-        )
+        c.decoded(column, decode_total(value))
     };
     let sketch = |column| -> Result<DurationSketch, sqlx::Error> {
         let bytes: Vec<u8> = c.get(column)?;
-        decode_sketch("kiribi_rollups", column, &bytes).map_err(into_sqlx)
+        c.decoded(column, DurationSketch::from_bytes(&bytes))
     };
     Ok(Rollup {
         minute: c.time("minute")?,

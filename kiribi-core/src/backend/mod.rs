@@ -8,8 +8,8 @@
 //! - [`Migration`], [`latest_version`] and [`pending_migrations`]: which embedded
 //!   migrations to apply given the versions a database has recorded, and when it
 //!   was migrated by a newer kiribi ([`SchemaTooNew`], then [`Error::SchemaTooNew`]);
-//! - [`CorruptRow`] and the decoders [`decode_status`], [`decode_count`] and
-//!   [`decode_json`]: a stored value that kiribi never writes is an error that
+//! - [`CorruptRow`] and the decoders [`decode_status`], [`decode_count`],
+//!   [`decode_total`] and [`decode_json`]: a stored value that kiribi never writes is an error that
 //!   names the table, the job and the column, never a panic;
 //! - [`inserted_ids`] and [`lease_expired_error`]: what an insert must return, and
 //!   what is recorded when a worker's lease runs out;
@@ -67,9 +67,9 @@ pub use migrate::{
 pub use outcome::OutcomeColumns;
 pub use rollup::{
     DurationSketch, FinishedJob, ROLLUP_SPAN, Rollup, RollupProgress, Rollups,
-    SKETCH_RELATIVE_ACCURACY, decode_sketch, minute_of,
+    SKETCH_RELATIVE_ACCURACY, minute_of,
 };
-pub use row::{CorruptRow, decode_count, decode_json, decode_status, inserted_ids};
+pub use row::{CorruptRow, decode_count, decode_json, decode_status, decode_total, inserted_ids};
 pub use schedule::{DueTick, NewSchedule, ScheduleTick};
 
 pub use crate::flow::flow_record;

@@ -16,7 +16,6 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use sketches_ddsketch::{Config, DDSketch};
 
 use crate::JobStatus;
-use crate::backend::CorruptRow;
 
 /// The relative accuracy of every [`DurationSketch`]: a quantile it reports is
 /// within 1 % of a duration that was recorded at about that rank.
@@ -123,7 +122,8 @@ impl DurationSketch {
     /// # Errors
     ///
     /// A description of what is wrong, when the bytes are not a sketch with this
-    /// configuration (a backend wraps it in a [`CorruptRow`]).
+    /// configuration (a backend wraps it in a
+    /// [`CorruptRow`](crate::backend::CorruptRow)).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
         if bytes.is_empty() {
             return Ok(Self::new());
@@ -313,15 +313,6 @@ impl RollupProgress {
 /// that catching up on a long history (a database from before rollups) takes many
 /// short transactions rather than one long one.
 pub const ROLLUP_SPAN: TimeDelta = TimeDelta::minutes(5);
-
-/// A stored sketch column read back, or the [`CorruptRow`] that says which.
-pub fn decode_sketch(
-    table: &'static str,
-    column: &'static str,
-    bytes: &[u8],
-) -> Result<DurationSketch, CorruptRow> {
-    DurationSketch::from_bytes(bytes).map_err(|reason| CorruptRow::new(table, None, column, reason))
-}
 
 #[cfg(test)]
 mod tests {

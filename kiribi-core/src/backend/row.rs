@@ -102,6 +102,24 @@ pub fn decode_count(value: impl Into<i64>) -> Result<u32, String> {
     u32::try_from(value).map_err(|_| format!("holds {value}, not a count"))
 }
 
+/// A stored integer as a total (a rollup's job counts), which may pass `u32::MAX`.
+///
+/// # Examples
+///
+/// ```
+/// use kiribi_core::backend::decode_total;
+///
+/// assert_eq!(decode_total(5_000_000_000), Ok(5_000_000_000));
+/// assert!(decode_total(-1).is_err());
+/// ```
+///
+/// # Errors
+///
+/// The reason for a [`CorruptRow`] if `value` is negative.
+pub fn decode_total(value: i64) -> Result<u64, String> {
+    u64::try_from(value).map_err(|_| format!("holds {value}, not a count"))
+}
+
 /// Stored JSON text as a JSON value.
 ///
 /// # Examples
