@@ -1,0 +1,3 @@
+//! The `kiribi` command line (work in progress).
+
+fn main() {}

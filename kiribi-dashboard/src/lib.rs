@@ -1,0 +1,1 @@
+//! kiribi's web dashboard (work in progress).
