@@ -39,6 +39,10 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("w9-most", "W9 most runs of one key at once"),
     ("w3-logs", "W3 drain, 3 log lines per job, c=8 (jobs/s)"),
     (
+        "w3-search",
+        "W3 drain with the search indexes built, c=8 (jobs/s)",
+    ),
+    (
         "w10-flow",
         "W10 flow of 1,000 steps on 3 levels, enqueue to last step done, c=8 (steps/s)",
     ),
@@ -56,6 +60,18 @@ pub(crate) const ALL: &[(&str, &str)] = &[
         "S1 jobs by payload text among 1M, p50 / p95 (ms)",
     ),
     ("s1-rollup", "S1 roll-up of 1M finished jobs (jobs/s)"),
+    (
+        "s1-search-index",
+        "S1 building the search indexes over 1M jobs (jobs/s)",
+    ),
+    (
+        "s1-text-indexed",
+        "S1 jobs by payload text among 1M, search indexes built, p50 / p95 (ms)",
+    ),
+    (
+        "s1-count-created",
+        "S1 count of the jobs created in the last 10 min of 1M, indexed, p50 / p95 (ms)",
+    ),
     ("w6-small", "W6 drain with 10k finished (jobs/s)"),
     ("w6-large", "W6 drain with 1M finished (jobs/s)"),
     ("dead", "PG dead tuples after W3"),
@@ -98,6 +114,7 @@ pub(crate) const RUNNABLE: &[(&str, &[&str], bool)] = &[
     ("w8-unique", &["w8-unique"], false),
     ("w9", &["w9-keys", "w9-most"], false),
     ("w3-logs", &["w3-logs"], false),
+    ("w3-search", &["w3-search"], false),
     ("w10-flow", &["w10-flow"], false),
     ("s1", S1_COLUMNS, true),
     ("w6-small", &["w6-small"], false),
@@ -146,8 +163,10 @@ async fn run_on(
             Ok(vec![("w9-keys", rate), ("w9-most", most)])
         }
         "w3-logs" => one("w3-logs", drain_logging(name, target, n).await?),
+        "w3-search" => one("w3-search", drain_searchable(name, target, n).await?),
         "w10-flow" => one("w10-flow", run_flow(name, target).await?),
-        "s1" | "s1-stats" | "s1-count" | "s1-count-recent" | "s1-text" | "s1-rollup" => {
+        "s1" | "s1-stats" | "s1-count" | "s1-count-recent" | "s1-text" | "s1-rollup"
+        | "s1-search-index" | "s1-text-indexed" | "s1-count-created" => {
             stats(config, name, target).await
         }
         "w6-small" => {
@@ -241,6 +260,19 @@ async fn drain_logging(name: &str, target: &Target, n: u64) -> Result<Measure> {
     Ok(rate(n, elapsed))
 }
 
+/// W3 with the search indexes built before the jobs are enqueued: what the opt-in
+/// text and creation-time indexes cost the drain.
+async fn drain_searchable(name: &str, target: &Target, n: u64) -> Result<Measure> {
+    let recorder = Arc::new(Recorder::new(false));
+    let contender = contenders::connect(name, target, recorder.clone()).await?;
+    if !contender.create_search_indexes().await? {
+        return Ok(Measure::NotApplicable("no search indexes"));
+    }
+    enqueue_all(contender.as_ref(), n).await?;
+    let elapsed = time_drain(contender.as_ref(), &recorder, n).await?;
+    Ok(rate(n, elapsed))
+}
+
 /// W10's flow size, whatever `--jobs` says (issue 12's cell).
 const FLOW_STEPS: u64 = 1000;
 
@@ -277,6 +309,9 @@ const S1_COLUMNS: &[&str] = &[
     "s1-count-recent",
     "s1-text",
     "s1-rollup",
+    "s1-search-index",
+    "s1-text-indexed",
+    "s1-count-created",
 ];
 
 /// S1: statistics over 1M finished jobs (`config.finished_large()`), spread over
@@ -314,6 +349,12 @@ async fn stats(
         ("s1-count-recent", latency(timings.count_recent)),
         ("s1-text", latency(timings.text)),
         ("s1-rollup", rate(config.finished_large(), timings.roll_up)),
+        (
+            "s1-search-index",
+            rate(config.finished_large(), timings.search_index),
+        ),
+        ("s1-text-indexed", latency(timings.text_indexed)),
+        ("s1-count-created", latency(timings.count_created)),
     ])
 }
 

@@ -126,7 +126,7 @@ pub use stats::{
     a_flow_is_pruned_whole_once_every_step_is_done,
     concurrent_roll_ups_from_two_handles_count_each_job_once, count_matches_what_list_returns,
     list_and_count_filter_by_text_and_time, prune_deletes_only_counted_jobs_past_retention,
-    rollups_count_every_finished_job_once,
+    rollups_count_every_finished_job_once, search_indexes_give_the_same_answers,
 };
 pub use unique::{
     a_key_held_in_any_state_outlives_its_job, a_unique_key_is_held_until_its_job_finishes,
@@ -305,6 +305,7 @@ macro_rules! conformance_tests {
             a_flow_is_pruned_whole_once_every_step_is_done,
             count_matches_what_list_returns,
             list_and_count_filter_by_text_and_time,
+            search_indexes_give_the_same_answers,
         );
         $crate::conformance_tests!(@pair $database;
             claims_from_two_handles_never_hand_out_a_job_twice,

@@ -407,3 +407,123 @@ pub async fn list_and_count_filter_by_text_and_time(storage: &dyn Storage) {
         [ids[0]]
     );
 }
+
+/// What the text and creation-time criteria select for the jobs of `name`: each
+/// filter's ids, listed and counted alike.
+async fn search_answers(
+    storage: &dyn Storage,
+    name: &str,
+    since: chrono::DateTime<Utc>,
+) -> Vec<Vec<JobId>> {
+    let mut answers = Vec::new();
+    for text in [
+        "alice@",
+        "example.com",
+        "mailbox full",
+        "100% <b>",
+        "%",
+        "_",
+        "\\",
+        "ALICE",
+        "ob",
+        "\"quoted\"",
+        "naïve",
+        "quota",
+        "carol",
+    ] {
+        answers.push(filtered(storage, JobFilter::new().name(name).text(text)).await);
+    }
+    answers.push(filtered(storage, JobFilter::new().name(name).created_after(since)).await);
+    answers.push(filtered(storage, JobFilter::new().name(name).created_before(since)).await);
+    answers.push(
+        filtered(
+            storage,
+            JobFilter::new()
+                .name(name)
+                .text("example")
+                .created_after(since),
+        )
+        .await,
+    );
+    answers
+}
+
+async fn filtered(storage: &dyn Storage, filter: JobFilter) -> Vec<JobId> {
+    let listed: Vec<JobId> = storage
+        .list(&filter)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|job| job.id)
+        .collect();
+    let counted = storage.count(&filter).await.expect("count");
+    assert_eq!(counted, listed.len() as u64, "{filter:?}");
+    listed
+}
+
+/// The search indexes change no answer: the text and creation-time criteria select
+/// the same jobs before and after `create_search_indexes` (called twice), and jobs
+/// enqueued, failed or deleted afterwards are found, or not, as without them.
+pub async fn search_indexes_give_the_same_answers(storage: &dyn Storage) {
+    let texts = |notes: &[&str]| {
+        notes
+            .iter()
+            .map(|note| NewJob::new("searched", serde_json::json!({ "note": note })))
+            .collect::<Vec<_>>()
+    };
+    let ids = enqueue(
+        storage,
+        texts(&[
+            "alice@example.com",
+            "bob@example.com",
+            "100% <b>done</b>_ \\ \"quoted\"",
+            "naïve",
+        ]),
+    )
+    .await;
+    let alice = claim_one(storage, "searched", LONG_LEASE).await;
+    assert_eq!(alice.lease.id, ids[0]);
+    assert!(
+        complete(
+            storage,
+            alice.lease,
+            Outcome::failed("SMTP said: mailbox full")
+        )
+        .await
+        .expect("complete")
+    );
+    let since = Utc::now() - TimeDelta::seconds(1);
+    let without = search_answers(storage, "searched", since).await;
+    assert_eq!(without[0], [ids[0]], "the check finds something to compare");
+
+    storage
+        .create_search_indexes()
+        .await
+        .expect("create the search indexes");
+    storage
+        .create_search_indexes()
+        .await
+        .expect("a second call changes nothing");
+    assert_eq!(search_answers(storage, "searched", since).await, without);
+
+    // After the indexes: a new job, a new error, a deleted job.
+    let carol = enqueue(storage, texts(&["carol@example.com"])).await[0];
+    let bob = claim_one(storage, "searched", LONG_LEASE).await;
+    assert_eq!(bob.lease.id, ids[1]);
+    assert!(
+        complete(storage, bob.lease, Outcome::failed("quota exceeded"))
+            .await
+            .expect("complete")
+    );
+    assert!(storage.delete(ids[3]).await.expect("delete"));
+    let found =
+        |text: &'static str| filtered(storage, JobFilter::new().name("searched").text(text));
+    assert_eq!(found("carol").await, [carol]);
+    assert_eq!(found("quota").await, [ids[1]]);
+    assert_eq!(found("example.com").await, [carol, ids[1], ids[0]]);
+    assert!(
+        found("naïve").await.is_empty(),
+        "a deleted job is not found"
+    );
+    assert_eq!(found("mailbox full").await, [ids[0]]);
+}

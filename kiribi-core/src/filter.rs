@@ -69,10 +69,12 @@ impl JobFilter {
     /// `text`, case-sensitively. Search for a value (`alice@example.com`) rather
     /// than JSON syntax: backends store JSON with different spacing.
     ///
-    /// No index holds the text: the jobs the other criteria select are read, newest
-    /// first, until the limit is reached (all of them for
-    /// `Kiribi::count`); narrow it with a name, status
-    /// or time range on a large table.
+    /// Until `Kiribi::create_search_indexes` has built the text index, no index
+    /// holds the text: the jobs the other criteria select are read, newest first,
+    /// until the limit is reached (all of them for `Kiribi::count`); narrow it with
+    /// a name, status or time range on a large table. With the index, a text of
+    /// three characters or more is looked up in it (shorter ones still read the
+    /// jobs).
     pub fn text(mut self, text: impl Into<String>) -> Self {
         self.text = Some(text.into());
         self

@@ -211,6 +211,15 @@ pub type ReapDecision<'a> = &'a (dyn Fn(&ExpiredLease) -> Outcome + Send + Sync)
 /// - **Counting.** [`count`](Storage::count) returns how many jobs a filter matches
 ///   with its limit ignored: the jobs [`list`](Storage::list) would return without
 ///   a limit (with a paging cursor, the jobs older than it).
+/// - **Search indexes.** [`create_search_indexes`](Storage::create_search_indexes)
+///   builds, once and for every later job, an index of the text of payloads and last
+///   errors (by trigrams) and one of creation times; it is idempotent and safe while
+///   workers run. Listing and counting with [`JobFilter::text`](crate::JobFilter::text)
+///   and creation-time ranges give the same answers with the indexes as without
+///   them (a case-sensitive substring of the stored payload text or the last
+///   error, any text, of any length), only faster; jobs enqueued, failed or deleted
+///   after the indexes were built are found, or not, as without them. Without a
+///   call, no job pays for them.
 ///
 /// [`upsert_schedule`]: Storage::upsert_schedule
 /// [`enqueue_tick`]: Storage::enqueue_tick
@@ -423,6 +432,10 @@ pub trait Storage: Send + Sync + 'static {
 
     /// How many jobs `filter` matches, its limit aside (see *Counting*).
     async fn count(&self, filter: &JobFilter) -> Result<u64>;
+
+    /// Builds the indexes of the contract's *Search indexes* if they are not there
+    /// yet, reading every job once (see the backend's docs for what it costs).
+    async fn create_search_indexes(&self) -> Result<()>;
 }
 
 /// A stream of wake-ups from the database; see [`Storage::listen`].

@@ -632,5 +632,31 @@ pub(crate) const MARK_SCHEDULED_JOB: &str = "\
 pub(crate) const RECORD_LAST_JOB: &str =
     "UPDATE kiribi_schedules SET last_job_id = $2 WHERE name = $1";
 
+/// The trigram operator classes of the search indexes.
+pub(crate) const CREATE_TRIGRAM_EXTENSION: &str = "CREATE EXTENSION IF NOT EXISTS pg_trgm";
+
+/// The search indexes (see `Storage::create_search_indexes`): name, then what
+/// follows `ON kiribi_jobs`. The text filter's `LIKE` on `payload::text` and
+/// `last_error` is what the two GIN indexes serve.
+pub(crate) const SEARCH_INDEXES: [(&str, &str); 3] = [
+    (
+        "kiribi_jobs_payload_text",
+        "USING gin ((payload::text) gin_trgm_ops)",
+    ),
+    (
+        "kiribi_jobs_error_text",
+        "USING gin (last_error gin_trgm_ops)",
+    ),
+    ("kiribi_jobs_created", "(created_at)"),
+];
+
+/// The search indexes that an interrupted `CREATE INDEX CONCURRENTLY` left
+/// invalid, in the schema of `kiribi_jobs`.
+pub(crate) const INVALID_SEARCH_INDEXES: &str = "\
+    SELECT c.relname::text FROM pg_index AS i \
+    JOIN pg_class AS c ON c.oid = i.indexrelid \
+    WHERE i.indrelid = 'kiribi_jobs'::regclass AND NOT i.indisvalid \
+      AND c.relname IN ('kiribi_jobs_payload_text', 'kiribi_jobs_error_text', 'kiribi_jobs_created')";
+
 pub(crate) mod flow;
 pub(crate) mod rollup;

@@ -486,7 +486,8 @@ impl Storage for PgStorage {
         let limit = i64::try_from(filter.get_limit()).unwrap_or(i64::MAX);
         async {
             let mut session = self.session().await?;
-            let query = bind_filter(sqlx::query(AssertSqlSafe(text)), filter);
+            let query = bind_filter(sqlx::query(AssertSqlSafe(text)), filter)
+                .persistent(planned_per_call(filter));
             let jobs = query
                 .bind(limit)
                 .fetch_all(&mut *session)
@@ -716,6 +717,50 @@ impl Storage for PgStorage {
         .map_err(storage_error)
     }
 
+    /// Builds the search indexes (see the contract): GIN trigram indexes
+    /// (extension `pg_trgm`, created if missing, which needs the right to create
+    /// it in the schema) of the payload text and the last error, and a B-tree of
+    /// creation times, each `CONCURRENTLY` (without blocking enqueues and claims)
+    /// unless the storage scopes its `search_path` in a transaction. An index that
+    /// an interrupted build left invalid is dropped and built again. Afterwards
+    /// every enqueue, claim and completion also writes the GIN indexes (an update
+    /// of a job writes a new entry in every index), the cost that `BENCHMARKS.md`
+    /// measures.
+    async fn create_search_indexes(&self) -> Result<(), Error> {
+        async {
+            let mut session = self.session().await?;
+            let concurrently = matches!(session, Session::Pooled(_));
+            sqlx::query(sql::CREATE_TRIGRAM_EXTENSION)
+                .execute(&mut *session)
+                .await?;
+            let invalid: Vec<String> = sqlx::query_scalar(sql::INVALID_SEARCH_INDEXES)
+                .fetch_all(&mut *session)
+                .await?;
+            for name in invalid {
+                let drop = format!("DROP INDEX IF EXISTS \"{}\"", name.replace('"', "\"\""));
+                sqlx::raw_sql(AssertSqlSafe(drop))
+                    .execute(&mut *session)
+                    .await?;
+            }
+            for (name, definition) in sql::SEARCH_INDEXES {
+                let create = format!(
+                    "CREATE INDEX {}IF NOT EXISTS {name} ON kiribi_jobs {definition}",
+                    if concurrently { "CONCURRENTLY " } else { "" }
+                );
+                sqlx::raw_sql(AssertSqlSafe(create))
+                    .execute(&mut *session)
+                    .await?;
+            }
+            // Statistics of the new expression index, for the planner's estimates.
+            sqlx::query("ANALYZE kiribi_jobs")
+                .execute(&mut *session)
+                .await?;
+            session.finish().await
+        }
+        .await
+        .map_err(storage_error)
+    }
+
     async fn count(&self, filter: &JobFilter) -> Result<u64, Error> {
         let conditions = filter_conditions(filter, true);
         let mut text = String::from("SELECT count(*) FROM kiribi_jobs");
@@ -723,6 +768,7 @@ impl Storage for PgStorage {
         async {
             let mut session = self.session().await?;
             let counted: i64 = bind_filter(sqlx::query(AssertSqlSafe(text)), filter)
+                .persistent(planned_per_call(filter))
                 .fetch_one(&mut *session)
                 .await?
                 .try_get(0)?;
@@ -1135,7 +1181,9 @@ fn filter_conditions(filter: &JobFilter, counting: bool) -> Vec<&'static str> {
         conditions.push("queue = $");
     }
     if filter.get_text().is_some() {
-        conditions.push("(strpos(payload::text, $) > 0 OR strpos(last_error, $) > 0)");
+        // LIKE, which the trigram indexes of `create_search_indexes` serve, with the
+        // text's own `%`, `_` and `\` escaped: a case-sensitive substring.
+        conditions.push("(payload::text LIKE $ OR last_error LIKE $)");
     }
     let (created, finished) = (filter.get_created(), filter.get_finished());
     if filter.get_status().is_none() && (finished.after.is_some() || finished.before.is_some()) {
@@ -1157,6 +1205,29 @@ fn filter_conditions(filter: &JobFilter, counting: bool) -> Vec<&'static str> {
         conditions.push("id < $");
     }
     conditions
+}
+
+/// Whether a listing or count of `filter` may be a prepared statement that
+/// PostgreSQL plans once for every later call: not with a text criterion, whose
+/// plan depends on the text (a generic plan of `LIKE $1` walks the table by id
+/// instead of the trigram indexes; an unnamed statement is planned with its values).
+fn planned_per_call(filter: &JobFilter) -> bool {
+    filter.get_text().is_none()
+}
+
+/// A LIKE pattern that matches the strings containing `text`: its `\`, `%` and `_`
+/// escaped with `\`, LIKE's default escape character.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// Appends ` WHERE` and `conditions`, numbering their parameters from 1: every
@@ -1191,7 +1262,7 @@ fn bind_filter<'q>(
         query = query.bind(queue);
     }
     if let Some(text) = filter.get_text() {
-        query = query.bind(text);
+        query = query.bind(like_pattern(text));
     }
     let (created, finished) = (filter.get_created(), filter.get_finished());
     for at in [

@@ -30,9 +30,10 @@ pub(crate) async fn list(
     filter: &JobFilter,
 ) -> Result<Vec<JobRecord>, sqlx::Error> {
     let limit = i64::try_from(filter.get_limit()).unwrap_or(i64::MAX);
+    let criteria = &Criteria::new(conn, filter).await?;
     let status = match filter.get_status() {
         Some(JobStatus::Pending | JobStatus::Retrying) => {
-            return list_ready(conn, filter, limit).await;
+            return list_ready(conn, criteria, limit).await;
         }
         None | Some(JobStatus::Succeeded) => "status = ?",
         // The partial index's predicate, spelled out so that SQLite uses it.
@@ -41,10 +42,10 @@ pub(crate) async fn list(
     let text = format!(
         "{} {} ORDER BY id DESC LIMIT ?",
         sql::LIST_JOBS,
-        where_clause(filter, status, None)
+        where_clause(criteria, status, None)
     );
     fetch(
-        bind(sqlx::query(AssertSqlSafe(text)), filter, None).bind(limit),
+        bind(sqlx::query(AssertSqlSafe(text)), criteria, None).bind(limit),
         conn,
     )
     .await
@@ -66,13 +67,14 @@ pub(crate) async fn count(
         Some(_) => &[concat!("status = ? AND ", sql::by_status_predicate!())],
         None => &[""],
     };
+    let criteria = &Criteria::new(conn, filter).await?;
     let mut total = 0;
     for status in statuses {
         let text = format!(
             "SELECT count(*) FROM kiribi_jobs {}",
-            where_clause(filter, status, None)
+            where_clause(criteria, status, None)
         );
-        let counted: i64 = bind(sqlx::query(AssertSqlSafe(text)), filter, None)
+        let counted: i64 = bind(sqlx::query(AssertSqlSafe(text)), criteria, None)
             .fetch_one(&mut *conn)
             .await?
             .try_get(0)?;
@@ -85,9 +87,10 @@ pub(crate) async fn count(
 /// ready index, in one read transaction.
 async fn list_ready(
     conn: &mut SqliteConnection,
-    filter: &JobFilter,
+    criteria: &Criteria<'_>,
     limit: i64,
 ) -> Result<Vec<JobRecord>, sqlx::Error> {
+    let filter = criteria.filter;
     let mut tx = conn.begin().await?;
     let next_id: i64 = sqlx::query_scalar("SELECT COALESCE(max(id), 0) + 1 FROM kiribi_jobs")
         .fetch_one(&mut *tx)
@@ -101,12 +104,12 @@ async fn list_ready(
     let recent = format!(
         "{} NOT INDEXED {} ORDER BY id DESC LIMIT ?",
         sql::LIST_JOBS,
-        where_clause(filter, "status = ?", Some("id > ?"))
+        where_clause(criteria, "status = ?", Some("id > ?"))
     );
     let mut jobs = fetch(
         bind(
             sqlx::query(AssertSqlSafe(recent)),
-            filter,
+            criteria,
             Some(recent_floor),
         )
         .bind(limit),
@@ -136,12 +139,16 @@ async fn list_ready(
                      ORDER BY id DESC LIMIT ?) \
                  ORDER BY id DESC",
                 sql::LIST_JOBS,
-                where_clause(filter, predicate, Some("id <= ?"))
+                where_clause(criteria, predicate, Some("id <= ?"))
             );
             older.extend(
                 fetch(
-                    bind(sqlx::query(AssertSqlSafe(text)), filter, Some(recent_floor))
-                        .bind(missing),
+                    bind(
+                        sqlx::query(AssertSqlSafe(text)),
+                        criteria,
+                        Some(recent_floor),
+                    )
+                    .bind(missing),
                     &mut tx,
                 )
                 .await?,
@@ -158,7 +165,8 @@ async fn list_ready(
 /// `WHERE` and the conditions the filter sets, in the order [`bind`] binds them:
 /// `status` (when the filter has a status), name, queue, text (twice), the time
 /// ranges, the paging cursor, then `id_bound` (one bound id).
-fn where_clause(filter: &JobFilter, status: &str, id_bound: Option<&str>) -> String {
+fn where_clause(criteria: &Criteria<'_>, status: &str, id_bound: Option<&str>) -> String {
+    let filter = criteria.filter;
     let mut conditions = Vec::new();
     if filter.get_status().is_some() {
         conditions.push(status);
@@ -168,6 +176,11 @@ fn where_clause(filter: &JobFilter, status: &str, id_bound: Option<&str>) -> Str
     }
     if filter.get_queue().is_some() {
         conditions.push("queue = ?");
+    }
+    if criteria.text_match.is_some() {
+        // The index gives the jobs that hold the text's trigrams in order, and
+        // `instr` keeps the exact answer whatever its tokenizer does.
+        conditions.push(sql::TEXT_MATCHES);
     }
     if filter.get_text().is_some() {
         conditions.push("(instr(payload, ?) > 0 OR instr(last_error, ?) > 0)");
@@ -202,9 +215,10 @@ fn where_clause(filter: &JobFilter, status: &str, id_bound: Option<&str>) -> Str
 /// Binds the values of [`where_clause`]'s conditions.
 fn bind<'q>(
     mut query: Query<'q, Sqlite, SqliteArguments>,
-    filter: &'q JobFilter,
+    criteria: &'q Criteria<'q>,
     id_bound: Option<i64>,
 ) -> Query<'q, Sqlite, SqliteArguments> {
+    let filter = criteria.filter;
     if let Some(status) = filter.get_status() {
         query = query.bind(status.as_str());
     }
@@ -213,6 +227,9 @@ fn bind<'q>(
     }
     if let Some(queue) = filter.get_queue() {
         query = query.bind(queue);
+    }
+    if let Some(text_match) = &criteria.text_match {
+        query = query.bind(text_match.as_str());
     }
     if let Some(text) = filter.get_text() {
         query = query.bind(text).bind(text);
@@ -236,6 +253,44 @@ fn bind<'q>(
         query = query.bind(id);
     }
     query
+}
+
+/// Builds the search indexes unless they are there (see `sql::CREATE_SEARCH_INDEXES`).
+pub(crate) async fn create_search_indexes(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let exists: bool = sqlx::query_scalar(sql::TEXT_INDEX_EXISTS)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !exists {
+        sqlx::raw_sql(sql::CREATE_SEARCH_INDEXES)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// A filter, and how its text is looked up: in the text index of
+/// `create_search_indexes` (an FTS5 phrase) when there is one and the text is long
+/// enough for its trigrams.
+pub(crate) struct Criteria<'f> {
+    filter: &'f JobFilter,
+    text_match: Option<String>,
+}
+
+impl<'f> Criteria<'f> {
+    async fn new(conn: &mut SqliteConnection, filter: &'f JobFilter) -> Result<Self, sqlx::Error> {
+        let text_match = match filter.get_text() {
+            Some(text) if text.chars().count() >= 3 => {
+                let indexed: bool = sqlx::query_scalar(sql::TEXT_INDEX_EXISTS)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                // One FTS5 phrase: the text in double quotes, its own doubled.
+                indexed.then(|| format!("\"{}\"", text.replace('"', "\"\"")))
+            }
+            _ => None,
+        };
+        Ok(Self { filter, text_match })
+    }
 }
 
 async fn fetch(

@@ -705,6 +705,46 @@ pub(crate) const MARK_SCHEDULED_JOB: &str = "\
 pub(crate) const RECORD_LAST_JOB: &str =
     "UPDATE kiribi_schedules SET last_job_id = ?2 WHERE name = ?1";
 
+/// Whether `create_search_indexes` built the text index.
+pub(crate) const TEXT_INDEX_EXISTS: &str = "\
+    SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kiribi_jobs_text')";
+
+/// A job whose payload or last error holds the trigrams of FTS5 phrase ? in order.
+pub(crate) const TEXT_MATCHES: &str =
+    "id IN (SELECT rowid FROM kiribi_jobs_text WHERE kiribi_jobs_text MATCH ?)";
+
+/// The search indexes of `Storage::create_search_indexes`, in one write
+/// transaction, after [`TEXT_INDEX_EXISTS`] said they are not there.
+///
+/// The text index is an FTS5 table with the trigram tokenizer (case-sensitive, as
+/// the text filter is), contentless: it keeps the trigrams and the job ids, not a
+/// second copy of the text. Triggers keep it: every insert adds the job's payload
+/// and last error, a change of the last error (a failed attempt; a success does
+/// not name it) replaces them, and a delete removes them. Building it reads every
+/// job once; then every enqueue tokenizes its payload.
+///
+/// Creation times get a plain index, written by every enqueue.
+pub(crate) const CREATE_SEARCH_INDEXES: &str = "\
+    CREATE VIRTUAL TABLE kiribi_jobs_text USING fts5 ( \
+        payload, last_error, content = '', contentless_delete = 1, \
+        tokenize = 'trigram case_sensitive 1'); \
+    INSERT INTO kiribi_jobs_text (rowid, payload, last_error) \
+    SELECT id, payload, last_error FROM kiribi_jobs; \
+    CREATE TRIGGER kiribi_jobs_text_inserted AFTER INSERT ON kiribi_jobs BEGIN \
+        INSERT INTO kiribi_jobs_text (rowid, payload, last_error) \
+        VALUES (NEW.id, NEW.payload, NEW.last_error); \
+    END; \
+    CREATE TRIGGER kiribi_jobs_text_error AFTER UPDATE OF last_error ON kiribi_jobs \
+    WHEN NEW.last_error IS NOT OLD.last_error BEGIN \
+        DELETE FROM kiribi_jobs_text WHERE rowid = NEW.id; \
+        INSERT INTO kiribi_jobs_text (rowid, payload, last_error) \
+        VALUES (NEW.id, NEW.payload, NEW.last_error); \
+    END; \
+    CREATE TRIGGER kiribi_jobs_text_deleted AFTER DELETE ON kiribi_jobs BEGIN \
+        DELETE FROM kiribi_jobs_text WHERE rowid = OLD.id; \
+    END; \
+    CREATE INDEX IF NOT EXISTS kiribi_jobs_created ON kiribi_jobs (created_at);";
+
 /// The table that records applied migrations.
 pub(crate) const CREATE_MIGRATIONS_TABLE: &str = "\
     CREATE TABLE IF NOT EXISTS kiribi_migrations ( \

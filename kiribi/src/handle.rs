@@ -472,6 +472,44 @@ impl Kiribi {
         self.inner.storage.count(&filter).await
     }
 
+    /// Builds the indexes that make [`JobFilter::text`] and creation-time ranges
+    /// fast on a large table, once (later calls change nothing): an index of the
+    /// trigrams of every payload and last error, and one of creation times. It reads
+    /// every job once; SQLite holds its write lock meanwhile, PostgreSQL builds the
+    /// indexes `CONCURRENTLY`. Afterwards the text and time criteria give the same
+    /// answers, from the indexes.
+    ///
+    /// Opt-in because every job pays for it from then on: SQLite tokenizes each
+    /// enqueued payload, PostgreSQL writes two GIN indexes on every enqueue, claim
+    /// and completion (see `BENCHMARKS.md` for what that costs the drain).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kiribi::JobFilter;
+    ///
+    /// #[kiribi::job]
+    /// async fn invite(email: String) -> Result<(), String> { Ok(()) }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), kiribi::Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+    /// let kiribi = kiribi::Kiribi::connect(&url).await?;
+    /// Invite::enqueue(&kiribi, Invite { email: "ada@example.com".into() }).await?;
+    /// kiribi.create_search_indexes().await?;
+    /// let found = kiribi.jobs(JobFilter::new().text("ada@example")).await?;
+    /// assert_eq!(found.len(), 1);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database fails; on PostgreSQL also when the role
+    /// may not create the `pg_trgm` extension.
+    pub async fn create_search_indexes(&self) -> Result<()> {
+        self.inner.storage.create_search_indexes().await
+    }
+
     /// What this handle's workers prune: [`KiribiBuilder::retention`].
     pub fn retention(&self) -> &Retention {
         &self.inner.retention

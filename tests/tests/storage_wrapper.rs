@@ -238,6 +238,11 @@ impl Storage for Counted {
         self.tally("count");
         self.inner.count(filter).await
     }
+
+    async fn create_search_indexes(&self) -> Result<()> {
+        self.tally("create_search_indexes");
+        self.inner.create_search_indexes().await
+    }
 }
 
 #[job]

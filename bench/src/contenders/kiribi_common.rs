@@ -201,6 +201,9 @@ impl Contender for KiribiContender {
             count: Vec::new(),
             count_recent: Vec::new(),
             text: Vec::new(),
+            search_index: Duration::ZERO,
+            text_indexed: Vec::new(),
+            count_created: Vec::new(),
         };
         for _ in 0..20 {
             let start = Instant::now();
@@ -243,6 +246,32 @@ impl Contender for KiribiContender {
             timings.text.push(start.elapsed());
             anyhow::ensure!(!found.is_empty(), "the text search found nothing");
         }
+
+        let start = Instant::now();
+        self.kiribi.create_search_indexes().await?;
+        timings.search_index = start.elapsed();
+        for _ in 0..20 {
+            let needle = (n / 2 + 1).to_string();
+            let start = Instant::now();
+            let found = self
+                .kiribi
+                .jobs(JobFilter::new().text(needle).limit(50))
+                .await?;
+            timings.text_indexed.push(start.elapsed());
+            anyhow::ensure!(found.len() == 1, "{} jobs found by text", found.len());
+
+            let recent = kiribi::chrono::Utc::now() - kiribi::chrono::TimeDelta::minutes(10);
+            let start = Instant::now();
+            let counted = self
+                .kiribi
+                .count(JobFilter::new().created_after(recent))
+                .await?;
+            timings.count_created.push(start.elapsed());
+            anyhow::ensure!(
+                counted > 0 && counted < n,
+                "{counted} created in 10 minutes"
+            );
+        }
         Ok(Some(timings))
     }
 
@@ -259,6 +288,11 @@ impl Contender for KiribiContender {
             anyhow::bail!("kiribi handle without a SQLite or PostgreSQL pool")
         };
         Ok(Some(u64::try_from(n)?))
+    }
+
+    async fn create_search_indexes(&self) -> Result<bool> {
+        self.kiribi.create_search_indexes().await?;
+        Ok(true)
     }
 
     async fn enqueue_timed(&self, seq: u64, delay: Duration, fail_first: bool) -> Result<bool> {

@@ -130,6 +130,12 @@ pub(crate) struct StatsTimings {
     pub(crate) count_recent: Vec<std::time::Duration>,
     /// Each `jobs(text = one job's payload value)` call: a scan of every payload.
     pub(crate) text: Vec<std::time::Duration>,
+    /// Building the search indexes over every job, once.
+    pub(crate) search_index: std::time::Duration,
+    /// Each text call again, from the search indexes.
+    pub(crate) text_indexed: Vec<std::time::Duration>,
+    /// Each `count(created in the last 10 minutes)` call, from the search indexes.
+    pub(crate) count_created: Vec<std::time::Duration>,
 }
 
 /// Whether this build can run the contender.
@@ -194,6 +200,12 @@ pub(crate) trait Contender: Send + Sync {
     /// writes 3 log lines to the job's own log. `Ok(false)`: the contender keeps no
     /// per-job logs.
     async fn enqueue_logging(&self, _n: u64) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// W3 with search: builds the search indexes (before any job is enqueued).
+    /// `Ok(false)`: the contender has none.
+    async fn create_search_indexes(&self) -> Result<bool> {
         Ok(false)
     }
 
