@@ -68,6 +68,8 @@
 
 mod classify;
 mod context;
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
 mod enqueue;
 mod flow;
 mod handle;
@@ -247,7 +249,8 @@ pub use sqlx;
     feature = "postgres",
     feature = "log-layer",
     feature = "testing",
-    feature = "opentelemetry"
+    feature = "opentelemetry",
+    feature = "dashboard"
 ))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
