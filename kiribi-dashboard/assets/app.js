@@ -28,8 +28,11 @@
       try { window.localStorage.setItem(key, toggle.checked ? "on" : "off"); } catch (e) { /* ignore */ }
     });
   }
-  var busy = false;
-  var timer = null;
+  // The next refresh waits 2 s, or ten times what the last one took, whichever is
+  // longer: a page that is slow to build (a large table) is fetched less often, so
+  // that an open dashboard keeps its share of the database under a tenth.
+  var delay = 2000;
+  var stopped = false;
 
   function typing(region) {
     var active = document.activeElement;
@@ -51,9 +54,13 @@
     });
   }
 
+  function schedule() {
+    if (!stopped) window.setTimeout(refresh, delay);
+  }
+
   function refresh() {
-    if (busy || document.hidden || (toggle && !toggle.checked)) return;
-    busy = true;
+    if (document.hidden || (toggle && !toggle.checked)) return schedule();
+    var started = Date.now();
     fetch(window.location.href, {
       headers: { "X-Kiribi-Refresh": "1" },
       credentials: "same-origin",
@@ -67,13 +74,16 @@
       body.setAttribute("data-refreshed", String(Number(body.getAttribute("data-refreshed") || "0") + 1));
       if (!fresh.body.hasAttribute("data-refresh")) {
         // The work shown has finished: nothing more will change by itself.
-        window.clearInterval(timer);
+        stopped = true;
         body.removeAttribute("data-refresh");
       }
     }).catch(function () {
       // A missed refresh is retried on the next tick.
-    }).then(function () { busy = false; });
+    }).then(function () {
+      delay = Math.max(2000, 10 * (Date.now() - started));
+      schedule();
+    });
   }
 
-  timer = window.setInterval(refresh, 2000);
+  schedule();
 })();

@@ -34,9 +34,11 @@
 //!   next and last run, pause, resume, run now. **Flows** (`/flows`, `/flows/{id}`):
 //!   steps and their dependencies, cancel.
 //!
-//! Pages refresh their figures every 2 seconds while they show work in progress,
-//! without reloading (a small embedded script swaps the changed parts and keeps
-//! what was typed and ticked).
+//! Pages refresh their figures every 2 seconds while they show work in progress
+//! (or ten times as long as the last refresh took, when that is longer, so that a
+//! page slow to build on a large table is not fetched back to back), without
+//! reloading (a small embedded script swaps the changed parts and keeps what was
+//! typed and ticked).
 //!
 //! # Security
 //!

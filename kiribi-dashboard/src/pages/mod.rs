@@ -116,7 +116,7 @@ impl Nav {
 }
 
 /// A whole page: head, navigation, `body`. With `refresh`, the script refreshes the
-/// page's `data-live` parts every 2 seconds.
+/// page's `data-live` parts every 2 seconds (longer after a slow refresh).
 pub(crate) fn shell(ctx: &Ctx, title: &str, nav: Nav, refresh: bool, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
