@@ -1,7 +1,10 @@
-//! The README's testing example, a worker on a second handle of one database, and
-//! that handle's statistics, built as a separate crate that depends on kiribi.
+//! The README's testing example, a worker on a second handle of one database, that
+//! handle's statistics, and the dashboard nested in the application's own axum
+//! router, built as a separate crate that depends on kiribi.
 
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use kiribi::JobContext;
 
@@ -48,7 +51,24 @@ async fn main() -> anyhow::Result<()> {
     let stats = second.stats(Duration::from_secs(3600)).await?;
     let ran: u64 = stats.jobs.iter().map(|job| job.succeeded).sum();
     assert_eq!(ran, 2, "sign_up and its welcome: {stats:?}");
+
+    // The dashboard, nested under a path of the application's own axum router and
+    // served by it: its jobs page lists what the worker ran.
+    let app = axum::Router::new().nest("/admin/jobs", kiribi::dashboard::router(second.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let request =
+        format!("GET /admin/jobs/jobs HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("sign_up"), "the jobs page lists sign_up: {response}");
+    server.abort();
+
     std::fs::remove_dir_all(&dir)?;
-    println!("outside crate: testing helpers, two handles and their statistics work");
+    println!("outside crate: testing helpers, two handles, their statistics and the dashboard work");
     Ok(())
 }
