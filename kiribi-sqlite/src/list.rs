@@ -163,7 +163,8 @@ async fn list_ready(
 }
 
 /// `WHERE` and the conditions the filter sets, in the order [`bind`] binds them:
-/// `status` (when the filter has a status), name, queue, text (twice), the time
+/// `status` (when the filter has a status), name, queue, the text's phrase for the
+/// text index (when [`Criteria`] looks it up there), the text (twice), the time
 /// ranges, the paging cursor, then `id_bound` (one bound id).
 fn where_clause(criteria: &Criteria<'_>, status: &str, id_bound: Option<&str>) -> String {
     let filter = criteria.filter;
