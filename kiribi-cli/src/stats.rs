@@ -14,35 +14,22 @@ pub(crate) async fn run(kiribi: &Kiribi, window: Duration, json: bool) -> CliRes
         return output::json(&stats);
     }
     println!("from {} to {}", time(stats.since), time(stats.until));
-    let mut table = output::table(
-        &[
-            "job",
-            "succeeded",
-            "failed",
-            "cancelled",
-            "retried",
-            "failure",
-            "run p50",
-            "run p95",
-            "run p99",
-            "wait p50",
-            "wait p95",
-            "per min",
-        ],
-        &[
-            "succeeded",
-            "failed",
-            "cancelled",
-            "retried",
-            "failure",
-            "run p50",
-            "run p95",
-            "run p99",
-            "wait p50",
-            "wait p95",
-            "per min",
-        ],
-    );
+    // Every column but the job's name holds a figure, right-aligned.
+    const COLUMNS: [&str; 12] = [
+        "job",
+        "succeeded",
+        "failed",
+        "cancelled",
+        "retried",
+        "failure",
+        "run p50",
+        "run p95",
+        "run p99",
+        "wait p50",
+        "wait p95",
+        "per min",
+    ];
+    let mut table = output::table(&COLUMNS, &COLUMNS[1..]);
     for job in &stats.jobs {
         table.add_row(vec![
             job.name.clone(),

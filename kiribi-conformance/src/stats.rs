@@ -361,18 +361,7 @@ pub async fn list_and_count_filter_by_text_and_time(storage: &dyn Storage) {
     );
     let after = Utc::now() + TimeDelta::seconds(1);
 
-    let matches = |filter: JobFilter| async move {
-        let listed: Vec<JobId> = storage
-            .list(&filter)
-            .await
-            .expect("list")
-            .into_iter()
-            .map(|job| job.id)
-            .collect();
-        let counted = storage.count(&filter).await.expect("count");
-        assert_eq!(counted, listed.len() as u64, "{filter:?}");
-        listed
-    };
+    let matches = |filter: JobFilter| filtered(storage, filter);
     let texts = || JobFilter::new().name("texts");
     assert_eq!(matches(texts().text("alice@")).await, [ids[0]]);
     assert_eq!(matches(texts().text("example.com")).await, [ids[1], ids[0]]);

@@ -140,6 +140,18 @@ impl KiribiContender {
         Self { kiribi }
     }
 
+    /// S1's text search: one job's `seq` among `n`, found in no other payload; how
+    /// long it took and how many jobs it found.
+    async fn search_one_payload(&self, n: u64) -> Result<(Duration, usize)> {
+        let needle = (n / 2 + 1).to_string();
+        let start = Instant::now();
+        let found = self
+            .kiribi
+            .jobs(JobFilter::new().text(needle).limit(50))
+            .await?;
+        Ok((start.elapsed(), found.len()))
+    }
+
     /// Bulk SQL in kiribi's own schema, by backend.
     async fn insert_rows(&self, n: u64, finished: bool) -> Result<()> {
         if let Some(pool) = self.kiribi.sqlite_pool() {
@@ -236,29 +248,18 @@ impl Contender for KiribiContender {
                 "{counted} finished in 10 minutes"
             );
 
-            // One job's `seq`, found in no other payload.
-            let needle = (n / 2 + 1).to_string();
-            let start = Instant::now();
-            let found = self
-                .kiribi
-                .jobs(JobFilter::new().text(needle).limit(50))
-                .await?;
-            timings.text.push(start.elapsed());
-            anyhow::ensure!(!found.is_empty(), "the text search found nothing");
+            let (took, found) = self.search_one_payload(n).await?;
+            timings.text.push(took);
+            anyhow::ensure!(found > 0, "the text search found nothing");
         }
 
         let start = Instant::now();
         self.kiribi.create_search_indexes().await?;
         timings.search_index = start.elapsed();
         for _ in 0..20 {
-            let needle = (n / 2 + 1).to_string();
-            let start = Instant::now();
-            let found = self
-                .kiribi
-                .jobs(JobFilter::new().text(needle).limit(50))
-                .await?;
-            timings.text_indexed.push(start.elapsed());
-            anyhow::ensure!(found.len() == 1, "{} jobs found by text", found.len());
+            let (took, found) = self.search_one_payload(n).await?;
+            timings.text_indexed.push(took);
+            anyhow::ensure!(found == 1, "{found} jobs found by text");
 
             let recent = kiribi::chrono::Utc::now() - kiribi::chrono::TimeDelta::minutes(10);
             let start = Instant::now();

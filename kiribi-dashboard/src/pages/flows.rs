@@ -8,7 +8,7 @@ use kiribi_core::{FlowFilter, FlowId, FlowRecord, FlowStatus, JobStatus};
 use maud::{Markup, html};
 
 use super::{
-    Ctx, Nav, Ops, failure, maybe_time, notice, problem, query_pairs, shell, status, time,
+    Ctx, Nav, Ops, failure, maybe_time, notice, path_id, problem, query_pairs, shell, status, time,
 };
 use crate::svg;
 
@@ -128,16 +128,9 @@ pub(crate) async fn detail(
     Path(id): Path<String>,
     uri: Uri,
 ) -> Response {
-    let id = match id.parse::<FlowId>() {
+    let id = match path_id::<FlowId>(&ctx, &id, "flow") {
         Ok(id) => id,
-        Err(err) => {
-            return problem(
-                &ctx,
-                StatusCode::BAD_REQUEST,
-                "Bad flow id",
-                &err.to_string(),
-            );
-        }
+        Err(page) => return page,
     };
     let flow = match ops.flow(id).await {
         Ok(Some(flow)) => flow,
@@ -183,16 +176,9 @@ pub(crate) async fn detail(
 
 /// `POST /flows/{id}/cancel`.
 pub(crate) async fn cancel(State(ops): State<Ops>, ctx: Ctx, Path(id): Path<String>) -> Response {
-    let id = match id.parse::<FlowId>() {
+    let id = match path_id::<FlowId>(&ctx, &id, "flow") {
         Ok(id) => id,
-        Err(err) => {
-            return problem(
-                &ctx,
-                StatusCode::BAD_REQUEST,
-                "Bad flow id",
-                &err.to_string(),
-            );
-        }
+        Err(page) => return page,
     };
     match ops.cancel_flow(id).await {
         Ok(n) => ctx.after(&format!("/flows/{id}"), "cancel_flow", n > 0),

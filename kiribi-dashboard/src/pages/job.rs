@@ -9,8 +9,8 @@ use kiribi_core::{JobId, JobRecord, JobStatus};
 use maud::{Markup, html};
 
 use super::{
-    Ctx, Nav, Ops, duration, failure, json, maybe_time, notice, problem, query_pairs, shell,
-    status, time,
+    Ctx, Nav, Ops, duration, failure, json, maybe_time, notice, path_id, problem, query_pairs,
+    shell, status, time,
 };
 use crate::svg;
 
@@ -20,16 +20,9 @@ pub(crate) async fn page(
     Path(id): Path<String>,
     uri: Uri,
 ) -> Response {
-    let id = match id.parse::<JobId>() {
+    let id = match path_id::<JobId>(&ctx, &id, "job") {
         Ok(id) => id,
-        Err(err) => {
-            return problem(
-                &ctx,
-                StatusCode::BAD_REQUEST,
-                "Bad job id",
-                &err.to_string(),
-            );
-        }
+        Err(page) => return page,
     };
     let job = match ops.job(id).await {
         Ok(Some(job)) => job,
@@ -177,16 +170,9 @@ pub(crate) async fn action(
     ctx: Ctx,
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
-    let id = match id.parse::<JobId>() {
+    let id = match path_id::<JobId>(&ctx, &id, "job") {
         Ok(id) => id,
-        Err(err) => {
-            return problem(
-                &ctx,
-                StatusCode::BAD_REQUEST,
-                "Bad job id",
-                &err.to_string(),
-            );
-        }
+        Err(page) => return page,
     };
     let result = match action.as_str() {
         "retry" => ops.retry(id).await,

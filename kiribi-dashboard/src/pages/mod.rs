@@ -175,6 +175,27 @@ pub(crate) fn problem(ctx: &Ctx, status: StatusCode, title: &str, message: &str)
 }
 
 /// The page for a database error.
+/// The id of a job or flow (`what`) from a path, or the 400 page that says why it is
+/// not one.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the page the handler answers with at once"
+)]
+pub(crate) fn path_id<T>(ctx: &Ctx, raw: &str, what: &str) -> Result<T, Response>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    raw.parse::<T>().map_err(|err| {
+        problem(
+            ctx,
+            StatusCode::BAD_REQUEST,
+            &format!("Bad {what} id"),
+            &err.to_string(),
+        )
+    })
+}
+
 pub(crate) fn failure(ctx: &Ctx, error: &kiribi_core::Error) -> Response {
     problem(
         ctx,
