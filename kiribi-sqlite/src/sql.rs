@@ -7,19 +7,27 @@
 //!
 //! Only attempts that end in an error have a record in `kiribi_attempts`, written by
 //! the trigger `kiribi_attempt_fails` (see the `lean_indexes` migration); the job row
-//! describes its running or succeeded latest attempt. So a claim or a batch of
-//! completions is one statement: atomic without an explicit transaction, and one
-//! round trip to SQLite's thread. (A batch of successes that holds flow steps or
-//! lost leases is two: see [`COMPLETE_SUCCESSES`]; each completion in it is still
-//! recorded whole or not at all.)
+//! describes its running or succeeded latest attempt. So every write here is one
+//! statement, atomic without an explicit transaction.
+//!
+//! The hot path avoids `RETURNING` on job rows: SQLite runs it as a trigger that may
+//! read any column, so an `UPDATE` with it loads every column of each old row (a job
+//! row has 33) besides the new row's. A claim reads the ready jobs
+//! ([`READY_JOBS`]) and then moves what it read to `running`, all or none
+//! ([`MARK_CLAIMED`]); a busy worker's batch of successes is recorded all or none
+//! ([`RECORD_SUCCESSES`]). Each checks once, before it changes a row, that every
+//! row is still as the caller saw it, so its change count tells all or none; on
+//! none, the caller falls back to the statements with `RETURNING` ([`CLAIM_JOBS`];
+//! [`COMPLETE_SUCCESSES`] and [`COMPLETE_JOBS`]), which report row by row. Each
+//! completion is recorded whole or not at all either way.
 //!
 //! The triggers of job rows (failed attempts, flows) fire on `last_error`: every
 //! statement here that ends an attempt, finishes a job or takes a finished one back
 //! names `last_error` (`last_error = last_error` where it keeps it), except
-//! [`COMPLETE_SUCCESSES`], which records successes of jobs outside flows only, and
-//! claims never do; so the hot path (claim, then record successes) runs no trigger
-//! (see the `triggers_on_last_error` migration). Keep it so in any new statement
-//! that changes `status`.
+//! [`RECORD_SUCCESSES`] and [`COMPLETE_SUCCESSES`], which record successes of jobs
+//! outside flows only, and claims never do; so the hot path (claim, then record
+//! successes) runs no trigger (see the `triggers_on_last_error` migration). Keep it
+//! so in any new statement that changes `status`.
 
 /// Every column of `kiribi_jobs` that `row::decode_job` reads, in [`JOB_COLUMNS`]'
 /// order.
@@ -59,8 +67,9 @@ pub(crate) const JOB_COLUMNS: &[&str] = &[
     "flow_step",
 ];
 
-/// The columns every claim returns first, in order (see `claim_jobs!` and
-/// [`CLAIM_LIMITED_JOBS`]); `row::decode_claimed` reads them by position.
+/// The columns every claim returns first, in order (see `claim_jobs!`,
+/// `ready_jobs!` and [`CLAIM_LIMITED_JOBS`]); `row::decode_claimed` reads them by
+/// position.
 macro_rules! claimed_columns {
     () => {
         "id, name, queue, payload, attempts, max_attempts, interruptions, priority, run_at"
@@ -269,7 +278,8 @@ macro_rules! claim_jobs {
     };
 }
 
-/// Moves up to ?6 ready jobs without limits to `running` (see [`claim_jobs!`]).
+/// Moves up to ?6 ready jobs without limits to `running` (see [`claim_jobs!`]):
+/// the claim when [`MARK_CLAIMED`] found a job it read taken meanwhile.
 pub(crate) const CLAIM_JOBS: &str = claim_jobs!("");
 
 /// [`CLAIM_JOBS`], each row also telling whether limited jobs of the names ?7 (JSON
@@ -281,6 +291,79 @@ pub(crate) const CLAIM_JOBS_PROBING: &str = claim_jobs!(concat!(
     limited_waiting!("?1", "?5", "?7"),
     ") AS limited_waiting"
 ));
+
+/// [`claimed_columns!`] as a claim's `SELECT` reads them before it marks the jobs
+/// claimed: the attempt the claim starts, one more than the row's.
+macro_rules! ready_columns {
+    () => {
+        "id, name, queue, payload, attempts + 1 AS attempts, max_attempts, interruptions, \
+         priority, run_at"
+    };
+}
+
+/// Up to ?4 ready jobs without limits, of queues that are not paused, in claim
+/// order, with the attempt each claim would start; [`MARK_CLAIMED`] then moves
+/// them to `running`. `$extra` is appended to the columns.
+///
+/// ?1 now, ?2 names (JSON array), ?3 queues (JSON array, or NULL for every queue),
+/// ?4 limit.
+///
+/// A read, then an `UPDATE` of the jobs read, rather than [`CLAIM_JOBS`]' one
+/// `UPDATE … RETURNING`: SQLite runs `RETURNING` as a trigger that may read any
+/// column, so an `UPDATE` with it loads every column of each old row besides the
+/// new one's, which costs a drain of plain jobs more than the extra round trip.
+// `INDEXED BY`: see `claim_jobs!`.
+macro_rules! ready_jobs {
+    ($extra:expr) => {
+        concat!(
+            "SELECT ",
+            ready_columns!(),
+            $extra,
+            " FROM kiribi_jobs INDEXED BY kiribi_jobs_ready WHERE ",
+            ready_predicate!(),
+            " AND run_at <= ?1 \
+               AND name IN (SELECT value FROM json_each(?2)) \
+               AND (?3 IS NULL OR queue IN (SELECT value FROM json_each(?3))) \
+               AND ",
+            not_paused!(),
+            " ORDER BY priority DESC, run_at, id LIMIT ?4"
+        )
+    };
+}
+
+/// Up to ?4 ready jobs without limits (see [`ready_jobs!`]).
+pub(crate) const READY_JOBS: &str = ready_jobs!("");
+
+/// [`READY_JOBS`], each row also telling whether limited jobs of the names ?5 (JSON
+/// array) wait (column `limited_waiting`, see [`limited_waiting!`]). The
+/// uncorrelated subquery is evaluated once per statement.
+pub(crate) const READY_JOBS_PROBING: &str = ready_jobs!(concat!(
+    ", (SELECT ",
+    limited_waiting!("?1", "?3", "?5"),
+    ") AS limited_waiting"
+));
+
+/// Claims the ?5 jobs that [`READY_JOBS`] read, all or none: ?4 a JSON array of
+/// their ids, ?6 the sum of their attempts as read. It moves them to `running` (?1
+/// now, ?2 lease owner, ?3 lease expiry) only if all of them still wait, due, at
+/// the attempts read, in queues that are not paused (an uncorrelated check, made
+/// once, before any row changes), so its change count is ?5 or 0: none when
+/// another process claimed, snoozed, cancelled or deleted one of them or paused
+/// its queue meanwhile, and the caller claims with [`CLAIM_JOBS`] instead. The sum
+/// stands for every job's attempts because a waiting job's attempts never fall
+/// below what they were when it waited before: a claim adds one, and only the
+/// release of that claim takes it back. No trigger watches the columns it sets, so
+/// it reads no column it does not write.
+pub(crate) const MARK_CLAIMED: &str = "\
+    UPDATE kiribi_jobs \
+    SET status = 'running', attempts = attempts + 1, started_at = ?1, \
+        lease_owner = ?2, lease_expires_at = ?3, attempted_by = ?2 \
+    FROM json_each(?4) AS c \
+    WHERE (SELECT count(*) = ?5 AND sum(j.attempts) = ?6 \
+           FROM json_each(?4) AS r JOIN kiribi_jobs AS j ON j.id = r.value \
+           WHERE j.status IN ('pending', 'retrying') AND j.run_at <= ?1 \
+             AND j.queue NOT IN (SELECT name FROM kiribi_queues)) \
+      AND kiribi_jobs.id = c.value";
 
 /// Whether limited jobs wait: ?1 now, ?2 queues, ?3 limited names (see
 /// [`limited_waiting!`]); the probe when [`CLAIM_JOBS_PROBING`] claimed nothing.
@@ -474,17 +557,49 @@ macro_rules! complete_successes {
             "(?1)) AS c \
              WHERE kiribi_jobs.id = c.job_id AND kiribi_jobs.status = 'running' \
                AND kiribi_jobs.attempts = c.attempt AND kiribi_jobs.lease_owner = ?3 \
-               AND kiribi_jobs.flow_id IS NULL \
-             RETURNING kiribi_jobs.id"
+               AND kiribi_jobs.flow_id IS NULL"
         )
     };
 }
 
 /// [`complete_successes!`] with `json_each`.
-pub(crate) const COMPLETE_SUCCESSES: &str = complete_successes!("json_each");
+pub(crate) const COMPLETE_SUCCESSES: &str = concat!(
+    complete_successes!("json_each"),
+    " RETURNING kiribi_jobs.id"
+);
 
 /// [`complete_successes!`] with `jsonb_each`.
-pub(crate) const COMPLETE_SUCCESSES_JSONB: &str = complete_successes!("jsonb_each");
+pub(crate) const COMPLETE_SUCCESSES_JSONB: &str = concat!(
+    complete_successes!("jsonb_each"),
+    " RETURNING kiribi_jobs.id"
+);
+
+/// [`complete_successes!`] all or nothing, and without `RETURNING`: it records the
+/// batch of ?4 successes (?6 a JSON array of their ids, ?5 the sum of their
+/// attempts) only when every lease in it holds, checked once before any row
+/// changes, so its change count says which held: all of them, or none, and then
+/// nothing was recorded and the caller records the batch with the statements that
+/// return the jobs whose leases held. The sum stands for every attempt: a running
+/// job's attempt is its latest claim's, never lower than a lease of it this owner
+/// held before. `RETURNING` runs as a trigger that may read any column, so an
+/// `UPDATE` with it loads every column of each old row, which costs a drain of
+/// plain jobs more than this check's one primary-key read per job.
+macro_rules! record_successes {
+    ($each:literal) => {
+        concat!(
+            complete_successes!($each),
+            " AND (SELECT count(*) = ?4 AND sum(j.attempts) = ?5 \
+                   FROM json_each(?6) AS r JOIN kiribi_jobs AS j ON j.id = r.value \
+                   WHERE j.status = 'running' AND j.lease_owner = ?3 AND j.flow_id IS NULL)"
+        )
+    };
+}
+
+/// [`record_successes!`] with `json_each`.
+pub(crate) const RECORD_SUCCESSES: &str = record_successes!("json_each");
+
+/// [`record_successes!`] with `jsonb_each`.
+pub(crate) const RECORD_SUCCESSES_JSONB: &str = record_successes!("jsonb_each");
 
 /// The first SQLite with `jsonb_each`.
 pub(crate) const JSONB_EACH_SINCE: (u32, u32, u32) = (3, 51, 0);
@@ -796,6 +911,16 @@ mod tests {
             assert!(
                 claim.contains(concat!("RETURNING ", claimed_columns!())),
                 "{claim}"
+            );
+        }
+        assert_eq!(
+            ready_columns!().replace(" + 1 AS attempts", ""),
+            claimed_columns!()
+        );
+        for read in [READY_JOBS, READY_JOBS_PROBING] {
+            assert!(
+                read.starts_with(concat!("SELECT ", ready_columns!())),
+                "{read}"
             );
         }
     }

@@ -5,9 +5,10 @@
 //! waited for by SQLite's busy handler and, past that, by `retry_on_contention`.
 //! A write is either one statement or a `BEGIN IMMEDIATE` transaction: a deferred
 //! transaction that reads and then writes can fail with `SQLITE_BUSY` in WAL mode
-//! without ever waiting. A claim, a batch of completions and an enqueue are each one
-//! statement, and so one round trip to the connection's thread, which is most of
-//! their cost: the attempt history of a failed attempt is written by the trigger
+//! without ever waiting. A batch of completions and an enqueue are each one
+//! statement, and a claim a read and one statement (see the `sql` module), so one
+//! or two round trips to the connection's thread, which is most of their cost:
+//! the attempt history of a failed attempt is written by the trigger
 //! `kiribi_attempt_fails`, inside the statement that changes the job, and a running
 //! or succeeded attempt is read from the job row (see the `lean_indexes`
 //! migration), the same rules the PostgreSQL backend keeps in its CTEs.
@@ -45,7 +46,7 @@ use crate::{flow, list, logs, migrate, rollup, schedule};
 /// How long a caller waits for the single write connection before giving up.
 const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The two statements that record outcomes, in the form this SQLite runs fastest.
+/// The statements that record outcomes, in the form this SQLite runs fastest.
 #[derive(Debug, Clone, Copy)]
 struct Completions {
     /// Any outcomes ([`sql::COMPLETE_JOBS`] or [`sql::COMPLETE_JOBS_JSONB`]).
@@ -53,6 +54,9 @@ struct Completions {
     /// Successes of one lease owner ([`sql::COMPLETE_SUCCESSES`] or
     /// [`sql::COMPLETE_SUCCESSES_JSONB`]).
     successes: &'static str,
+    /// The same, all or nothing and without `RETURNING` ([`sql::RECORD_SUCCESSES`]
+    /// or [`sql::RECORD_SUCCESSES_JSONB`]).
+    record_successes: &'static str,
 }
 
 /// kiribi's job storage in a SQLite database.
@@ -141,11 +145,13 @@ impl SqliteStorage {
             Completions {
                 any: sql::COMPLETE_JOBS_JSONB,
                 successes: sql::COMPLETE_SUCCESSES_JSONB,
+                record_successes: sql::RECORD_SUCCESSES_JSONB,
             }
         } else {
             Completions {
                 any: sql::COMPLETE_JOBS,
                 successes: sql::COMPLETE_SUCCESSES,
+                record_successes: sql::RECORD_SUCCESSES,
             }
         };
         let migrated = {
@@ -301,9 +307,16 @@ impl Storage for SqliteStorage {
             .write(|mut conn| async move {
                 let now = now_ms();
                 let queues = queues.as_deref();
+                let ready = |limit, limited| ReadyClaim {
+                    request,
+                    now,
+                    names,
+                    queues,
+                    limit,
+                    limited,
+                };
                 let Some(limited) = limited else {
-                    let rows = claim_ready(&mut conn, request, now, names, queues, limit, None);
-                    return Ok(rows.await?.0);
+                    return Ok(claim_ready(&mut conn, &ready(limit, None)).await?.0);
                 };
                 let limited = limited.as_str();
                 // Limited jobs first while they may be waiting; else plain jobs
@@ -318,9 +331,7 @@ impl Storage for SqliteStorage {
                 if rest == 0 {
                     return Ok(claimed);
                 }
-                let (plain, waiting) =
-                    claim_ready(&mut conn, request, now, names, queues, rest, Some(limited))
-                        .await?;
+                let (plain, waiting) = claim_ready(&mut conn, &ready(rest, Some(limited))).await?;
                 let waiting = match waiting {
                     Some(waiting) => waiting,
                     None => {
@@ -385,8 +396,13 @@ impl Storage for SqliteStorage {
             return Ok(Vec::new());
         }
         let statement = self.complete_jobs;
-        self.write(|mut conn| async move { complete(&mut conn, statement, completions).await })
-            .await
+        self.write(|mut conn| async move {
+            if record_successes(&mut conn, statement, completions).await? {
+                return Ok(vec![true; completions.len()]);
+            }
+            complete(&mut conn, statement, completions).await
+        })
+        .await
     }
 
     async fn release(&self, leases: &[Lease]) -> Result<u64, Error> {
@@ -758,35 +774,126 @@ fn parse_version(version: &str) -> Option<(u32, u32, u32)> {
     Some((major, minor, patch))
 }
 
-/// Moves up to `limit` ready jobs without limits to `running` ([`sql::CLAIM_JOBS`]);
-/// with `limited` names, also probes whether limited jobs of those wait
-/// ([`sql::CLAIM_JOBS_PROBING`]): `None` when it claimed nothing, as then no row
-/// carried the answer.
+/// Moves up to `limit` ready jobs without limits to `running`: reads them
+/// ([`read_ready`]), then claims what it read, all or none ([`mark_claimed`]);
+/// when another process took one meanwhile, claims in one statement instead
+/// ([`claim_at_once`]). With `limited` names, also probes whether limited jobs of
+/// those wait: `None` when it claimed nothing, as then no row carried the answer.
 async fn claim_ready(
     conn: &mut sqlx::SqliteConnection,
-    request: &ClaimRequest,
-    now: i64,
-    names: &str,
-    queues: Option<&str>,
-    limit: i64,
-    limited: Option<&str>,
+    claim: &ReadyClaim<'_>,
 ) -> Result<(Vec<row::Claimed>, Option<bool>), sqlx::Error> {
-    let statement = if limited.is_some() {
+    let read = read_ready(conn, claim).await?;
+    if read.0.is_empty() || mark_claimed(conn, claim, &read.0).await? {
+        return Ok(read);
+    }
+    claim_at_once(conn, claim).await
+}
+
+/// What [`claim_ready`] claims, and for whom.
+struct ReadyClaim<'a> {
+    request: &'a ClaimRequest,
+    now: i64,
+    /// The names to claim, as a JSON array.
+    names: &'a str,
+    /// The queues to claim from, as a JSON array; `None` for every queue.
+    queues: Option<&'a str>,
+    limit: i64,
+    /// The names of limited jobs to probe for, as a JSON array.
+    limited: Option<&'a str>,
+}
+
+/// Reads up to `claim.limit` ready jobs without limits, in claim order, as they
+/// would be claimed ([`sql::READY_JOBS`] or [`sql::READY_JOBS_PROBING`]).
+async fn read_ready(
+    conn: &mut sqlx::SqliteConnection,
+    claim: &ReadyClaim<'_>,
+) -> Result<(Vec<row::Claimed>, Option<bool>), sqlx::Error> {
+    let statement = if claim.limited.is_some() {
+        sql::READY_JOBS_PROBING
+    } else {
+        sql::READY_JOBS
+    };
+    let mut query = sqlx::query(statement)
+        .bind(claim.now)
+        .bind(claim.names)
+        .bind(claim.queues)
+        .bind(claim.limit);
+    if let Some(limited) = claim.limited {
+        query = query.bind(limited);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    decode_claimed(&rows, claim.request, claim.limited)
+}
+
+/// Moves the jobs [`read_ready`] read to `running` if every one still waits as
+/// read, else changes nothing ([`sql::MARK_CLAIMED`]); whether it moved them.
+async fn mark_claimed(
+    conn: &mut sqlx::SqliteConnection,
+    claim: &ReadyClaim<'_>,
+    read: &[row::Claimed],
+) -> Result<bool, sqlx::Error> {
+    let ids: Vec<i64> = read.iter().map(|c| c.job.id().as_i64()).collect();
+    // What each job's attempts were when read: one less than the claim's.
+    let attempts_read: i64 = read
+        .iter()
+        .map(|c| attempt_column(c.job.attempt()) - 1)
+        .sum();
+    let count = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+    let marked = sqlx::query(sql::MARK_CLAIMED)
+        .bind(claim.now)
+        .bind(claim.request.worker.as_str())
+        .bind(after(claim.now, claim.request.lease))
+        .bind(serde_json::Value::from(ids).to_string())
+        .bind(count)
+        .bind(attempts_read)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    match marked {
+        0 => Ok(false),
+        marked if marked == read.len() as u64 => Ok(true),
+        // The check makes it all or none; the jobs it did mark come back to the
+        // ready ones once their leases expire.
+        marked => Err(sqlx::Error::Protocol(format!(
+            "claiming {} jobs read as ready marked {marked} of them",
+            read.len()
+        ))),
+    }
+}
+
+/// Moves up to `claim.limit` ready jobs without limits to `running` in one
+/// statement ([`sql::CLAIM_JOBS`] or [`sql::CLAIM_JOBS_PROBING`]).
+async fn claim_at_once(
+    conn: &mut sqlx::SqliteConnection,
+    claim: &ReadyClaim<'_>,
+) -> Result<(Vec<row::Claimed>, Option<bool>), sqlx::Error> {
+    let statement = if claim.limited.is_some() {
         sql::CLAIM_JOBS_PROBING
     } else {
         sql::CLAIM_JOBS
     };
     let mut query = sqlx::query(statement)
-        .bind(now)
-        .bind(request.worker.as_str())
-        .bind(after(now, request.lease))
-        .bind(names)
-        .bind(queues)
-        .bind(limit);
-    if let Some(limited) = limited {
+        .bind(claim.now)
+        .bind(claim.request.worker.as_str())
+        .bind(after(claim.now, claim.request.lease))
+        .bind(claim.names)
+        .bind(claim.queues)
+        .bind(claim.limit);
+    if let Some(limited) = claim.limited {
         query = query.bind(limited);
     }
     let rows = query.fetch_all(&mut *conn).await?;
+    decode_claimed(&rows, claim.request, claim.limited)
+}
+
+/// The claimed jobs in `rows`, and with `limited` names whether limited jobs wait
+/// (`None` without rows).
+fn decode_claimed(
+    rows: &[sqlx::sqlite::SqliteRow],
+    request: &ClaimRequest,
+    limited: Option<&str>,
+) -> Result<(Vec<row::Claimed>, Option<bool>), sqlx::Error> {
     let waiting = match (limited, rows.first()) {
         (Some(_), Some(row)) => Some(sqlx::Row::try_get::<bool, _>(row, "limited_waiting")?),
         _ => None,
@@ -840,6 +947,42 @@ async fn claim_limited(
     }
     tx.commit().await?;
     Ok(claimed)
+}
+
+/// Records a busy worker's usual batch, successes of one lease owner whose leases
+/// all hold, in one statement ([`sql::RECORD_SUCCESSES`]); whether it did. When it
+/// did not (other outcomes, flow steps, a lost lease), nothing was recorded, for
+/// [`complete`] to record and report.
+async fn record_successes(
+    conn: &mut sqlx::SqliteConnection,
+    statements: Completions,
+    completions: &[(Lease, Outcome)],
+) -> Result<bool, sqlx::Error> {
+    let Some((owner, successes)) = successes_of_one_owner(completions) else {
+        return Ok(false);
+    };
+    let ids = serde_json::Value::from(
+        completions
+            .iter()
+            .map(|(lease, _)| lease.id.as_i64())
+            .collect::<Vec<_>>(),
+    )
+    .to_string();
+    let attempts: i64 = completions
+        .iter()
+        .map(|(lease, _)| attempt_column(lease.attempt))
+        .sum();
+    let recorded = sqlx::query(statements.record_successes)
+        .bind(successes)
+        .bind(now_ms())
+        .bind(owner)
+        .bind(i64::try_from(completions.len()).unwrap_or(i64::MAX))
+        .bind(attempts)
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(recorded == completions.len() as u64)
 }
 
 /// Stores outcomes on their jobs in one of the `statements` and reports, in input
@@ -938,6 +1081,162 @@ mod tests {
         assert!(parse_version("3.41.2").unwrap() < MIN_SQLITE);
         assert!(parse_version("3.51.0").unwrap() >= MIN_SQLITE);
         assert_eq!(parse_version("three"), None);
+    }
+
+    /// A storage on a fresh file with `n` ready jobs named `job`, and their ids.
+    async fn with_ready_jobs(dir: &tempfile::TempDir, n: i64) -> (SqliteStorage, Vec<i64>) {
+        let url = format!("sqlite://{}/jobs.db", dir.path().display());
+        let storage = SqliteStorage::connect(&url).await.unwrap();
+        let jobs = (0..n)
+            .map(|n| kiribi_core::backend::NewJob::new("job", serde_json::json!({ "n": n })))
+            .collect();
+        let ids = kiribi_conformance::enqueue(&storage, jobs).await;
+        (storage, ids.iter().map(|id| id.as_i64()).collect())
+    }
+
+    async fn status_of(conn: &mut sqlx::SqliteConnection, id: i64) -> String {
+        sqlx::query_scalar("SELECT status FROM kiribi_jobs WHERE id = ?")
+            .bind(id)
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    }
+
+    /// Reads 2 ready jobs for a claim, runs `meanwhile` (with `?1` the first job's
+    /// id and `?2` the claim's time), then marks what was read; whether it did,
+    /// and the ids claimed by the whole claim, falling back to one statement.
+    async fn mark_after(meanwhile: &str) -> (bool, Vec<i64>, Vec<i64>) {
+        let dir = tempfile::tempdir().unwrap();
+        let (storage, ids) = with_ready_jobs(&dir, 2).await;
+        let request = ClaimRequest::new(WorkerId::new("w"), Duration::from_secs(60))
+            .with_names(["job"])
+            .with_limit(2);
+        let mut conn = storage.pool().acquire().await.unwrap();
+        let claim = ReadyClaim {
+            request: &request,
+            now: now_ms(),
+            names: r#"["job"]"#,
+            queues: None,
+            limit: 2,
+            limited: None,
+        };
+        let (read, _) = read_ready(&mut conn, &claim).await.unwrap();
+        assert_eq!(read.len(), 2);
+        sqlx::query(sqlx::AssertSqlSafe(meanwhile))
+            .bind(ids[0])
+            .bind(claim.now)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let marked = mark_claimed(&mut conn, &claim, &read).await.unwrap();
+        if !marked {
+            let leased: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM kiribi_jobs WHERE lease_owner = 'w'")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+            assert_eq!(leased, 0, "a claim that marked none leased jobs");
+        }
+        let claimed = if marked {
+            read
+        } else {
+            claim_at_once(&mut conn, &claim).await.unwrap().0
+        };
+        for job in &claimed {
+            let id = job.job.id().as_i64();
+            let (status, attempts): (String, i64) =
+                sqlx::query_as("SELECT status, attempts FROM kiribi_jobs WHERE id = ?")
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+            assert_eq!(status, "running", "job {id}");
+            assert_eq!(i64::from(job.job.attempt()), attempts, "job {id}'s lease");
+        }
+        let mut claimed: Vec<i64> = claimed.iter().map(|c| c.job.id().as_i64()).collect();
+        claimed.sort_unstable();
+        (marked, claimed, ids)
+    }
+
+    #[tokio::test]
+    async fn a_claim_marks_what_it_read_only_while_all_of_it_waits_as_read() {
+        // Nothing happened meanwhile, or the first job was claimed and given back.
+        let (marked, claimed, ids) = mark_after("SELECT ?1, ?2").await;
+        assert!(marked);
+        assert_eq!(claimed, ids);
+        let given_back = "UPDATE kiribi_jobs SET status = 'pending', attempts = 0 \
+                          WHERE id = ?1 AND ?2 IS NOT NULL";
+        let (marked, claimed, ids) = mark_after(given_back).await;
+        assert!(marked);
+        assert_eq!(claimed, ids);
+        // Another process claimed the first job: the claim takes the other at once.
+        let claimed_by_other = "UPDATE kiribi_jobs SET status = 'running', attempts = 1, \
+                                lease_owner = 'other' WHERE id = ?1 AND ?2 IS NOT NULL";
+        let (marked, claimed, ids) = mark_after(claimed_by_other).await;
+        assert!(!marked);
+        assert_eq!(claimed, ids[1..]);
+        // ... and its attempt failed: it waits again, at another attempt.
+        let retried = "UPDATE kiribi_jobs SET status = 'retrying', attempts = 1 \
+                       WHERE id = ?1 AND ?2 IS NOT NULL";
+        let (marked, claimed, ids) = mark_after(retried).await;
+        assert!(!marked);
+        assert_eq!(claimed, ids, "the retry is due at once");
+        // ... or it was snoozed: it waits at the attempts read, but later.
+        let snoozed = "UPDATE kiribi_jobs SET run_at = ?2 + 60000 WHERE id = ?1";
+        let (marked, claimed, ids) = mark_after(snoozed).await;
+        assert!(!marked);
+        assert_eq!(claimed, ids[1..]);
+        // Deleted, or its queue paused.
+        let deleted = "DELETE FROM kiribi_jobs WHERE id = ?1 AND ?2 IS NOT NULL";
+        let (marked, claimed, ids) = mark_after(deleted).await;
+        assert!(!marked);
+        assert_eq!(claimed, ids[1..]);
+        let paused = "INSERT INTO kiribi_queues (name, paused_at) \
+                      SELECT queue, ?2 FROM kiribi_jobs WHERE id = ?1";
+        let (marked, claimed, _) = mark_after(paused).await;
+        assert!(!marked);
+        assert_eq!(claimed, Vec::<i64>::new());
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_successes_with_a_lost_lease_records_nothing_at_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let (storage, _) = with_ready_jobs(&dir, 3).await;
+        let request = ClaimRequest::new(WorkerId::new("w"), Duration::from_secs(60))
+            .with_names(["job"])
+            .with_limit(3);
+        let claimed = storage.claim(&request).await.unwrap();
+        assert_eq!(claimed.len(), 3);
+        let lost = claimed[1].lease.id.as_i64();
+        // The second job's lease went to another worker meanwhile.
+        sqlx::query("UPDATE kiribi_jobs SET lease_owner = 'other' WHERE id = ?")
+            .bind(lost)
+            .execute(storage.pool())
+            .await
+            .unwrap();
+        let completions: Vec<(Lease, Outcome)> = claimed
+            .iter()
+            .map(|job| (job.lease.clone(), Outcome::succeeded(None)))
+            .collect();
+        let mut conn = storage.pool().acquire().await.unwrap();
+        assert!(
+            !record_successes(&mut conn, storage.complete_jobs, &completions)
+                .await
+                .unwrap()
+        );
+        for job in &claimed {
+            let id = job.lease.id.as_i64();
+            assert_eq!(status_of(&mut conn, id).await, "running", "job {id}");
+        }
+        drop(conn);
+        let held = storage.complete_many(&completions).await.unwrap();
+        assert_eq!(held, [true, false, true]);
+        let mut conn = storage.pool().acquire().await.unwrap();
+        assert_eq!(status_of(&mut conn, lost).await, "running");
+        assert_eq!(
+            status_of(&mut conn, claimed[0].lease.id.as_i64()).await,
+            "succeeded"
+        );
     }
 
     #[test]
