@@ -302,8 +302,10 @@ macro_rules! ready_columns {
 }
 
 /// Up to ?4 ready jobs without limits, of queues that are not paused, in claim
-/// order, with the attempt each claim would start; [`MARK_CLAIMED`] then moves
-/// them to `running`. `$extra` is appended to the columns.
+/// order, with the attempt each claim would start, and the connection's
+/// `data_version` as it read them (column `data_version`, the same in every row);
+/// [`MARK_CLAIMED`] then moves them to `running`. `$extra` is appended to the
+/// columns.
 ///
 /// ?1 now, ?2 names (JSON array), ?3 queues (JSON array, or NULL for every queue),
 /// ?4 limit.
@@ -318,6 +320,7 @@ macro_rules! ready_jobs {
         concat!(
             "SELECT ",
             ready_columns!(),
+            ", (SELECT data_version FROM pragma_data_version) AS data_version",
             $extra,
             " FROM kiribi_jobs INDEXED BY kiribi_jobs_ready WHERE ",
             ready_predicate!(),
@@ -343,26 +346,32 @@ pub(crate) const READY_JOBS_PROBING: &str = ready_jobs!(concat!(
     ") AS limited_waiting"
 ));
 
-/// Claims the ?5 jobs that [`READY_JOBS`] read, all or none: ?4 a JSON array of
-/// their ids, ?6 the sum of their attempts as read. It moves them to `running` (?1
-/// now, ?2 lease owner, ?3 lease expiry) only if all of them still wait, due, at
-/// the attempts read, in queues that are not paused (an uncorrelated check, made
-/// once, before any row changes), so its change count is ?5 or 0: none when
-/// another process claimed, snoozed, cancelled or deleted one of them or paused
-/// its queue meanwhile, and the caller claims with [`CLAIM_JOBS`] instead. The sum
-/// stands for every job's attempts because a waiting job's attempts never fall
-/// below what they were when it waited before: a claim adds one, and only the
-/// release of that claim takes it back. No trigger watches the columns it sets, so
-/// it reads no column it does not write.
+/// Claims the ?5 jobs that [`READY_JOBS`] read on this connection, all or none:
+/// ?4 a JSON array of their ids, ?6 the sum of their attempts as read, ?7 the
+/// `data_version` the read saw. It moves them to `running` (?1 now, ?2 lease owner,
+/// ?3 lease expiry) only if all of them still wait as read, checked once before
+/// any row changes, so its change count is ?5 or 0: none when another process
+/// claimed, snoozed, cancelled or deleted one of them or paused its queue
+/// meanwhile, and the caller claims with [`CLAIM_JOBS`] instead.
+///
+/// The check is free while no other connection committed since the read: then
+/// `data_version` is unchanged (it counts the other connections' commits only) and
+/// the database is as read. Otherwise it looks at the jobs: all still waiting, due,
+/// at the attempts read, in queues that are not paused. The sum stands for every
+/// job's attempts because a waiting job's attempts never fall below what they
+/// were when it waited before: a claim adds one, and only the release of that
+/// claim takes it back. No trigger watches the columns it sets, so it reads no
+/// column it does not write.
 pub(crate) const MARK_CLAIMED: &str = "\
     UPDATE kiribi_jobs \
     SET status = 'running', attempts = attempts + 1, started_at = ?1, \
         lease_owner = ?2, lease_expires_at = ?3, attempted_by = ?2 \
     FROM json_each(?4) AS c \
-    WHERE (SELECT count(*) = ?5 AND sum(j.attempts) = ?6 \
-           FROM json_each(?4) AS r JOIN kiribi_jobs AS j ON j.id = r.value \
-           WHERE j.status IN ('pending', 'retrying') AND j.run_at <= ?1 \
-             AND j.queue NOT IN (SELECT name FROM kiribi_queues)) \
+    WHERE ((SELECT data_version FROM pragma_data_version) = ?7 \
+           OR (SELECT count(*) = ?5 AND sum(j.attempts) = ?6 \
+               FROM json_each(?4) AS r JOIN kiribi_jobs AS j ON j.id = r.value \
+               WHERE j.status IN ('pending', 'retrying') AND j.run_at <= ?1 \
+                 AND j.queue NOT IN (SELECT name FROM kiribi_queues))) \
       AND kiribi_jobs.id = c.value";
 
 /// Whether limited jobs wait: ?1 now, ?2 queues, ?3 limited names (see
@@ -918,6 +927,7 @@ mod tests {
             claimed_columns!()
         );
         for read in [READY_JOBS, READY_JOBS_PROBING] {
+            assert!(read.contains("AS data_version"), "{read}");
             assert!(
                 read.starts_with(concat!("SELECT ", ready_columns!())),
                 "{read}"

@@ -783,8 +783,8 @@ async fn claim_ready(
     conn: &mut sqlx::SqliteConnection,
     claim: &ReadyClaim<'_>,
 ) -> Result<(Vec<row::Claimed>, Option<bool>), sqlx::Error> {
-    let read = read_ready(conn, claim).await?;
-    if read.0.is_empty() || mark_claimed(conn, claim, &read.0).await? {
+    let (read, data_version) = read_ready(conn, claim).await?;
+    if read.0.is_empty() || mark_claimed(conn, claim, &read.0, data_version).await? {
         return Ok(read);
     }
     claim_at_once(conn, claim).await
@@ -804,11 +804,12 @@ struct ReadyClaim<'a> {
 }
 
 /// Reads up to `claim.limit` ready jobs without limits, in claim order, as they
-/// would be claimed ([`sql::READY_JOBS`] or [`sql::READY_JOBS_PROBING`]).
+/// would be claimed ([`sql::READY_JOBS`] or [`sql::READY_JOBS_PROBING`]), and the
+/// connection's `data_version` as it read them (0 when it read none).
 async fn read_ready(
     conn: &mut sqlx::SqliteConnection,
     claim: &ReadyClaim<'_>,
-) -> Result<(Vec<row::Claimed>, Option<bool>), sqlx::Error> {
+) -> Result<((Vec<row::Claimed>, Option<bool>), i64), sqlx::Error> {
     let statement = if claim.limited.is_some() {
         sql::READY_JOBS_PROBING
     } else {
@@ -823,7 +824,11 @@ async fn read_ready(
         query = query.bind(limited);
     }
     let rows = query.fetch_all(&mut *conn).await?;
-    decode_claimed(&rows, claim.request, claim.limited)
+    let data_version = match rows.first() {
+        Some(row) => sqlx::Row::try_get(row, "data_version")?,
+        None => 0,
+    };
+    Ok((decode_claimed(&rows, claim.request, claim.limited)?, data_version))
 }
 
 /// Moves the jobs [`read_ready`] read to `running` if every one still waits as
@@ -832,6 +837,7 @@ async fn mark_claimed(
     conn: &mut sqlx::SqliteConnection,
     claim: &ReadyClaim<'_>,
     read: &[row::Claimed],
+    data_version: i64,
 ) -> Result<bool, sqlx::Error> {
     let ids: Vec<i64> = read.iter().map(|c| c.job.id().as_i64()).collect();
     // What each job's attempts were when read: one less than the claim's.
@@ -847,6 +853,7 @@ async fn mark_claimed(
         .bind(serde_json::Value::from(ids).to_string())
         .bind(count)
         .bind(attempts_read)
+        .bind(data_version)
         .execute(&mut *conn)
         .await?
         .rows_affected();
@@ -1072,6 +1079,8 @@ fn completion_row(now: i64, lease: &Lease, outcome: &Outcome) -> serde_json::Val
 
 #[cfg(test)]
 mod tests {
+    use sqlx::ConnectOptions;
+
     use super::*;
 
     #[test]
@@ -1120,15 +1129,23 @@ mod tests {
             limit: 2,
             limited: None,
         };
-        let (read, _) = read_ready(&mut conn, &claim).await.unwrap();
+        let ((read, _), data_version) = read_ready(&mut conn, &claim).await.unwrap();
         assert_eq!(read.len(), 2);
+        // Another process: another connection.
+        let mut other = SqliteConnectOptions::new()
+            .filename(dir.path().join("jobs.db"))
+            .connect()
+            .await
+            .unwrap();
         sqlx::query(sqlx::AssertSqlSafe(meanwhile))
             .bind(ids[0])
             .bind(claim.now)
-            .execute(&mut *conn)
+            .execute(&mut other)
             .await
             .unwrap();
-        let marked = mark_claimed(&mut conn, &claim, &read).await.unwrap();
+        let marked = mark_claimed(&mut conn, &claim, &read, data_version)
+            .await
+            .unwrap();
         if !marked {
             let leased: i64 =
                 sqlx::query_scalar("SELECT count(*) FROM kiribi_jobs WHERE lease_owner = 'w'")
@@ -1160,8 +1177,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_claim_marks_what_it_read_only_while_all_of_it_waits_as_read() {
-        // Nothing happened meanwhile, or the first job was claimed and given back.
+        // Nothing happened meanwhile, something else did, or the first job was
+        // claimed and given back.
         let (marked, claimed, ids) = mark_after("SELECT ?1, ?2").await;
+        assert!(marked);
+        assert_eq!(claimed, ids);
+        let elsewhere = "INSERT INTO kiribi_queues (name, paused_at) \
+                         SELECT 'elsewhere', ?2 WHERE ?1 IS NOT NULL";
+        let (marked, claimed, ids) = mark_after(elsewhere).await;
         assert!(marked);
         assert_eq!(claimed, ids);
         let given_back = "UPDATE kiribi_jobs SET status = 'pending', attempts = 0 \
