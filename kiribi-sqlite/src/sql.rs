@@ -583,26 +583,43 @@ pub(crate) const COMPLETE_SUCCESSES_JSONB: &str = concat!(
     " RETURNING kiribi_jobs.id"
 );
 
-/// [`complete_successes!`] all or nothing, and without `RETURNING`: it records the
-/// batch of ?4 successes (?6 a JSON array of their ids, ?5 the sum of their
-/// attempts) only when every lease in it holds, checked once before any row
-/// changes, so its change count says which held: all of them, or none, and then
-/// nothing was recorded and the caller records the batch with the statements that
-/// return the jobs whose leases held. The sum stands for every attempt: a running
-/// job's attempt is its latest claim's, never lower than a lease of it this owner
-/// held before. `RETURNING` runs as a trigger that may read any column, so an
-/// `UPDATE` with it loads every column of each old row, which costs a drain of
-/// plain jobs more than this check's one primary-key read per job.
+/// [`complete_successes!`] all or nothing, and without `RETURNING`: ?1, ?2 and ?3
+/// as there. It visits the row of every success in the batch and gives a row
+/// whose lease does not hold (another attempt's, another owner's, a flow step's) a
+/// NULL status, which the `NOT NULL` constraint refuses: the statement then fails
+/// with that violation and SQLite backs all of its changes out, and the caller
+/// records the batch with the statements that return the jobs whose leases held.
+/// When it succeeds, every row it visited held; a job whose row is gone (pruned
+/// after its lease was lost) was not visited, so its change count falls short by
+/// such jobs, and the caller looks up which ones.
+///
+/// `RETURNING` runs as a trigger that may read any column, so an `UPDATE` with it
+/// loads every column of each old row, which costs a drain of plain jobs more than
+/// this statement's fence in its `SET`.
 macro_rules! record_successes {
     ($each:literal) => {
         concat!(
-            complete_successes!($each),
-            " AND (SELECT count(*) = ?4 AND sum(j.attempts) = ?5 \
-                   FROM json_each(?6) AS r JOIN kiribi_jobs AS j ON j.id = r.value \
-                   WHERE j.status = 'running' AND j.lease_owner = ?3 AND j.flow_id IS NULL)"
+            "UPDATE kiribi_jobs \
+             SET status = CASE WHEN kiribi_jobs.status = 'running' \
+                                AND kiribi_jobs.attempts = c.attempt \
+                                AND kiribi_jobs.lease_owner = ?3 \
+                                AND kiribi_jobs.flow_id IS NULL \
+                           THEN 'succeeded' END, \
+                 result = c.result, finished_at = ?2, \
+                 lease_owner = NULL, lease_expires_at = NULL \
+             FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS attempt, \
+                          value ->> 2 AS result \
+                   FROM ",
+            $each,
+            "(?1)) AS c \
+             WHERE kiribi_jobs.id = c.job_id"
         )
     };
 }
+
+/// Which of the jobs ?1 (a JSON array of ids) exist.
+pub(crate) const EXISTING_JOBS: &str =
+    "SELECT id FROM kiribi_jobs WHERE id IN (SELECT value FROM json_each(?1))";
 
 /// [`record_successes!`] with `json_each`.
 pub(crate) const RECORD_SUCCESSES: &str = record_successes!("json_each");

@@ -397,8 +397,8 @@ impl Storage for SqliteStorage {
         }
         let statement = self.complete_jobs;
         self.write(|mut conn| async move {
-            if record_successes(&mut conn, statement, completions).await? {
-                return Ok(vec![true; completions.len()]);
+            if let Some(held) = record_successes(&mut conn, statement, completions).await? {
+                return Ok(held);
             }
             complete(&mut conn, statement, completions).await
         })
@@ -828,7 +828,10 @@ async fn read_ready(
         Some(row) => sqlx::Row::try_get(row, "data_version")?,
         None => 0,
     };
-    Ok((decode_claimed(&rows, claim.request, claim.limited)?, data_version))
+    Ok((
+        decode_claimed(&rows, claim.request, claim.limited)?,
+        data_version,
+    ))
 }
 
 /// Moves the jobs [`read_ready`] read to `running` if every one still waits as
@@ -957,39 +960,54 @@ async fn claim_limited(
 }
 
 /// Records a busy worker's usual batch, successes of one lease owner whose leases
-/// all hold, in one statement ([`sql::RECORD_SUCCESSES`]); whether it did. When it
-/// did not (other outcomes, flow steps, a lost lease), nothing was recorded, for
-/// [`complete`] to record and report.
+/// all hold, in one statement ([`sql::RECORD_SUCCESSES`]), and reports, in input
+/// order, whether each lease held; `None` when it recorded nothing because one
+/// did not (other outcomes, flow steps, a lost lease), for [`complete`] to record
+/// and report.
 async fn record_successes(
     conn: &mut sqlx::SqliteConnection,
     statements: Completions,
     completions: &[(Lease, Outcome)],
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<Vec<bool>>, sqlx::Error> {
     let Some((owner, successes)) = successes_of_one_owner(completions) else {
-        return Ok(false);
+        return Ok(None);
     };
-    let ids = serde_json::Value::from(
-        completions
-            .iter()
-            .map(|(lease, _)| lease.id.as_i64())
-            .collect::<Vec<_>>(),
-    )
-    .to_string();
-    let attempts: i64 = completions
-        .iter()
-        .map(|(lease, _)| attempt_column(lease.attempt))
-        .sum();
     let recorded = sqlx::query(statements.record_successes)
         .bind(successes)
         .bind(now_ms())
         .bind(owner)
-        .bind(i64::try_from(completions.len()).unwrap_or(i64::MAX))
-        .bind(attempts)
-        .bind(ids)
         .execute(&mut *conn)
+        .await;
+    let recorded = match recorded {
+        Ok(recorded) => recorded.rows_affected(),
+        // A lease that did not hold: the statement recorded nothing.
+        Err(sqlx::Error::Database(error))
+            if error.kind() == sqlx::error::ErrorKind::NotNullViolation =>
+        {
+            return Ok(None);
+        }
+        Err(error) => return Err(error),
+    };
+    if recorded == completions.len() as u64 {
+        return Ok(Some(vec![true; completions.len()]));
+    }
+    // Every row it visited held; the jobs whose rows are gone did not.
+    let ids: Vec<i64> = completions
+        .iter()
+        .map(|(lease, _)| lease.id.as_i64())
+        .collect();
+    let existing: HashSet<i64> = sqlx::query_scalar(sql::EXISTING_JOBS)
+        .bind(serde_json::Value::from(ids).to_string())
+        .fetch_all(&mut *conn)
         .await?
-        .rows_affected();
-    Ok(recorded == completions.len() as u64)
+        .into_iter()
+        .collect();
+    Ok(Some(
+        completions
+            .iter()
+            .map(|(lease, _)| existing.contains(&lease.id.as_i64()))
+            .collect(),
+    ))
 }
 
 /// Stores outcomes on their jobs in one of the `statements` and reports, in input
@@ -1242,10 +1260,11 @@ mod tests {
             .map(|job| (job.lease.clone(), Outcome::succeeded(None)))
             .collect();
         let mut conn = storage.pool().acquire().await.unwrap();
-        assert!(
-            !record_successes(&mut conn, storage.complete_jobs, &completions)
+        assert_eq!(
+            record_successes(&mut conn, storage.complete_jobs, &completions)
                 .await
-                .unwrap()
+                .unwrap(),
+            None
         );
         for job in &claimed {
             let id = job.lease.id.as_i64();
@@ -1260,6 +1279,36 @@ mod tests {
             status_of(&mut conn, claimed[0].lease.id.as_i64()).await,
             "succeeded"
         );
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_successes_whose_job_is_gone_records_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let (storage, _) = with_ready_jobs(&dir, 3).await;
+        let request = ClaimRequest::new(WorkerId::new("w"), Duration::from_secs(60))
+            .with_names(["job"])
+            .with_limit(3);
+        let claimed = storage.claim(&request).await.unwrap();
+        let gone = claimed[1].lease.id.as_i64();
+        // Its lease was lost and the job then removed (as a prune would).
+        sqlx::query("DELETE FROM kiribi_jobs WHERE id = ?")
+            .bind(gone)
+            .execute(storage.pool())
+            .await
+            .unwrap();
+        let completions: Vec<(Lease, Outcome)> = claimed
+            .iter()
+            .map(|job| (job.lease.clone(), Outcome::succeeded(None)))
+            .collect();
+        let mut conn = storage.pool().acquire().await.unwrap();
+        let held = record_successes(&mut conn, storage.complete_jobs, &completions)
+            .await
+            .unwrap();
+        assert_eq!(held, Some(vec![true, false, true]));
+        for job in [&claimed[0], &claimed[2]] {
+            let id = job.lease.id.as_i64();
+            assert_eq!(status_of(&mut conn, id).await, "succeeded", "job {id}");
+        }
     }
 
     #[test]
