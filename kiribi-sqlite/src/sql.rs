@@ -261,19 +261,33 @@ macro_rules! claim_jobs {
             "UPDATE kiribi_jobs \
              SET status = 'running', attempts = attempts + 1, started_at = ?1, \
                  lease_owner = ?2, lease_expires_at = ?3, attempted_by = ?2 \
-             WHERE id IN ( \
-                 SELECT id FROM kiribi_jobs INDEXED BY kiribi_jobs_ready WHERE ",
-            ready_predicate!(),
-            " AND run_at <= ?1 \
-                   AND name IN (SELECT value FROM json_each(?4)) \
-                   AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) \
-                   AND ",
-            not_paused!(),
-            " ORDER BY priority DESC, run_at, id \
-                 LIMIT ?6) \
-             RETURNING ",
+             WHERE id IN (SELECT id",
+            ready_in_claim_order!("?4", "?5", "?6"),
+            ") RETURNING ",
             claimed_columns!(),
             $returning
+        )
+    };
+}
+
+/// `FROM … LIMIT` of the jobs a claim takes: up to `$limit` ready jobs without
+/// limits, of the names `$names` (JSON array), of the queues `$queues` (JSON array,
+/// or NULL for every queue) that are not paused, due by ?1, in claim order.
+macro_rules! ready_in_claim_order {
+    ($names:literal, $queues:literal, $limit:literal) => {
+        concat!(
+            " FROM kiribi_jobs INDEXED BY kiribi_jobs_ready WHERE ",
+            ready_predicate!(),
+            " AND run_at <= ?1 AND name IN (SELECT value FROM json_each(",
+            $names,
+            ")) AND (",
+            $queues,
+            " IS NULL OR queue IN (SELECT value FROM json_each(",
+            $queues,
+            "))) AND ",
+            not_paused!(),
+            " ORDER BY priority DESC, run_at, id LIMIT ",
+            $limit
         )
     };
 }
@@ -322,14 +336,7 @@ macro_rules! ready_jobs {
             ready_columns!(),
             ", (SELECT data_version FROM pragma_data_version) AS data_version",
             $extra,
-            " FROM kiribi_jobs INDEXED BY kiribi_jobs_ready WHERE ",
-            ready_predicate!(),
-            " AND run_at <= ?1 \
-               AND name IN (SELECT value FROM json_each(?2)) \
-               AND (?3 IS NULL OR queue IN (SELECT value FROM json_each(?3))) \
-               AND ",
-            not_paused!(),
-            " ORDER BY priority DESC, run_at, id LIMIT ?4"
+            ready_in_claim_order!("?2", "?3", "?4")
         )
     };
 }

@@ -1239,15 +1239,27 @@ mod tests {
         assert_eq!(claimed, Vec::<i64>::new());
     }
 
-    #[tokio::test]
-    async fn a_batch_of_successes_with_a_lost_lease_records_nothing_at_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let (storage, _) = with_ready_jobs(&dir, 3).await;
+    /// A storage with 3 jobs claimed by worker `w`, and their successes.
+    async fn with_successes(
+        dir: &tempfile::TempDir,
+    ) -> (SqliteStorage, Vec<ClaimedJob>, Vec<(Lease, Outcome)>) {
+        let (storage, _) = with_ready_jobs(dir, 3).await;
         let request = ClaimRequest::new(WorkerId::new("w"), Duration::from_secs(60))
             .with_names(["job"])
             .with_limit(3);
         let claimed = storage.claim(&request).await.unwrap();
         assert_eq!(claimed.len(), 3);
+        let completions = claimed
+            .iter()
+            .map(|job| (job.lease.clone(), Outcome::succeeded(None)))
+            .collect();
+        (storage, claimed, completions)
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_successes_with_a_lost_lease_records_nothing_at_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let (storage, claimed, completions) = with_successes(&dir).await;
         let lost = claimed[1].lease.id.as_i64();
         // The second job's lease went to another worker meanwhile.
         sqlx::query("UPDATE kiribi_jobs SET lease_owner = 'other' WHERE id = ?")
@@ -1255,10 +1267,6 @@ mod tests {
             .execute(storage.pool())
             .await
             .unwrap();
-        let completions: Vec<(Lease, Outcome)> = claimed
-            .iter()
-            .map(|job| (job.lease.clone(), Outcome::succeeded(None)))
-            .collect();
         let mut conn = storage.pool().acquire().await.unwrap();
         assert_eq!(
             record_successes(&mut conn, storage.complete_jobs, &completions)
@@ -1284,11 +1292,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_of_successes_whose_job_is_gone_records_the_others() {
         let dir = tempfile::tempdir().unwrap();
-        let (storage, _) = with_ready_jobs(&dir, 3).await;
-        let request = ClaimRequest::new(WorkerId::new("w"), Duration::from_secs(60))
-            .with_names(["job"])
-            .with_limit(3);
-        let claimed = storage.claim(&request).await.unwrap();
+        let (storage, claimed, completions) = with_successes(&dir).await;
         let gone = claimed[1].lease.id.as_i64();
         // Its lease was lost and the job then removed (as a prune would).
         sqlx::query("DELETE FROM kiribi_jobs WHERE id = ?")
@@ -1296,10 +1300,6 @@ mod tests {
             .execute(storage.pool())
             .await
             .unwrap();
-        let completions: Vec<(Lease, Outcome)> = claimed
-            .iter()
-            .map(|job| (job.lease.clone(), Outcome::succeeded(None)))
-            .collect();
         let mut conn = storage.pool().acquire().await.unwrap();
         let held = record_successes(&mut conn, storage.complete_jobs, &completions)
             .await

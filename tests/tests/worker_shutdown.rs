@@ -5,17 +5,35 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kiribi::{JobFilter, JobStatus, State, job};
+use kiribi::{JobContext, JobFilter, JobId, JobStatus, State, job};
 use kiribi_tests::{TestDb, wait, wait_for_status};
 
+/// The jobs of a handle whose code started: a job that is `Running` in the
+/// database may only be claimed ahead, and shutdown gives those back.
+type Started = Arc<Mutex<Vec<JobId>>>;
+
 #[job]
-async fn takes_a_while(millis: u64) -> Result<u64, String> {
+async fn takes_a_while(
+    ctx: JobContext,
+    State(started): State<Started>,
+    millis: u64,
+) -> Result<u64, String> {
+    started.lock().unwrap().push(ctx.id());
     tokio::time::sleep(Duration::from_millis(millis)).await;
     Ok(millis)
 }
 
+/// Waits until job `id`'s code runs.
+async fn started(started: &Started, id: JobId) {
+    wait::until("the job to start", Duration::from_secs(20), || async {
+        started.lock().unwrap().contains(&id).then_some(())
+    })
+    .await;
+}
+
 async fn shutdown_lets_running_jobs_finish(db: TestDb) {
-    let kiribi = db.connect().await;
+    let jobs = Started::default();
+    let kiribi = db.connect_with_state(jobs.clone()).await;
     let worker = kiribi
         .worker()
         .poll_interval(Duration::from_millis(20))
@@ -23,7 +41,7 @@ async fn shutdown_lets_running_jobs_finish(db: TestDb) {
     let id = TakesAWhile::enqueue(&kiribi, TakesAWhile { millis: 300 })
         .await
         .unwrap();
-    wait_for_status(&kiribi, id, JobStatus::Running).await;
+    started(&jobs, id).await;
 
     worker.shutdown().await.unwrap();
     let record = kiribi.job(id).await.unwrap().unwrap();
@@ -32,7 +50,8 @@ async fn shutdown_lets_running_jobs_finish(db: TestDb) {
 }
 
 async fn jobs_still_running_after_the_grace_period_are_released_uncharged(db: TestDb) {
-    let kiribi = db.connect().await;
+    let jobs = Started::default();
+    let kiribi = db.connect_with_state(jobs.clone()).await;
     let worker = kiribi
         .worker()
         .poll_interval(Duration::from_millis(20))
@@ -41,7 +60,7 @@ async fn jobs_still_running_after_the_grace_period_are_released_uncharged(db: Te
     let id = TakesAWhile::enqueue(&kiribi, TakesAWhile { millis: 60_000 })
         .await
         .unwrap();
-    wait_for_status(&kiribi, id, JobStatus::Running).await;
+    started(&jobs, id).await;
 
     worker.shutdown().await.unwrap();
     let record = kiribi.job(id).await.unwrap().unwrap();
@@ -55,7 +74,7 @@ async fn jobs_still_running_after_the_grace_period_are_released_uncharged(db: Te
 }
 
 async fn stopped_worker_claims_nothing_more(db: TestDb) {
-    let kiribi = db.connect().await;
+    let kiribi = db.connect_with_state(Started::default()).await;
     let worker = kiribi
         .worker()
         .poll_interval(Duration::from_millis(20))
