@@ -12,13 +12,9 @@
 # client round trips and no commits: only what the statements cost the server, so
 # that schemas can be compared; alternate the cases and repeat, the machine is noisy.
 #
-# Measured 2026-12-04 (session 8), 3 rounds each, ms:
-#   7a9f25c (before issue 11)                                  290 · 346 · 351
-#   main                                                      361 · 394 · 403
-#   main without the flow trigger (WHEN false for plain jobs)  365 · 374 · 394
-#   main without kiribi_jobs_finished (issue 13)               328 · 367 · 372
-#   main without the unique, ready-limited, running-limited
-#     and flow indexes (partial, predicates false for plain jobs) 316 · 338 · 424
+# Measured 2026-12-04 (session 8), 6 alternated rounds, medians: 7a9f25c (before
+# issue 11) 315 ms, main 360, main without the unique, ready-limited,
+# running-limited and flow indexes 330 (BENCHMARKS.md has every round).
 set -euo pipefail
 checkout=$1
 db=pgx_$2
