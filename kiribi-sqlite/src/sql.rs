@@ -14,12 +14,12 @@
 //! read any column, so an `UPDATE` with it loads every column of each old row (a job
 //! row has 33) besides the new row's. A claim reads the ready jobs
 //! ([`READY_JOBS`]) and then moves what it read to `running`, all or none
-//! ([`MARK_CLAIMED`]); a busy worker's batch of successes is recorded all or none
-//! ([`RECORD_SUCCESSES`]). Each checks once, before it changes a row, that every
-//! row is still as the caller saw it, so its change count tells all or none; on
-//! none, the caller falls back to the statements with `RETURNING` ([`CLAIM_JOBS`];
-//! [`COMPLETE_SUCCESSES`] and [`COMPLETE_JOBS`]), which report row by row. Each
-//! completion is recorded whole or not at all either way.
+//! ([`MARK_CLAIMED`], checked once before it changes a row); a busy worker's batch
+//! of successes is recorded all or none ([`RECORD_SUCCESSES`], which fails whole on
+//! a lease that does not hold). When either records nothing, the caller falls back
+//! to the statements with `RETURNING` ([`CLAIM_JOBS`]; [`COMPLETE_SUCCESSES`] and
+//! [`COMPLETE_JOBS`]), which report row by row. Each completion is recorded whole or
+//! not at all either way.
 //!
 //! The triggers of job rows (failed attempts, flows) fire on `last_error`: every
 //! statement here that ends an attempt, finishes a job or takes a finished one back
@@ -221,6 +221,23 @@ macro_rules! not_paused {
     };
 }
 
+/// ` AND …`: the job is of the names `$names` (JSON array), in one of the queues
+/// `$queues` (JSON array, or NULL for every queue), and its queue is not paused.
+macro_rules! of_names_in_open_queues {
+    ($names:literal, $queues:literal) => {
+        concat!(
+            " AND name IN (SELECT value FROM json_each(",
+            $names,
+            ")) AND (",
+            $queues,
+            " IS NULL OR queue IN (SELECT value FROM json_each(",
+            $queues,
+            "))) AND ",
+            not_paused!()
+        )
+    };
+}
+
 /// Whether a ready limited job of the names `$limited` (JSON array) waits in a
 /// queue of `$queues` (JSON array, or NULL for every queue) that is not paused, due
 /// by `$now`: an `EXISTS` over the partial index `kiribi_jobs_ready_limited`, which
@@ -232,14 +249,7 @@ macro_rules! limited_waiting {
             ready_limited_predicate!(),
             " AND run_at <= ",
             $now,
-            " AND name IN (SELECT value FROM json_each(",
-            $limited,
-            ")) AND (",
-            $queues,
-            " IS NULL OR queue IN (SELECT value FROM json_each(",
-            $queues,
-            "))) AND ",
-            not_paused!(),
+            of_names_in_open_queues!($limited, $queues),
             ")"
         )
     };
@@ -278,14 +288,8 @@ macro_rules! ready_in_claim_order {
         concat!(
             " FROM kiribi_jobs INDEXED BY kiribi_jobs_ready WHERE ",
             ready_predicate!(),
-            " AND run_at <= ?1 AND name IN (SELECT value FROM json_each(",
-            $names,
-            ")) AND (",
-            $queues,
-            " IS NULL OR queue IN (SELECT value FROM json_each(",
-            $queues,
-            "))) AND ",
-            not_paused!(),
+            " AND run_at <= ?1",
+            of_names_in_open_queues!($names, $queues),
             " ORDER BY priority DESC, run_at, id LIMIT ",
             $limit
         )
@@ -382,7 +386,8 @@ pub(crate) const MARK_CLAIMED: &str = "\
       AND kiribi_jobs.id = c.value";
 
 /// Whether limited jobs wait: ?1 now, ?2 queues, ?3 limited names (see
-/// [`limited_waiting!`]); the probe when [`CLAIM_JOBS_PROBING`] claimed nothing.
+/// [`limited_waiting!`]); the probe when a claim's probing statement
+/// ([`READY_JOBS_PROBING`], [`CLAIM_JOBS_PROBING`]) returned no row.
 pub(crate) const LIMITED_WAITING: &str = concat!("SELECT ", limited_waiting!("?1", "?2", "?3"));
 
 /// Pauses queue ?1 at ?2; changes nothing if it is paused already.
@@ -437,11 +442,8 @@ pub(crate) const CLAIM_LIMITED_JOBS: &str = concat!(
                     ) AS rank \
              FROM kiribi_jobs INDEXED BY kiribi_jobs_ready_limited WHERE ",
     ready_limited_predicate!(),
-    " AND run_at <= ?1 \
-               AND name IN (SELECT value FROM json_each(?4)) \
-               AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) \
-               AND ",
-    not_paused!(),
+    " AND run_at <= ?1",
+    of_names_in_open_queues!("?4", "?5"),
     " ) AS c \
          WHERE (c.concurrency_limit IS NULL \
                 OR (c.rank <= c.concurrency_limit \
@@ -565,16 +567,34 @@ macro_rules! complete_successes {
         concat!(
             "UPDATE kiribi_jobs \
              SET status = 'succeeded', result = c.result, finished_at = ?2, \
-                 lease_owner = NULL, lease_expires_at = NULL \
-             FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS attempt, \
-                          value ->> 2 AS result \
-                   FROM ",
-            $each,
-            "(?1)) AS c \
-             WHERE kiribi_jobs.id = c.job_id AND kiribi_jobs.status = 'running' \
-               AND kiribi_jobs.attempts = c.attempt AND kiribi_jobs.lease_owner = ?3 \
-               AND kiribi_jobs.flow_id IS NULL"
+                 lease_owner = NULL, lease_expires_at = NULL",
+            successes_from!($each),
+            " WHERE kiribi_jobs.id = c.job_id AND ",
+            success_holds!()
         )
+    };
+}
+
+/// ` FROM …`: the batch of successes ?1, split by `$each` into rows `c` of
+/// `job_id`, `attempt` and `result` (see [`complete_successes!`]).
+macro_rules! successes_from {
+    ($each:literal) => {
+        concat!(
+            " FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS attempt, \
+                           value ->> 2 AS result FROM ",
+            $each,
+            "(?1)) AS c"
+        )
+    };
+}
+
+/// The success `c` may be recorded on its job row: the lease of its attempt is
+/// held by ?3, and the job is not a flow step (whose success must run the flow
+/// trigger, which these statements do not).
+macro_rules! success_holds {
+    () => {
+        "kiribi_jobs.status = 'running' AND kiribi_jobs.attempts = c.attempt \
+         AND kiribi_jobs.lease_owner = ?3 AND kiribi_jobs.flow_id IS NULL"
     };
 }
 
@@ -607,19 +627,13 @@ macro_rules! record_successes {
     ($each:literal) => {
         concat!(
             "UPDATE kiribi_jobs \
-             SET status = CASE WHEN kiribi_jobs.status = 'running' \
-                                AND kiribi_jobs.attempts = c.attempt \
-                                AND kiribi_jobs.lease_owner = ?3 \
-                                AND kiribi_jobs.flow_id IS NULL \
-                           THEN 'succeeded' END, \
+             SET status = CASE WHEN ",
+            success_holds!(),
+            " THEN 'succeeded' END, \
                  result = c.result, finished_at = ?2, \
-                 lease_owner = NULL, lease_expires_at = NULL \
-             FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS attempt, \
-                          value ->> 2 AS result \
-                   FROM ",
-            $each,
-            "(?1)) AS c \
-             WHERE kiribi_jobs.id = c.job_id"
+                 lease_owner = NULL, lease_expires_at = NULL",
+            successes_from!($each),
+            " WHERE kiribi_jobs.id = c.job_id"
         )
     };
 }
